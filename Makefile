@@ -1,0 +1,130 @@
+# ngx_campaign: build, demo, tests.
+#
+#   make          the module (build/ngx_http_campaign_module.so)
+#   make run      the demo in the foreground on 127.0.0.1:$(PORT)
+#   make test     unit tests and the Test::Nginx suites
+#   make bench    wrk against bare nginx and a trigger, one worker
+#   make fuzz     libFuzzer over the parsers (FUZZ_SECONDS each)
+#
+# Each target installs the Debian packages it needs (sudo when not root).
+
+SHELL        := /bin/bash
+
+PORT         ?= 8080
+FUZZ_SECONDS ?= 60
+
+NGINX        ?= /usr/sbin/nginx
+NGINX_SRC    ?= /usr/share/nginx/src
+BUILD        := $(CURDIR)/build
+MODULE       := $(BUILD)/ngx_http_campaign_module.so
+
+CC           ?= cc
+UNIT_CFLAGS  := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -g \
+                -Isrc -It/unit
+UNIT_LIBS    := -lcjson -lpcre2-8 -lcmocka
+
+ENGINE_SRCS  := src/ngx_campaign_json.c src/ngx_campaign_template.c \
+                src/ngx_campaign_definition.c src/ngx_campaign_trigger.c
+ENGINE_DEPS  := $(ENGINE_SRCS) $(wildcard src/*.h)
+MODULE_SRCS  := config ngx_campaign_module.c $(wildcard src/*.c) \
+                $(wildcard src/*.h)
+
+UNIT_TESTS   := $(BUILD)/test_template $(BUILD)/test_definition \
+                $(BUILD)/test_trigger
+FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_trigger
+
+BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev
+TEST_PKGS    := $(BUILD_PKGS) libcmocka-dev curl libtest-base-perl \
+                libtext-diff-perl libwww-perl liburi-perl \
+                liblist-moreutils-perl libipc-run-perl libtest-longstring-perl
+BENCH_PKGS   := $(BUILD_PKGS) wrk curl
+FUZZ_PKGS    := $(BUILD_PKGS) clang libclang-rt-14-dev
+
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# the real Test::Nginx when installed, the compatible runner in t/lib if not
+PROVE_INC    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                        || echo -It/lib)
+
+export TEST_NGINX_BINARY       ?= $(NGINX)
+export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
+export TEST_NGINX_CAMPAIGNS    ?= $(CURDIR)/t/campaigns
+
+define install_packages
+	@missing=""; for p in $(1); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	        --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+.PHONY: all deps test-deps run test unit integration bench fuzz clean
+
+all: $(MODULE)
+
+deps:
+	$(call install_packages,$(BUILD_PKGS))
+
+test-deps:
+	$(call install_packages,$(TEST_PKGS))
+
+# The module must be built with the configure arguments of the nginx it is
+# loaded into, or load_module refuses it as not binary compatible.
+$(MODULE): $(MODULE_SRCS) | deps
+	rm -rf $(BUILD)/nginx
+	mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(BUILD)/nginx
+	cd $(BUILD)/nginx && . ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --add-dynamic-module=$(CURDIR) >$(BUILD)/configure.log 2>&1 \
+	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(BUILD)/nginx/objs/ngx_http_campaign_module.so $@
+
+run: $(MODULE)
+	mkdir -p var/tmp
+	sed 's/127\.0\.0\.1:8080/127.0.0.1:$(PORT)/' conf/nginx.conf \
+	    > var/nginx.conf
+	@echo "ngx_campaign demo on http://127.0.0.1:$(PORT)/ajo/im/" \
+	      "(outbox: var/outbox.jsonl, logs: var/); Ctrl-C stops it"
+	exec $(NGINX) -p $(CURDIR)/ -c var/nginx.conf -e var/error.log \
+	    -g 'daemon off;'
+
+test: test-deps $(MODULE) unit integration
+
+$(BUILD)/test_%: t/unit/test_%.c t/unit/arena.c t/unit/arena.h \
+                 $(ENGINE_DEPS) | test-deps
+	@mkdir -p $(BUILD)
+	$(CC) $(UNIT_CFLAGS) $(ENGINE_SRCS) t/unit/arena.c $< $(UNIT_LIBS) -o $@
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+
+integration: $(MODULE) | test-deps
+	prove $(PROVE_INC) t/*.t
+
+$(BUILD)/fuzz_%: t/fuzz/fuzz_%.c t/unit/arena.c $(ENGINE_DEPS)
+	$(call install_packages,$(FUZZ_PKGS))
+	@mkdir -p $(BUILD)
+	clang -g -O1 -fsanitize=fuzzer,address -D_DEFAULT_SOURCE -Isrc \
+	    -It/unit $(ENGINE_SRCS) t/unit/arena.c $< -lcjson -lpcre2-8 -o $@
+
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do \
+	    mkdir -p $(BUILD)/corpus/$$(basename $$f); \
+	    echo "== $$f ($(FUZZ_SECONDS)s)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        $(BUILD)/corpus/$$(basename $$f) || exit 1; \
+	done
+
+bench: $(MODULE)
+	$(call install_packages,$(BENCH_PKGS))
+	bench/run.sh $(NGINX) $(MODULE)
+
+clean:
+	rm -rf $(BUILD) t/servroot var

@@ -1,0 +1,473 @@
+
+/*
+ * Copyright (C) ngx_campaign developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_campaign_module.h"
+
+
+static void *ngx_campaign_pool_alloc_handler(void *pool, size_t size);
+static int ngx_campaign_pool_cleanup_handler(void *pool,
+    void (*handler)(void *data), void *data);
+
+static ngx_int_t ngx_campaign_init(ngx_conf_t *cf);
+static void *ngx_campaign_create_main_conf(ngx_conf_t *cf);
+static void *ngx_campaign_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+
+static char *ngx_campaign_definitions(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_campaign_definition_error(void *data, const char *file,
+    const char *field, size_t line, size_t column, const char *message);
+static int ngx_campaign_cmp(const void *one, const void *two);
+static char *ngx_campaign_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_campaign_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_campaign_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_conf_num_bounds_t  ngx_campaign_retries_bounds = {
+    ngx_conf_check_num_bounds, 0, 10
+};
+
+
+static ngx_command_t  ngx_campaign_commands[] = {
+
+    { ngx_string("campaign_definitions"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_definitions,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_campaign_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_gateway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_campaign_gateway,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_gateway_retries"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_campaign_loc_conf_t, retries),
+      &ngx_campaign_retries_bounds },
+
+    { ngx_string("campaign_gateway_retry_delay"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_campaign_loc_conf_t, retry_delay),
+      NULL },
+
+    { ngx_string("campaign_outbox"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_outbox,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_campaign_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_campaign_init,                     /* postconfiguration */
+
+    ngx_campaign_create_main_conf,         /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_campaign_create_loc_conf,          /* create location configuration */
+    ngx_campaign_merge_loc_conf            /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_campaign_module = {
+    NGX_MODULE_V1,
+    &ngx_campaign_module_ctx,              /* module context */
+    ngx_campaign_commands,                 /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static const char  *ngx_campaign_channels[] = { "email", "sms", "push" };
+
+
+void
+ngx_campaign_pool_alloc(ngx_campaign_alloc_t *a, ngx_pool_t *pool)
+{
+    a->alloc = ngx_campaign_pool_alloc_handler;
+    a->cleanup = ngx_campaign_pool_cleanup_handler;
+    a->pool = pool;
+}
+
+
+static void *
+ngx_campaign_pool_alloc_handler(void *pool, size_t size)
+{
+    return ngx_palloc(pool, size);
+}
+
+
+static int
+ngx_campaign_pool_cleanup_handler(void *pool, void (*handler)(void *data),
+    void *data)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return -1;
+    }
+
+    cln->handler = handler;
+    cln->data = data;
+
+    return 0;
+}
+
+
+ngx_campaign_t *
+ngx_campaign_find(ngx_campaign_main_conf_t *cmcf, u_char *id, size_t len)
+{
+    size_t           n;
+    ngx_int_t        rc;
+    ngx_uint_t       lo, hi, mid;
+    ngx_campaign_t  *c;
+
+    lo = 0;
+    hi = cmcf->ncampaigns;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        c = cmcf->campaigns[mid];
+
+        n = ngx_strlen(c->id);
+        rc = ngx_strncmp(id, c->id, ngx_min(len, n));
+
+        if (rc == 0) {
+            rc = (len > n) - (len < n);
+        }
+
+        if (rc == 0) {
+            return c;
+        }
+
+        if (rc < 0) {
+            hi = mid;
+
+        } else {
+            lo = mid + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_campaign_init(ngx_conf_t *cf)
+{
+    if (ngx_campaign_trigger_init() != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "campaign: cannot compile the address patterns");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_campaign_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_campaign_main_conf_t  *cmcf;
+
+    cmcf = ngx_pcalloc(cf->pool, sizeof(ngx_campaign_main_conf_t));
+    if (cmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     cmcf->campaigns = NULL;
+     *     cmcf->ncampaigns = 0;
+     *     cmcf->dir = { 0, NULL };
+     */
+
+    return cmcf;
+}
+
+
+static void *
+ngx_campaign_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_campaign_loc_conf_t  *clcf;
+
+    clcf = ngx_pcalloc(cf->pool, sizeof(ngx_campaign_loc_conf_t));
+    if (clcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     clcf->gateways = NULL;
+     *     clcf->outbox = NULL;
+     */
+
+    clcf->retries = NGX_CONF_UNSET_UINT;
+    clcf->retry_delay = NGX_CONF_UNSET_MSEC;
+    clcf->api = NGX_CONF_UNSET;
+
+    return clcf;
+}
+
+
+static char *
+ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_campaign_loc_conf_t *prev = parent;
+    ngx_campaign_loc_conf_t *conf = child;
+
+    ngx_uint_t  i;
+
+    if (conf->gateways == NULL) {
+        conf->gateways = prev->gateways;
+
+    } else if (prev->gateways) {
+        for (i = 0; i < NGX_CAMPAIGN_CHANNEL_COUNT; i++) {
+            if (conf->gateways[i].uri.len == 0) {
+                conf->gateways[i] = prev->gateways[i];
+            }
+        }
+    }
+
+    ngx_conf_merge_uint_value(conf->retries, prev->retries, 2);
+    ngx_conf_merge_msec_value(conf->retry_delay, prev->retry_delay, 100);
+    ngx_conf_merge_value(conf->api, prev->api, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_campaign_definitions(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_campaign_main_conf_t *cmcf = conf;
+
+    size_t                 n, errors;
+    ngx_str_t             *value;
+    ngx_campaign_t       **campaigns;
+    ngx_campaign_alloc_t   a;
+
+    if (cmcf->dir.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    cmcf->dir = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &cmcf->dir, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_campaign_pool_alloc(&a, cf->pool);
+
+    errors = ngx_campaign_definition_load_dir(&a, (char *) cmcf->dir.data,
+                                              &campaigns, &n,
+                                              ngx_campaign_definition_error,
+                                              cf);
+    if (errors) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%uz mistake(s) in campaign definitions \"%V\"",
+                           errors, &cmcf->dir);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_qsort(campaigns, n, sizeof(ngx_campaign_t *), ngx_campaign_cmp);
+
+    cmcf->campaigns = campaigns;
+    cmcf->ncampaigns = n;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                   "campaign: %uz definitions from \"%V\"", n, &cmcf->dir);
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_campaign_definition_error(void *data, const char *file,
+    const char *field, size_t line, size_t column, const char *message)
+{
+    ngx_conf_t *cf = data;
+
+    if (field && line) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "campaign \"%s\", field \"%s\", line %uz, "
+                           "column %uz: %s",
+                           file, field, line, column, message);
+
+    } else if (field) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "campaign \"%s\", field \"%s\": %s",
+                           file, field, message);
+
+    } else if (line) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "campaign \"%s\", line %uz, column %uz: %s",
+                           file, line, column, message);
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "campaign \"%s\": %s",
+                           file ? file : "", message);
+    }
+}
+
+
+static int
+ngx_campaign_cmp(const void *one, const void *two)
+{
+    ngx_campaign_t *const  *a = one;
+    ngx_campaign_t *const  *b = two;
+
+    return ngx_strcmp((*a)->id, (*b)->id);
+}
+
+
+static char *
+ngx_campaign_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_campaign_loc_conf_t *cplcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (cplcf->api != NGX_CONF_UNSET || cplcf->outbox) {
+        return "is duplicate";
+    }
+
+    cplcf->api = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_campaign_api_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_campaign_gateway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_campaign_loc_conf_t *cplcf = conf;
+
+    u_char      *q;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    for (i = 0; i < NGX_CAMPAIGN_CHANNEL_COUNT; i++) {
+        if (ngx_strcmp(value[1].data, ngx_campaign_channels[i]) == 0) {
+            break;
+        }
+    }
+
+    if (i == NGX_CAMPAIGN_CHANNEL_COUNT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown channel \"%V\", "
+                           "it must be \"email\", \"sms\" or \"push\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (value[2].len == 0 || value[2].data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "gateway \"%V\" must be a location URI "
+                           "starting with \"/\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cplcf->gateways == NULL) {
+        cplcf->gateways = ngx_pcalloc(cf->pool, NGX_CAMPAIGN_CHANNEL_COUNT
+                                           * sizeof(ngx_campaign_gateway_t));
+        if (cplcf->gateways == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (cplcf->gateways[i].uri.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate gateway for channel \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    cplcf->gateways[i].uri = value[2];
+
+    q = ngx_strlchr(value[2].data, value[2].data + value[2].len, '?');
+
+    if (q) {
+        cplcf->gateways[i].uri.len = q - value[2].data;
+        cplcf->gateways[i].args.data = q + 1;
+        cplcf->gateways[i].args.len = value[2].data + value[2].len - q - 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_campaign_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_campaign_loc_conf_t *cplcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (cplcf->outbox || cplcf->api != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* opened by the master like a log: reopened on USR1, kept on reload */
+
+    cplcf->outbox = ngx_conf_open_file(cf->cycle, &value[1]);
+    if (cplcf->outbox == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_campaign_outbox_handler;
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,608 @@
+
+/*
+ * Copyright (C) ngx_campaign developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_campaign_module.h"
+
+
+/*
+ * The API under the location that carries "campaign_api": AJO's
+ * "executions/unitary" and "health".
+ */
+
+
+static ngx_int_t ngx_campaign_health(ngx_http_request_t *r);
+static ngx_int_t ngx_campaign_unitary(ngx_http_request_t *r);
+static ngx_int_t ngx_campaign_not_allowed(ngx_http_request_t *r,
+    const char *allow);
+static ngx_int_t ngx_campaign_json_content_type(ngx_http_request_t *r);
+static void ngx_campaign_unitary_body(ngx_http_request_t *r);
+static ngx_int_t ngx_campaign_unitary_run(ngx_http_request_t *r);
+static ngx_int_t ngx_campaign_campaign_active(ngx_http_request_t *r,
+    ngx_campaign_t *c);
+static ngx_int_t ngx_campaign_one_problem(ngx_http_request_t *r,
+    ngx_uint_t status, const char *detail, const char *pointer,
+    const char *message);
+static ngx_int_t ngx_campaign_execution_init(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e);
+static ngx_int_t ngx_campaign_execution_answer(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e);
+
+
+static ngx_str_t  ngx_campaign_health_path = ngx_string("health");
+static ngx_str_t  ngx_campaign_unitary_path =
+    ngx_string("executions/unitary");
+
+
+ngx_int_t
+ngx_campaign_api_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                  path;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    path = r->uri;
+
+    if (path.len >= clcf->name.len
+        && ngx_strncmp(path.data, clcf->name.data, clcf->name.len) == 0)
+    {
+        path.data += clcf->name.len;
+        path.len -= clcf->name.len;
+    }
+
+    while (path.len && path.data[0] == '/') {
+        path.data++;
+        path.len--;
+    }
+
+    if (path.len == ngx_campaign_health_path.len
+        && ngx_strncmp(path.data, ngx_campaign_health_path.data,
+                       path.len) == 0)
+    {
+        return ngx_campaign_health(r);
+    }
+
+    if (path.len == ngx_campaign_unitary_path.len
+        && ngx_strncmp(path.data, ngx_campaign_unitary_path.data,
+                       path.len) == 0)
+    {
+        return ngx_campaign_unitary(r);
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_campaign_one_problem(r, NGX_HTTP_NOT_FOUND,
+                                    "no such endpoint", "", "");
+}
+
+
+static ngx_int_t
+ngx_campaign_health(ngx_http_request_t *r)
+{
+    ngx_campaign_out_t         o;
+    ngx_campaign_main_conf_t  *cmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_campaign_not_allowed(r, "GET, HEAD");
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
+
+    ngx_campaign_out_init(&o, r->pool, 64);
+    ngx_campaign_out_literal(&o, "{\"status\":\"UP\",\"campaigns\":");
+    ngx_campaign_out_uint(&o, cmcf->ncampaigns);
+    ngx_campaign_out_literal(&o, "}");
+
+    return ngx_campaign_send_json(r, NGX_HTTP_OK, NULL, &o);
+}
+
+
+static ngx_int_t
+ngx_campaign_unitary(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_campaign_not_allowed(r, "POST");
+    }
+
+    if (ngx_campaign_json_content_type(r) != NGX_OK) {
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_campaign_one_problem(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                        "the body must be JSON "
+                                        "(Content-Type: application/json)",
+                                        "", "unsupported Content-Type");
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->client_max_body_size
+        && r->headers_in.content_length_n > clcf->client_max_body_size)
+    {
+        r->keepalive = 0;
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_campaign_one_problem(r,
+                                        NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                        "the body exceeds "
+                                        "client_max_body_size", "",
+                                        "request body too large");
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_campaign_unitary_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_campaign_not_allowed(ngx_http_request_t *r, const char *allow)
+{
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    return ngx_campaign_one_problem(r, NGX_HTTP_NOT_ALLOWED,
+                                    "method not allowed here", "",
+                                    "allowed methods are listed in Allow");
+}
+
+
+/*
+ * "application/json" or any "application/...+json", with no charset or
+ * a UTF-8 one: RFC 8259 JSON is UTF-8.
+ */
+
+static ngx_int_t
+ngx_campaign_json_content_type(ngx_http_request_t *r)
+{
+    u_char  *p, *last, *semi;
+    size_t   len;
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = r->headers_in.content_type->value.data;
+    last = p + r->headers_in.content_type->value.len;
+
+    semi = ngx_strlchr(p, last, ';');
+    len = (semi ? semi : last) - p;
+
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+        len--;
+    }
+
+    if (!(len == sizeof("application/json") - 1
+          && ngx_strncasecmp(p, (u_char *) "application/json", len) == 0)
+        && !(len > sizeof("application/+json") - 1
+             && ngx_strncasecmp(p, (u_char *) "application/", 12) == 0
+             && ngx_strncasecmp(p + len - 5, (u_char *) "+json", 5) == 0))
+    {
+        return NGX_DECLINED;
+    }
+
+    if (semi == NULL) {
+        return NGX_OK;
+    }
+
+    p = ngx_strlcasestrn(semi, last, (u_char *) "charset=", 8 - 1);
+
+    if (p == NULL) {
+        return NGX_OK;
+    }
+
+    p += sizeof("charset=") - 1;
+
+    if (p < last && *p == '"') {
+        p++;
+    }
+
+    if (last - p >= 5 && ngx_strncasecmp(p, (u_char *) "utf-8", 5) == 0) {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_campaign_unitary_body(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_campaign_unitary_run(r);
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_campaign_unitary_run(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_str_t                   body;
+    ngx_campaign_t             *c;
+    ngx_campaign_alloc_t        a;
+    ngx_campaign_trigger_t     *t;
+    ngx_campaign_loc_conf_t    *cplcf;
+    ngx_campaign_execution_t   *e;
+    ngx_campaign_problems_t     problems;
+    ngx_campaign_main_conf_t   *cmcf;
+
+    if (r->connection->error) {
+        return NGX_HTTP_CLIENT_CLOSED_REQUEST;
+    }
+
+    if (ngx_campaign_read_body(r, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (body.len == 0) {
+        return ngx_campaign_one_problem(r, NGX_HTTP_BAD_REQUEST,
+                                        "the request body is empty", "",
+                                        "a JSON object is required");
+    }
+
+    e = ngx_pcalloc(r->pool, sizeof(ngx_campaign_execution_t));
+    if (e == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t = &e->trigger;
+
+    ngx_campaign_pool_alloc(&a, r->pool);
+    ngx_memzero(&problems, sizeof(ngx_campaign_problems_t));
+
+    rc = ngx_campaign_trigger_parse(&a, body.data, body.len, NULL, t,
+                                    &problems);
+    if (rc == -2) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != 0) {
+        if (problems.status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            return ngx_campaign_send_problem(r, problems.status,
+                                             "context data is too large",
+                                             &problems);
+        }
+
+        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
+                                         "the request is invalid",
+                                         &problems);
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
+
+    c = ngx_campaign_find(cmcf, (u_char *) t->campaign_id,
+                          ngx_strlen(t->campaign_id));
+    if (c == NULL) {
+        return ngx_campaign_one_problem(r, NGX_HTTP_NOT_FOUND,
+                                        "unknown campaign", "/campaignId",
+                                        "no campaign has this id");
+    }
+
+    rc = ngx_campaign_campaign_active(r, c);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_campaign_trigger_validate(&a, t, c, &problems);
+    if (rc == -2) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != 0) {
+        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
+                                         "the request is invalid",
+                                         &problems);
+    }
+
+    cplcf = ngx_http_get_module_loc_conf(r, ngx_http_campaign_module);
+
+    if (cplcf->gateways == NULL
+        || cplcf->gateways[c->channel].uri.len == 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "campaign \"%s\": no campaign_gateway for channel "
+                      "\"%s\"", c->id, ngx_campaign_channel_name(c->channel));
+
+        return ngx_campaign_one_problem(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "no gateway is configured for "
+                                        "the campaign's channel", "", "");
+    }
+
+    e->request = r;
+    e->campaign = c;
+    e->gateway = &cplcf->gateways[c->channel];
+    e->retries = cplcf->retries;
+    e->retry_delay = cplcf->retry_delay;
+
+    if (ngx_campaign_execution_init(r, e) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, e, ngx_http_campaign_module);
+
+    rc = ngx_campaign_dispatch_start(e);
+
+    if (rc == NGX_DONE || rc == NGX_ERROR) {
+        return rc;
+    }
+
+    return ngx_campaign_execution_answer(r, e);
+}
+
+
+static ngx_int_t
+ngx_campaign_campaign_active(ngx_http_request_t *r, ngx_campaign_t *c)
+{
+    u_char      *p, *last;
+    time_t       now;
+    ngx_tm_t     tm;
+    const char  *why;
+    u_char       detail[NGX_MAX_ERROR_STR];
+
+    now = ngx_time();
+    last = detail + sizeof(detail) - 1;
+
+    if (c->type != NGX_CAMPAIGN_TRANSACTIONAL) {
+        why = "is a marketing campaign: trigger it through "
+              "executions/audience";
+
+    } else if (c->status != NGX_CAMPAIGN_LIVE) {
+        p = ngx_snprintf(detail, last - detail, "campaign is %s, not live",
+                         ngx_campaign_status_name(c->status));
+        *p = '\0';
+        why = (char *) detail;
+
+    } else if (c->start && now < c->start) {
+        ngx_gmtime(c->start, &tm);
+        p = ngx_snprintf(detail, last - detail,
+                         "campaign starts at %4d-%02d-%02dT%02d:%02d:%02dZ",
+                         tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                         tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+        *p = '\0';
+        why = (char *) detail;
+
+    } else if (c->end && now >= c->end) {
+        ngx_gmtime(c->end, &tm);
+        p = ngx_snprintf(detail, last - detail,
+                         "campaign ended at %4d-%02d-%02dT%02d:%02d:%02dZ",
+                         tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                         tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+        *p = '\0';
+        why = (char *) detail;
+
+    } else {
+        return NGX_OK;
+    }
+
+    return ngx_campaign_one_problem(r, NGX_HTTP_CONFLICT,
+                                    "the campaign cannot be triggered now",
+                                    "/campaignId", why);
+}
+
+
+static ngx_int_t
+ngx_campaign_one_problem(ngx_http_request_t *r, ngx_uint_t status,
+    const char *detail, const char *pointer, const char *message)
+{
+    ngx_campaign_problem_t   item;
+    ngx_campaign_problems_t  problems;
+
+    item.pointer = pointer;
+    item.message = message;
+
+    problems.items = &item;
+    problems.nitems = (message[0] != '\0');
+    problems.nalloc = 1;
+    problems.status = status;
+
+    return ngx_campaign_send_problem(r, status, detail, &problems);
+}
+
+
+static ngx_int_t
+ngx_campaign_execution_init(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e)
+{
+    u_char      *p, *id;
+    uint32_t     rnd[4];
+    ngx_tm_t     tm;
+    ngx_uint_t   i;
+    ngx_time_t  *tp;
+
+    static const char  hex[] = "0123456789abcdef";
+
+    /* a version 4 UUID */
+
+    for (i = 0; i < 4; i++) {
+        rnd[i] = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+    }
+
+    p = (u_char *) rnd;
+    p[6] = (p[6] & 0x0f) | 0x40;
+    p[8] = (p[8] & 0x3f) | 0x80;
+
+    id = e->id;
+
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            *id++ = '-';
+        }
+
+        *id++ = hex[p[i] >> 4];
+        *id++ = hex[p[i] & 0xf];
+    }
+
+    tp = ngx_timeofday();
+    ngx_gmtime(tp->sec, &tm);
+
+    e->created_at.data = ngx_pnalloc(r->pool,
+                                     sizeof("1970-01-01T00:00:00.000Z") - 1);
+    if (e->created_at.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    e->created_at.len = ngx_sprintf(e->created_at.data,
+                                    "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
+                                    tm.ngx_tm_year, tm.ngx_tm_mon,
+                                    tm.ngx_tm_mday, tm.ngx_tm_hour,
+                                    tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec)
+                        - e->created_at.data;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_campaign_execution_finish(ngx_http_request_t *r)
+{
+    ngx_campaign_execution_t  *e;
+
+    e = ngx_http_get_module_ctx(r, ngx_http_campaign_module);
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_finalize_request(r, ngx_campaign_execution_answer(r, e));
+}
+
+
+static ngx_int_t
+ngx_campaign_execution_answer(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e)
+{
+    u_char                   *p;
+    ngx_uint_t                i, accepted;
+    ngx_campaign_out_t        o;
+    ngx_campaign_message_t   *m;
+    ngx_campaign_problems_t   problems;
+
+    accepted = 0;
+
+    for (i = 0; i < e->nmessages; i++) {
+        accepted += e->messages[i].accepted;
+    }
+
+    if (accepted == 0) {
+        problems.items = ngx_palloc(r->pool, e->nmessages
+                                             * sizeof(ngx_campaign_problem_t));
+        if (problems.items == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        problems.nitems = e->nmessages;
+        problems.nalloc = e->nmessages;
+        problems.status = NGX_HTTP_BAD_GATEWAY;
+
+        for (i = 0; i < e->nmessages; i++) {
+            m = &e->messages[i];
+
+            p = ngx_pnalloc(r->pool, 64 + NGX_INT_T_LEN * 3);
+            if (p == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            problems.items[i].pointer = (char *) p;
+            p = ngx_sprintf(p, "/recipients/%ui%Z", i);
+
+            problems.items[i].message = (char *) p;
+            ngx_sprintf(p, "gateway answered %ui after %ui attempt(s)%Z",
+                        m->status, m->attempts);
+        }
+
+        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_GATEWAY,
+                                         "every recipient's dispatch failed",
+                                         &problems);
+    }
+
+    ngx_campaign_out_init(&o, r->pool, 256 + 160 * e->nmessages);
+
+    ngx_campaign_out_literal(&o, "{\"executionId\":");
+    ngx_campaign_out_string(&o, e->id, NGX_CAMPAIGN_EXECUTION_ID_LEN);
+    ngx_campaign_out_literal(&o, ",\"requestId\":");
+    ngx_campaign_out_string(&o, (u_char *) e->trigger.request_id,
+                            ngx_strlen(e->trigger.request_id));
+    ngx_campaign_out_literal(&o, ",\"campaignId\":");
+    ngx_campaign_out_string(&o, (u_char *) e->campaign->id,
+                            ngx_strlen(e->campaign->id));
+    ngx_campaign_out_literal(&o, ",\"createdAt\":");
+    ngx_campaign_out_string(&o, e->created_at.data, e->created_at.len);
+    ngx_campaign_out_literal(&o, ",\"recipients\":[");
+
+    for (i = 0; i < e->nmessages; i++) {
+        m = &e->messages[i];
+
+        if (i) {
+            ngx_campaign_out_literal(&o, ",");
+        }
+
+        ngx_campaign_out_literal(&o, "{\"userId\":");
+        ngx_campaign_out_string(&o, (u_char *) m->recipient->user_id,
+                                ngx_strlen(m->recipient->user_id));
+        ngx_campaign_out_literal(&o, ",\"messageId\":");
+        ngx_campaign_out_string(&o, m->idempotency_key.data,
+                                m->idempotency_key.len);
+
+        if (m->accepted) {
+            ngx_campaign_out_literal(&o, ",\"status\":\"accepted\"");
+
+        } else {
+            ngx_campaign_out_literal(&o, ",\"status\":\"failed\"");
+        }
+
+        ngx_campaign_out_literal(&o, ",\"gatewayStatus\":");
+        ngx_campaign_out_uint(&o, m->status);
+        ngx_campaign_out_literal(&o, ",\"attempts\":");
+        ngx_campaign_out_uint(&o, m->attempts);
+        ngx_campaign_out_literal(&o, "}");
+    }
+
+    ngx_campaign_out_literal(&o, "]}");
+
+    return ngx_campaign_send_json(r, NGX_HTTP_ACCEPTED, NULL, &o);
+}

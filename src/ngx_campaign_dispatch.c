@@ -1,0 +1,536 @@
+
+/*
+ * Copyright (C) ngx_campaign developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_campaign_module.h"
+
+
+/*
+ * Gateway dispatch: one POST subrequest per recipient to the channel's
+ * gateway location, all in parallel.  The subrequests are background ones
+ * with their answers kept in memory, so nothing of theirs reaches the
+ * client; the main request waits for the last of them and answers.  5xx
+ * answers (which is how proxy_pass reports timeouts and refused
+ * connections too) are retried after retry_delay, doubled each time.
+ */
+
+
+static ngx_int_t ngx_campaign_dispatch_payload(ngx_campaign_execution_t *e,
+    ngx_campaign_message_t *m, ngx_uint_t n);
+static ngx_int_t ngx_campaign_dispatch_send(ngx_campaign_message_t *m);
+static ngx_int_t ngx_campaign_dispatch_headers(ngx_http_request_t *sr,
+    ngx_campaign_message_t *m);
+static ngx_table_elt_t *ngx_campaign_dispatch_header(ngx_http_request_t *sr,
+    char *key, u_char *value, size_t len);
+static ngx_int_t ngx_campaign_dispatch_done(ngx_http_request_t *sr,
+    void *data, ngx_int_t rc);
+static void ngx_campaign_dispatch_retry(ngx_event_t *ev);
+static void ngx_campaign_dispatch_settle(ngx_campaign_message_t *m);
+static void ngx_campaign_dispatch_cleanup(void *data);
+
+
+static ngx_str_t  ngx_campaign_post = ngx_string("POST");
+
+
+ngx_int_t
+ngx_campaign_dispatch_start(ngx_campaign_execution_t *e)
+{
+    ngx_uint_t               i;
+    ngx_http_request_t      *r;
+    ngx_pool_cleanup_t      *cln;
+    ngx_campaign_message_t  *m;
+
+    r = e->request;
+
+    e->nmessages = e->trigger.nrecipients;
+    e->messages = ngx_pcalloc(r->pool,
+                              e->nmessages * sizeof(ngx_campaign_message_t));
+    if (e->messages == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < e->nmessages; i++) {
+        m = &e->messages[i];
+
+        m->execution = e;
+        m->recipient = &e->trigger.recipients[i];
+
+        if (ngx_campaign_dispatch_payload(e, m, i) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        m->retry.handler = ngx_campaign_dispatch_retry;
+        m->retry.data = m;
+        m->retry.log = r->connection->log;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_campaign_dispatch_cleanup;
+    cln->data = e;
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    for (i = 0; i < e->nmessages; i++) {
+        m = &e->messages[i];
+
+        e->pending++;
+
+        if (ngx_campaign_dispatch_send(m) != NGX_OK) {
+            m->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            m->done = 1;
+            e->pending--;
+        }
+    }
+
+    return e->pending ? NGX_DONE : NGX_OK;
+}
+
+
+/*
+ * The payload a gateway receives (docs/api.md, "Gateway payload"):
+ * rendered content goes in through JSON string escaping only.
+ */
+
+static ngx_int_t
+ngx_campaign_dispatch_payload(ngx_campaign_execution_t *e,
+    ngx_campaign_message_t *m, ngx_uint_t n)
+{
+    size_t                     len;
+    u_char                    *p, *out;
+    ngx_uint_t                 i;
+    const char                *group;
+    ngx_campaign_t            *c;
+    ngx_campaign_out_t         o;
+    ngx_http_request_t        *r;
+    ngx_campaign_alloc_t       a;
+    ngx_campaign_content_t    *ct;
+    ngx_campaign_recipient_t  *rcp;
+
+    r = e->request;
+    c = e->campaign;
+    rcp = m->recipient;
+
+    p = ngx_pnalloc(r->pool, NGX_CAMPAIGN_EXECUTION_ID_LEN + 1
+                             + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    m->idempotency_key.data = p;
+    m->idempotency_key.len = ngx_sprintf(p, "%*s-%ui",
+                                         (size_t)
+                                         NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                                         e->id, n)
+                             - p;
+
+    ngx_campaign_pool_alloc(&a, r->pool);
+    ngx_campaign_out_init(&o, r->pool, 1024);
+
+    ngx_campaign_out_literal(&o, "{\"messageId\":");
+    ngx_campaign_out_string(&o, m->idempotency_key.data,
+                            m->idempotency_key.len);
+    ngx_campaign_out_literal(&o, ",\"executionId\":");
+    ngx_campaign_out_string(&o, e->id, NGX_CAMPAIGN_EXECUTION_ID_LEN);
+    ngx_campaign_out_literal(&o, ",\"campaignId\":");
+    ngx_campaign_out_string(&o, (u_char *) c->id, ngx_strlen(c->id));
+    ngx_campaign_out_literal(&o, ",\"requestId\":");
+    ngx_campaign_out_string(&o, (u_char *) e->trigger.request_id,
+                            ngx_strlen(e->trigger.request_id));
+    ngx_campaign_out_literal(&o, ",\"channel\":\"");
+    ngx_campaign_out_raw(&o, (u_char *) ngx_campaign_channel_name(c->channel),
+                         ngx_strlen(ngx_campaign_channel_name(c->channel)));
+    ngx_campaign_out_literal(&o, "\",\"createdAt\":");
+    ngx_campaign_out_string(&o, e->created_at.data, e->created_at.len);
+
+    ngx_campaign_out_literal(&o, ",\"recipient\":{\"userId\":");
+    ngx_campaign_out_string(&o, (u_char *) rcp->user_id,
+                            ngx_strlen(rcp->user_id));
+    ngx_campaign_out_literal(&o, ",\"namespace\":");
+    ngx_campaign_out_string(&o, (u_char *) rcp->namespace,
+                            ngx_strlen(rcp->namespace));
+    ngx_campaign_out_literal(&o, ",\"type\":");
+    ngx_campaign_out_string(&o, (u_char *) rcp->type, ngx_strlen(rcp->type));
+    ngx_campaign_out_literal(&o, ",\"address\":");
+    ngx_campaign_out_string(&o, (u_char *) rcp->address,
+                            ngx_strlen(rcp->address));
+
+    if (rcp->platform) {
+        ngx_campaign_out_literal(&o, ",\"platform\":");
+        ngx_campaign_out_string(&o, (u_char *) rcp->platform,
+                                ngx_strlen(rcp->platform));
+    }
+
+    if (rcp->app_id) {
+        ngx_campaign_out_literal(&o, ",\"appID\":");
+        ngx_campaign_out_string(&o, (u_char *) rcp->app_id,
+                                ngx_strlen(rcp->app_id));
+    }
+
+    ngx_campaign_out_literal(&o, "},\"content\":{");
+
+    group = NULL;
+
+    for (i = 0; i < c->ncontent; i++) {
+        ct = &c->content[i];
+
+        if (ngx_campaign_template_render(ct->tpl, rcp->data, &a, &out, &len)
+            != 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "campaign \"%s\": rendering \"%s\" failed",
+                          c->id, ct->key);
+            return NGX_ERROR;
+        }
+
+        if (group && (ct->group == NULL || ngx_strcmp(group, ct->group))) {
+            ngx_campaign_out_literal(&o, "}");
+            group = NULL;
+        }
+
+        if (i) {
+            ngx_campaign_out_literal(&o, ",");
+        }
+
+        if (ct->group && group == NULL) {
+            group = ct->group;
+            ngx_campaign_out_string(&o, (u_char *) group, ngx_strlen(group));
+            ngx_campaign_out_literal(&o, ":{");
+        }
+
+        ngx_campaign_out_string(&o, (u_char *) ct->key, ngx_strlen(ct->key));
+        ngx_campaign_out_literal(&o, ":");
+        ngx_campaign_out_string(&o, out, len);
+    }
+
+    if (group) {
+        ngx_campaign_out_literal(&o, "}");
+    }
+
+    ngx_campaign_out_literal(&o, "}}");
+
+    if (o.failed) {
+        return NGX_ERROR;
+    }
+
+    m->payload.data = o.start;
+    m->payload.len = o.pos - o.start;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
+{
+    ngx_buf_t                    *b;
+    ngx_chain_t                  *cl;
+    ngx_http_request_t           *r, *sr;
+    ngx_campaign_gateway_t       *gw;
+    ngx_http_request_body_t      *rb;
+    ngx_http_post_subrequest_t   *ps;
+
+    r = m->execution->request;
+    gw = m->execution->gateway;
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_campaign_dispatch_done;
+    ps->data = m;
+
+    if (ngx_http_subrequest(r, &gw->uri, gw->args.len ? &gw->args : NULL,
+                            &sr, ps,
+                            NGX_HTTP_SUBREQUEST_IN_MEMORY
+                            |NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    m->attempts++;
+    m->subrequest = sr;
+
+    sr->method = NGX_HTTP_POST;
+    sr->method_name = ngx_campaign_post;
+
+    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (rb == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->start = m->payload.data;
+    b->pos = b->start;
+    b->last = b->start + m->payload.len;
+    b->end = b->last;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    rb->bufs = cl;
+    rb->buf = b;
+    rb->rest = 0;
+
+    sr->request_body = rb;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "campaign: message %V attempt %ui to \"%V\"",
+                   &m->idempotency_key, m->attempts, &gw->uri);
+
+    return ngx_campaign_dispatch_headers(sr, m);
+}
+
+
+/*
+ * A subrequest starts with a copy of the client's headers; the gateway
+ * gets none of them (the trigger's credentials are not its business),
+ * only what describes the message.
+ */
+
+static ngx_int_t
+ngx_campaign_dispatch_headers(ngx_http_request_t *sr,
+    ngx_campaign_message_t *m)
+{
+    u_char                 *p;
+    ngx_table_elt_t        *host, *h;
+    ngx_http_headers_in_t  *hi;
+
+    hi = &sr->headers_in;
+    host = hi->host;
+
+    ngx_memzero(hi, sizeof(ngx_http_headers_in_t));
+
+    hi->host = host;
+    hi->content_length_n = m->payload.len;
+    hi->keep_alive_n = -1;
+
+    if (ngx_list_init(&hi->headers, sr->pool, 4, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    h = ngx_campaign_dispatch_header(sr, "Content-Type",
+                                     (u_char *) "application/json",
+                                     sizeof("application/json") - 1);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    hi->content_type = h;
+
+    p = ngx_pnalloc(sr->pool, NGX_OFF_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_campaign_dispatch_header(sr, "Content-Length", p,
+                                     ngx_sprintf(p, "%uz", m->payload.len)
+                                     - p);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    hi->content_length = h;
+
+    if (ngx_campaign_dispatch_header(sr, "Idempotency-Key",
+                                     m->idempotency_key.data,
+                                     m->idempotency_key.len)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(sr->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_campaign_dispatch_header(sr, "X-Campaign-Attempt", p,
+                                     ngx_sprintf(p, "%ui", m->attempts) - p)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_table_elt_t *
+ngx_campaign_dispatch_header(ngx_http_request_t *sr, char *key,
+    u_char *value, size_t len)
+{
+    size_t            n;
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&sr->headers_in.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    n = ngx_strlen(key);
+
+    h->key.data = (u_char *) key;
+    h->key.len = n;
+    h->value.data = value;
+    h->value.len = len;
+
+    h->lowcase_key = ngx_pnalloc(sr->pool, n);
+    if (h->lowcase_key == NULL) {
+        return NULL;
+    }
+
+    h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, n);
+
+    return h;
+}
+
+
+static ngx_int_t
+ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_campaign_message_t *m = data;
+
+    ngx_uint_t                 status;
+    ngx_msec_t                 delay;
+    ngx_campaign_execution_t  *e;
+
+    /* a subrequest may be finalized more than once: count the first */
+
+    if (m->subrequest != sr) {
+        return rc;
+    }
+
+    m->subrequest = NULL;
+    e = m->execution;
+
+    if (rc == NGX_ERROR || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST) {
+        status = NGX_HTTP_BAD_GATEWAY;
+
+    } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        status = rc;
+
+    } else {
+        status = sr->headers_out.status ? sr->headers_out.status
+                                        : NGX_HTTP_BAD_GATEWAY;
+    }
+
+    m->status = status;
+
+    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
+        m->accepted = 1;
+        ngx_campaign_dispatch_settle(m);
+        return rc;
+    }
+
+    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+        && m->attempts <= e->retries)
+    {
+        delay = e->retry_delay << (m->attempts - 1);
+
+        ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
+                      "campaign: gateway answered %ui for message %V, "
+                      "retrying in %Mms", status, &m->idempotency_key,
+                      delay);
+
+        ngx_add_timer(&m->retry, delay);
+        return rc;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                  "campaign: message %V failed, gateway answered %ui "
+                  "after %ui attempt(s)", &m->idempotency_key, status,
+                  m->attempts);
+
+    ngx_campaign_dispatch_settle(m);
+
+    return rc;
+}
+
+
+static void
+ngx_campaign_dispatch_retry(ngx_event_t *ev)
+{
+    ngx_campaign_message_t *m = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = m->execution->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (ngx_campaign_dispatch_send(m) != NGX_OK) {
+        m->subrequest = NULL;
+        m->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_campaign_dispatch_settle(m);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_campaign_dispatch_settle(ngx_campaign_message_t *m)
+{
+    ngx_http_request_t        *r;
+    ngx_campaign_execution_t  *e;
+
+    e = m->execution;
+    r = e->request;
+
+    m->done = 1;
+
+    if (--e->pending) {
+        return;
+    }
+
+    /* the last answer is in: the main request runs once more, to answer */
+
+    r->write_event_handler = ngx_campaign_execution_finish;
+
+    if (ngx_http_post_request(r, NULL) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+    }
+}
+
+
+static void
+ngx_campaign_dispatch_cleanup(void *data)
+{
+    ngx_campaign_execution_t *e = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < e->nmessages; i++) {
+        if (e->messages[i].retry.timer_set) {
+            ngx_del_timer(&e->messages[i].retry);
+        }
+    }
+}

@@ -1,0 +1,347 @@
+
+/*
+ * Copyright (C) ngx_campaign developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_campaign_module.h"
+
+
+/*
+ * What the module answers is JSON: built in one growing buffer, sent in
+ * one piece.  Problems follow RFC 9457.
+ */
+
+
+typedef struct {
+    ngx_uint_t   status;
+    ngx_str_t    type;
+    ngx_str_t    title;
+} ngx_campaign_problem_type_t;
+
+
+static ngx_int_t ngx_campaign_out_grow(ngx_campaign_out_t *o, size_t size);
+
+
+static ngx_campaign_problem_type_t  ngx_campaign_problem_types[] = {
+
+    { NGX_HTTP_BAD_REQUEST,
+      ngx_string("urn:ngx-campaign:problem:invalid-request"),
+      ngx_string("Invalid request") },
+
+    { NGX_HTTP_NOT_FOUND,
+      ngx_string("urn:ngx-campaign:problem:not-found"),
+      ngx_string("Not found") },
+
+    { NGX_HTTP_NOT_ALLOWED,
+      ngx_string("urn:ngx-campaign:problem:method-not-allowed"),
+      ngx_string("Method not allowed") },
+
+    { NGX_HTTP_CONFLICT,
+      ngx_string("urn:ngx-campaign:problem:campaign-not-active"),
+      ngx_string("Campaign not active") },
+
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+      ngx_string("urn:ngx-campaign:problem:too-large"),
+      ngx_string("Request too large") },
+
+    { NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+      ngx_string("urn:ngx-campaign:problem:unsupported-media-type"),
+      ngx_string("Unsupported media type") },
+
+    { NGX_HTTP_BAD_GATEWAY,
+      ngx_string("urn:ngx-campaign:problem:gateway-failed"),
+      ngx_string("Gateway failed") },
+
+    { NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_string("urn:ngx-campaign:problem:no-gateway"),
+      ngx_string("No gateway") },
+
+    { NGX_HTTP_INTERNAL_SERVER_ERROR,
+      ngx_string("urn:ngx-campaign:problem:internal-error"),
+      ngx_string("Internal error") },
+
+    { 0, ngx_null_string, ngx_null_string }
+};
+
+
+static ngx_str_t  ngx_campaign_json_type = ngx_string("application/json");
+static ngx_str_t  ngx_campaign_problem_json_type =
+    ngx_string("application/problem+json");
+
+
+void
+ngx_campaign_out_init(ngx_campaign_out_t *o, ngx_pool_t *pool, size_t size)
+{
+    o->pool = pool;
+    o->failed = 0;
+
+    o->start = ngx_pnalloc(pool, size);
+    if (o->start == NULL) {
+        o->failed = 1;
+        o->pos = NULL;
+        o->end = NULL;
+        return;
+    }
+
+    o->pos = o->start;
+    o->end = o->start + size;
+}
+
+
+static ngx_int_t
+ngx_campaign_out_grow(ngx_campaign_out_t *o, size_t size)
+{
+    size_t   used, n;
+    u_char  *p;
+
+    if (o->failed) {
+        return NGX_ERROR;
+    }
+
+    used = o->pos - o->start;
+    n = (o->end - o->start) * 2;
+
+    while (n < used + size) {
+        n *= 2;
+    }
+
+    p = ngx_pnalloc(o->pool, n);
+    if (p == NULL) {
+        o->failed = 1;
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, o->start, used);
+
+    o->start = p;
+    o->pos = p + used;
+    o->end = p + n;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_campaign_out_raw(ngx_campaign_out_t *o, const u_char *s, size_t len)
+{
+    if ((size_t) (o->end - o->pos) < len
+        && ngx_campaign_out_grow(o, len) != NGX_OK)
+    {
+        return;
+    }
+
+    o->pos = ngx_cpymem(o->pos, s, len);
+}
+
+
+void
+ngx_campaign_out_string(ngx_campaign_out_t *o, const u_char *s, size_t len)
+{
+    size_t  n;
+
+    n = ngx_campaign_json_escaped_len(s, len) + 2;
+
+    if ((size_t) (o->end - o->pos) < n
+        && ngx_campaign_out_grow(o, n) != NGX_OK)
+    {
+        return;
+    }
+
+    *o->pos++ = '"';
+    o->pos = ngx_campaign_json_escape(o->pos, s, len);
+    *o->pos++ = '"';
+}
+
+
+void
+ngx_campaign_out_uint(ngx_campaign_out_t *o, ngx_uint_t n)
+{
+    u_char  *p, buf[NGX_INT_T_LEN];
+
+    p = ngx_sprintf(buf, "%ui", n);
+    ngx_campaign_out_raw(o, buf, p - buf);
+}
+
+
+ngx_int_t
+ngx_campaign_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_campaign_out_t *o)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (o->failed) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_campaign_out_literal(o, "\n");
+
+    if (o->failed) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = type ? *type : ngx_campaign_json_type;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = o->pos - o->start;
+
+    if (r->method == NGX_HTTP_HEAD) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = o->start;
+    b->last = o->pos;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_campaign_send_problem(ngx_http_request_t *r, ngx_uint_t status,
+    const char *detail, ngx_campaign_problems_t *problems)
+{
+    size_t                        i;
+    ngx_campaign_out_t            o;
+    ngx_campaign_problem_t       *p;
+    ngx_campaign_problem_type_t  *t;
+
+    for (t = ngx_campaign_problem_types; t->status; t++) {
+        if (t->status == status) {
+            break;
+        }
+    }
+
+    if (t->status == 0) {
+        t = &ngx_campaign_problem_types[0];
+    }
+
+    ngx_campaign_out_init(&o, r->pool, 512);
+
+    ngx_campaign_out_literal(&o, "{\"type\":");
+    ngx_campaign_out_string(&o, t->type.data, t->type.len);
+    ngx_campaign_out_literal(&o, ",\"title\":");
+    ngx_campaign_out_string(&o, t->title.data, t->title.len);
+    ngx_campaign_out_literal(&o, ",\"status\":");
+    ngx_campaign_out_uint(&o, status);
+    ngx_campaign_out_literal(&o, ",\"detail\":");
+    ngx_campaign_out_string(&o, (u_char *) detail, ngx_strlen(detail));
+    ngx_campaign_out_literal(&o, ",\"instance\":");
+    ngx_campaign_out_string(&o, r->uri.data, r->uri.len);
+    ngx_campaign_out_literal(&o, ",\"errors\":[");
+
+    for (i = 0; problems && i < problems->nitems; i++) {
+        p = &problems->items[i];
+
+        if (i) {
+            ngx_campaign_out_literal(&o, ",");
+        }
+
+        ngx_campaign_out_literal(&o, "{\"pointer\":");
+        ngx_campaign_out_string(&o, (u_char *) p->pointer,
+                                ngx_strlen(p->pointer));
+        ngx_campaign_out_literal(&o, ",\"message\":");
+        ngx_campaign_out_string(&o, (u_char *) p->message,
+                                ngx_strlen(p->message));
+        ngx_campaign_out_literal(&o, "}");
+    }
+
+    ngx_campaign_out_literal(&o, "]}");
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "campaign: %ui problem: %s", status, detail);
+
+    return ngx_campaign_send_json(r, status, &ngx_campaign_problem_json_type,
+                                  &o);
+}
+
+
+/*
+ * The request body as one contiguous string, whether nginx kept it in
+ * memory buffers or spilled it into a temporary file.
+ */
+
+ngx_int_t
+ngx_campaign_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    off_t         len;
+    u_char       *p;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    body->len = 0;
+    body->data = NULL;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        body->data = cl->buf->pos;
+        body->len = cl->buf->last - cl->buf->pos;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "campaign: cannot read the body from \"%V\"",
+                              &b->file->name);
+                return NGX_ERROR;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}

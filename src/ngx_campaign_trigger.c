@@ -1,0 +1,1515 @@
+
+/*
+ * Copyright (C) ngx_campaign developers
+ */
+
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ngx_campaign_trigger.h"
+
+
+#define NGX_CAMPAIGN_MAX_REQUEST_ID  256
+#define NGX_CAMPAIGN_MAX_EMAIL       254
+
+/* above this every double is an integer */
+#define NGX_CAMPAIGN_EXACT_INTEGER   9007199254740992.0
+
+/* room for "/recipients/N/channelData/pushInfo" whatever N's size */
+#define NGX_CAMPAIGN_BASE_LEN        80
+
+
+/*
+ * Shared by the checks of one call: problems are appended as they are
+ * found, and running out of memory is remembered rather than returned
+ * through every level.
+ */
+
+typedef struct {
+    ngx_campaign_alloc_t        *a;
+    ngx_campaign_problems_t     *problems;
+    unsigned                     nomem:1;
+    unsigned                     too_large:1;
+} ngx_campaign_trigger_ctx_t;
+
+
+static int ngx_campaign_problems_vadd(ngx_campaign_alloc_t *a,
+    ngx_campaign_problems_t *problems, const char *base, const char *key,
+    const char *fmt, va_list args);
+static char *ngx_campaign_trigger_pointer(ngx_campaign_alloc_t *a,
+    const char *base, const char *key);
+static void ngx_campaign_trigger_fail(ngx_campaign_trigger_ctx_t *ctx,
+    const char *base, const char *key, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static void ngx_campaign_trigger_reset(ngx_campaign_problems_t *problems);
+static int ngx_campaign_trigger_finish(ngx_campaign_trigger_ctx_t *ctx);
+
+static void ngx_campaign_trigger_scan(ngx_campaign_trigger_ctx_t *ctx,
+    const u_char *p, size_t len, size_t max_depth);
+static const char *ngx_campaign_trigger_check_escape(const u_char *p,
+    size_t n);
+static size_t ngx_campaign_utf8_sequence(const u_char *p, size_t n);
+static size_t ngx_campaign_utf8_count(const char *s);
+static void ngx_campaign_trigger_malformed(ngx_campaign_trigger_ctx_t *ctx,
+    const u_char *p, size_t offset, const char *what);
+
+static void ngx_campaign_trigger_json_cleanup(void *data);
+static void ngx_campaign_trigger_check_root(ngx_campaign_trigger_ctx_t *ctx,
+    cJSON *root, const ngx_campaign_trigger_limits_t *limits,
+    ngx_campaign_trigger_t *t);
+static void ngx_campaign_trigger_check_recipient(
+    ngx_campaign_trigger_ctx_t *ctx, cJSON *item, size_t n,
+    ngx_campaign_recipient_t *r, cJSON **context);
+static void ngx_campaign_trigger_check_channel_data(
+    ngx_campaign_trigger_ctx_t *ctx, cJSON *item, const char *base,
+    size_t n);
+static const char *ngx_campaign_trigger_string(
+    ngx_campaign_trigger_ctx_t *ctx, cJSON *obj, const char *base,
+    const char *key, unsigned required);
+static cJSON *ngx_campaign_trigger_object(ngx_campaign_trigger_ctx_t *ctx,
+    cJSON *obj, const char *base, const char *key);
+static size_t ngx_campaign_trigger_json_size(const cJSON *item);
+static size_t ngx_campaign_trigger_string_size(const char *s);
+static cJSON *ngx_campaign_trigger_data(ngx_campaign_trigger_ctx_t *ctx,
+    cJSON *profile, cJSON *top, cJSON *own);
+
+static void ngx_campaign_trigger_check_channel(
+    ngx_campaign_trigger_ctx_t *ctx, ngx_campaign_recipient_t *r,
+    cJSON *item, size_t n, ngx_campaign_channel_e channel);
+static void ngx_campaign_trigger_check_field(ngx_campaign_trigger_ctx_t *ctx,
+    const ngx_campaign_field_t *f, const cJSON *value, const char *base);
+static int ngx_campaign_trigger_is_integer(const cJSON *item);
+static int ngx_campaign_trigger_match(pcre2_code *re,
+    pcre2_match_data *md, const char *s, size_t len);
+static pcre2_code *ngx_campaign_trigger_compile(const char *pattern,
+    pcre2_match_data **md);
+static const char *ngx_campaign_json_type_name(const cJSON *item);
+
+
+/*
+ * A practical address: RFC 5322 dot-atom local part, a domain of at least
+ * two RFC 1035 labels.  Quoted local parts and address literals are legal
+ * but no gateway we target takes them.  The total length is checked apart.
+ */
+
+static const char  ngx_campaign_trigger_email_pattern[] =
+    "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+    "(?:\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    "@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+"
+    "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\z";
+
+static const char  ngx_campaign_trigger_e164_pattern[] =
+    "^\\+[1-9][0-9]{7,14}\\z";
+
+
+static pcre2_code        *ngx_campaign_trigger_email_re;
+static pcre2_match_data  *ngx_campaign_trigger_email_md;
+static pcre2_code        *ngx_campaign_trigger_e164_re;
+static pcre2_match_data  *ngx_campaign_trigger_e164_md;
+
+
+int
+ngx_campaign_trigger_init(void)
+{
+    if (ngx_campaign_trigger_email_re == NULL) {
+        ngx_campaign_trigger_email_re = ngx_campaign_trigger_compile(
+                                            ngx_campaign_trigger_email_pattern,
+                                            &ngx_campaign_trigger_email_md);
+        if (ngx_campaign_trigger_email_re == NULL) {
+            return -1;
+        }
+    }
+
+    if (ngx_campaign_trigger_e164_re == NULL) {
+        ngx_campaign_trigger_e164_re = ngx_campaign_trigger_compile(
+                                            ngx_campaign_trigger_e164_pattern,
+                                            &ngx_campaign_trigger_e164_md);
+        if (ngx_campaign_trigger_e164_re == NULL) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static pcre2_code *
+ngx_campaign_trigger_compile(const char *pattern, pcre2_match_data **md)
+{
+    int          err;
+    PCRE2_SIZE   off;
+    pcre2_code  *re;
+
+    re = pcre2_compile((PCRE2_SPTR) pattern, PCRE2_ZERO_TERMINATED, 0,
+                       &err, &off, NULL);
+    if (re == NULL) {
+        return NULL;
+    }
+
+    /* without JIT support the interpreter does the same job, slower */
+    (void) pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+
+    *md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (*md == NULL) {
+        pcre2_code_free(re);
+        return NULL;
+    }
+
+    return re;
+}
+
+
+int
+ngx_campaign_problems_add(ngx_campaign_alloc_t *a,
+    ngx_campaign_problems_t *problems, const char *base, const char *key,
+    const char *fmt, ...)
+{
+    int      rc;
+    va_list  args;
+
+    va_start(args, fmt);
+    rc = ngx_campaign_problems_vadd(a, problems, base, key, fmt, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+static int
+ngx_campaign_problems_vadd(ngx_campaign_alloc_t *a,
+    ngx_campaign_problems_t *problems, const char *base, const char *key,
+    const char *fmt, va_list args)
+{
+    int                      n;
+    char                    *message, *pointer;
+    size_t                   nalloc;
+    va_list                  copy;
+    ngx_campaign_problem_t  *items;
+
+    pointer = ngx_campaign_trigger_pointer(a, base, key);
+    if (pointer == NULL) {
+        return -1;
+    }
+
+    va_copy(copy, args);
+    n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+
+    if (n < 0) {
+        return -1;
+    }
+
+    message = ngx_campaign_alloc(a, (size_t) n + 1);
+    if (message == NULL) {
+        return -1;
+    }
+
+    (void) vsnprintf(message, (size_t) n + 1, fmt, args);
+
+    if (problems->nitems == problems->nalloc) {
+        nalloc = problems->nalloc ? 2 * problems->nalloc : 8;
+
+        items = ngx_campaign_alloc(a, nalloc * sizeof(ngx_campaign_problem_t));
+        if (items == NULL) {
+            return -1;
+        }
+
+        if (problems->nitems) {
+            memcpy(items, problems->items,
+                   problems->nitems * sizeof(ngx_campaign_problem_t));
+        }
+
+        problems->items = items;
+        problems->nalloc = nalloc;
+    }
+
+    problems->items[problems->nitems].pointer = pointer;
+    problems->items[problems->nitems].message = message;
+    problems->nitems++;
+
+    return 0;
+}
+
+
+/* base is a pointer already, key a raw member name (RFC 6901, 4) */
+
+static char *
+ngx_campaign_trigger_pointer(ngx_campaign_alloc_t *a, const char *base,
+    const char *key)
+{
+    char        *pointer, *d;
+    size_t       len;
+    const char  *s;
+
+    len = strlen(base);
+
+    if (key != NULL) {
+        len++;
+
+        for (s = key; *s; s++) {
+            len += (*s == '~' || *s == '/') ? 2 : 1;
+        }
+    }
+
+    pointer = ngx_campaign_alloc(a, len + 1);
+    if (pointer == NULL) {
+        return NULL;
+    }
+
+    d = pointer;
+    len = strlen(base);
+    memcpy(d, base, len);
+    d += len;
+
+    if (key != NULL) {
+        *d++ = '/';
+
+        for (s = key; *s; s++) {
+            if (*s == '~') {
+                *d++ = '~';
+                *d++ = '0';
+
+            } else if (*s == '/') {
+                *d++ = '~';
+                *d++ = '1';
+
+            } else {
+                *d++ = *s;
+            }
+        }
+    }
+
+    *d = '\0';
+
+    return pointer;
+}
+
+
+static void
+ngx_campaign_trigger_fail(ngx_campaign_trigger_ctx_t *ctx, const char *base,
+    const char *key, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+
+    if (ngx_campaign_problems_vadd(ctx->a, ctx->problems, base, key, fmt,
+                                   args)
+        != 0)
+    {
+        ctx->nomem = 1;
+    }
+
+    va_end(args);
+}
+
+
+static void
+ngx_campaign_trigger_reset(ngx_campaign_problems_t *problems)
+{
+    problems->items = NULL;
+    problems->nitems = 0;
+    problems->nalloc = 0;
+    problems->status = 0;
+}
+
+
+static int
+ngx_campaign_trigger_finish(ngx_campaign_trigger_ctx_t *ctx)
+{
+    if (ctx->nomem) {
+        return -2;
+    }
+
+    if (ctx->problems->nitems == 0) {
+        return 0;
+    }
+
+    /* the size limit wins: the request is refused before it is looked at */
+    ctx->problems->status = ctx->too_large ? 413 : 400;
+
+    return -1;
+}
+
+
+int
+ngx_campaign_trigger_parse(ngx_campaign_alloc_t *a, const u_char *body,
+    size_t len, const ngx_campaign_trigger_limits_t *limits,
+    ngx_campaign_trigger_t *t, ngx_campaign_problems_t *problems)
+{
+    size_t                       max_depth, offset;
+    cJSON                       *root;
+    const char                  *end;
+    ngx_campaign_trigger_ctx_t   ctx;
+
+    memset(t, 0, sizeof(ngx_campaign_trigger_t));
+    ngx_campaign_trigger_reset(problems);
+
+    ctx.a = a;
+    ctx.problems = problems;
+    ctx.nomem = 0;
+    ctx.too_large = 0;
+
+    max_depth = NGX_CAMPAIGN_MAX_DEPTH;
+
+    if (limits != NULL && limits->max_depth) {
+        max_depth = limits->max_depth;
+    }
+
+    if (len == 0) {
+        ngx_campaign_trigger_fail(&ctx, "", NULL, "request body is empty");
+        return ngx_campaign_trigger_finish(&ctx);
+    }
+
+    /*
+     * cJSON recurses once per nesting level and takes any byte sequence
+     * into its strings: both are settled here, before it runs.
+     */
+
+    ngx_campaign_trigger_scan(&ctx, body, len, max_depth);
+
+    if (ctx.nomem || problems->nitems) {
+        return ngx_campaign_trigger_finish(&ctx);
+    }
+
+    /*
+     * Not NUL-terminated: with require_null_terminated cJSON would look
+     * for a NUL inside len, so trailing bytes are checked here instead.
+     */
+
+    end = NULL;
+    root = cJSON_ParseWithLengthOpts((const char *) body, len, &end, 0);
+
+    if (root == NULL) {
+        offset = (end != NULL) ? (size_t) (end - (const char *) body) : 0;
+        ngx_campaign_trigger_malformed(&ctx, body, offset, NULL);
+        return ngx_campaign_trigger_finish(&ctx);
+    }
+
+    if (ngx_campaign_cleanup(a, ngx_campaign_trigger_json_cleanup, root)
+        != 0)
+    {
+        cJSON_Delete(root);
+        return -2;
+    }
+
+    t->root = root;
+
+    for (offset = (size_t) (end - (const char *) body);
+         offset < len;
+         offset++)
+    {
+        if (body[offset] != ' ' && body[offset] != '\t'
+            && body[offset] != '\n' && body[offset] != '\r')
+        {
+            ngx_campaign_trigger_malformed(&ctx, body, offset, NULL);
+            return ngx_campaign_trigger_finish(&ctx);
+        }
+    }
+
+    ngx_campaign_trigger_check_root(&ctx, root, limits, t);
+
+    return ngx_campaign_trigger_finish(&ctx);
+}
+
+
+/*
+ * One pass over the raw body: UTF-8 validity (no overlongs, surrogates
+ * or code points above U+10FFFF), nesting depth counted outside strings,
+ * and what cJSON would let through but should not: raw control
+ * characters (JSON forbids them) and "\u" escapes that decode to U+0000.
+ */
+
+static void
+ngx_campaign_trigger_scan(ngx_campaign_trigger_ctx_t *ctx, const u_char *p,
+    size_t len, size_t max_depth)
+{
+    u_char       c;
+    size_t       i, n, depth;
+    unsigned     in_string, escaped;
+    const char  *what;
+
+    depth = 0;
+    in_string = 0;
+    escaped = 0;
+
+    for (i = 0; i < len; /* void */) {
+        c = p[i];
+
+        if (c >= 0x80) {
+            n = ngx_campaign_utf8_sequence(&p[i], len - i);
+
+            if (n == 0) {
+                ngx_campaign_trigger_fail(ctx, "", NULL,
+                                          "invalid UTF-8 at byte offset %zu",
+                                          i);
+                return;
+            }
+
+            escaped = 0;
+            i += n;
+            continue;
+        }
+
+        if (c < 0x20
+            && (in_string || (c != '\t' && c != '\n' && c != '\r')))
+        {
+            ngx_campaign_trigger_malformed(ctx, p, i,
+                                           "unescaped control character");
+            return;
+        }
+
+        if (in_string) {
+            if (escaped) {
+                escaped = 0;
+
+                if (c == 'u') {
+                    what = ngx_campaign_trigger_check_escape(&p[i + 1],
+                                                             len - i - 1);
+                    if (what != NULL) {
+                        ngx_campaign_trigger_malformed(ctx, p, i - 1, what);
+                        return;
+                    }
+                }
+
+            } else if (c == '\\') {
+                escaped = 1;
+
+            } else if (c == '"') {
+                in_string = 0;
+            }
+
+        } else if (c == '"') {
+            in_string = 1;
+
+        } else if (c == '{' || c == '[') {
+            if (++depth > max_depth) {
+                ngx_campaign_trigger_fail(ctx, "", NULL,
+                                          "nested deeper than %zu levels "
+                                          "at byte offset %zu",
+                                          max_depth, i);
+                return;
+            }
+
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+
+        i++;
+    }
+}
+
+
+/*
+ * cJSON decodes a "\u" escape with bad hex digits as U+0000, and U+0000
+ * cuts a C string short: "a\u0000b" would be "a" to every reader.
+ */
+
+static const char *
+ngx_campaign_trigger_check_escape(const u_char *p, size_t n)
+{
+    size_t    i;
+    unsigned  zero;
+
+    if (n < 4) {
+        return "invalid \\u escape";
+    }
+
+    zero = 1;
+
+    for (i = 0; i < 4; i++) {
+        if (!isxdigit(p[i])) {
+            return "invalid \\u escape";
+        }
+
+        if (p[i] != '0') {
+            zero = 0;
+        }
+    }
+
+    return zero ? "\\u0000 is not allowed in strings" : NULL;
+}
+
+
+/* the length of the valid UTF-8 sequence at p, 0 if it is not one */
+
+static size_t
+ngx_campaign_utf8_sequence(const u_char *p, size_t n)
+{
+    u_char  c, lo, hi;
+    size_t  i, len;
+
+    c = p[0];
+
+    if (c < 0x80) {
+        return 1;
+    }
+
+    /* continuation bytes, and 0xc0 0xc1 which only start overlongs */
+
+    if (c < 0xc2) {
+        return 0;
+    }
+
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c < 0xe0) {
+        len = 2;
+
+    } else if (c < 0xf0) {
+        len = 3;
+
+        if (c == 0xe0) {
+            lo = 0xa0;                   /* overlong */
+
+        } else if (c == 0xed) {
+            hi = 0x9f;                   /* UTF-16 surrogates */
+        }
+
+    } else if (c < 0xf5) {
+        len = 4;
+
+        if (c == 0xf0) {
+            lo = 0x90;                   /* overlong */
+
+        } else if (c == 0xf4) {
+            hi = 0x8f;                   /* above U+10FFFF */
+        }
+
+    } else {
+        return 0;
+    }
+
+    if (n < len || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+
+    return len;
+}
+
+
+/* code points of a valid UTF-8 string */
+
+static size_t
+ngx_campaign_utf8_count(const char *s)
+{
+    size_t  n;
+
+    for (n = 0; *s; s++) {
+        if (((u_char) *s & 0xc0) != 0x80) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/* line and column (in characters) are what an editor shows a client */
+
+static void
+ngx_campaign_trigger_malformed(ngx_campaign_trigger_ctx_t *ctx,
+    const u_char *p, size_t offset, const char *what)
+{
+    size_t  i, line, column;
+
+    line = 1;
+    column = 1;
+
+    for (i = 0; i < offset; i++) {
+        if (p[i] == '\n') {
+            line++;
+            column = 1;
+
+        } else if ((p[i] & 0xc0) != 0x80) {
+            column++;
+        }
+    }
+
+    if (what == NULL) {
+        ngx_campaign_trigger_fail(ctx, "", NULL,
+                                  "malformed JSON at line %zu, column %zu",
+                                  line, column);
+        return;
+    }
+
+    ngx_campaign_trigger_fail(ctx, "", NULL,
+                              "malformed JSON at line %zu, column %zu: %s",
+                              line, column, what);
+}
+
+
+static void
+ngx_campaign_trigger_json_cleanup(void *data)
+{
+    cJSON_Delete(data);
+}
+
+
+static void
+ngx_campaign_trigger_check_root(ngx_campaign_trigger_ctx_t *ctx, cJSON *root,
+    const ngx_campaign_trigger_limits_t *limits, ngx_campaign_trigger_t *t)
+{
+    int                        count;
+    char                       base[NGX_CAMPAIGN_BASE_LEN];
+    cJSON                     *recipients, *item, *top;
+    cJSON                     *contexts[NGX_CAMPAIGN_MAX_RECIPIENTS];
+    size_t                     i, j, n, size, max_size;
+    const char                *request_id, *campaign_id;
+    ngx_campaign_recipient_t  *r;
+
+    if (!cJSON_IsObject(root)) {
+        ngx_campaign_trigger_fail(ctx, "", NULL,
+                                  "must be an object, found %s",
+                                  ngx_campaign_json_type_name(root));
+        return;
+    }
+
+    request_id = ngx_campaign_trigger_string(ctx, root, "", "requestId", 1);
+
+    if (request_id != NULL
+        && strlen(request_id) > NGX_CAMPAIGN_MAX_REQUEST_ID)
+    {
+        ngx_campaign_trigger_fail(ctx, "", "requestId",
+                                  "must be at most %d bytes, found %zu",
+                                  NGX_CAMPAIGN_MAX_REQUEST_ID,
+                                  strlen(request_id));
+    }
+
+    campaign_id = ngx_campaign_trigger_string(ctx, root, "", "campaignId", 1);
+
+    r = NULL;
+    n = 0;
+
+    recipients = cJSON_GetObjectItemCaseSensitive(root, "recipients");
+
+    if (recipients == NULL) {
+        ngx_campaign_trigger_fail(ctx, "", "recipients", "is required");
+
+    } else if (!cJSON_IsArray(recipients)) {
+        ngx_campaign_trigger_fail(ctx, "", "recipients",
+                                  "must be an array, found %s",
+                                  ngx_campaign_json_type_name(recipients));
+
+    } else {
+        count = cJSON_GetArraySize(recipients);
+
+        /* items of an oversized list are not looked at: bounded answers */
+
+        if (count < 1 || count > NGX_CAMPAIGN_MAX_RECIPIENTS) {
+            ngx_campaign_trigger_fail(ctx, "", "recipients",
+                                      "must have between 1 and %d items, "
+                                      "found %d",
+                                      NGX_CAMPAIGN_MAX_RECIPIENTS, count);
+
+        } else {
+            n = (size_t) count;
+
+            r = ngx_campaign_alloc(ctx->a,
+                                   n * sizeof(ngx_campaign_recipient_t));
+            if (r == NULL) {
+                ctx->nomem = 1;
+                return;
+            }
+
+            memset(r, 0, n * sizeof(ngx_campaign_recipient_t));
+
+            for (i = 0, item = recipients->child;
+                 i < n && item != NULL;
+                 i++, item = item->next)
+            {
+                ngx_campaign_trigger_check_recipient(ctx, item, i, &r[i],
+                                                     &contexts[i]);
+            }
+
+            for (i = 1; i < n; i++) {
+                if (r[i].user_id == NULL) {
+                    continue;
+                }
+
+                for (j = 0; j < i; j++) {
+                    if (r[j].user_id != NULL
+                        && strcmp(r[i].user_id, r[j].user_id) == 0)
+                    {
+                        snprintf(base, sizeof(base), "/recipients/%zu", i);
+                        ngx_campaign_trigger_fail(ctx, base, "userId",
+                                              "is a duplicate of "
+                                              "/recipients/%zu/userId", j);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    top = ngx_campaign_trigger_object(ctx, root, "", "context");
+
+    /* the compact JSON size of all context data, as AJO measures it */
+
+    size = top ? ngx_campaign_trigger_json_size(top) : 0;
+
+    for (i = 0; r != NULL && i < n; i++) {
+        if (contexts[i] != NULL) {
+            size += ngx_campaign_trigger_json_size(contexts[i]);
+        }
+    }
+
+    max_size = NGX_CAMPAIGN_MAX_CONTEXT_SIZE;
+
+    if (limits != NULL && limits->max_context_size) {
+        max_size = limits->max_context_size;
+    }
+
+    if (size > max_size) {
+        ctx->too_large = 1;
+        ngx_campaign_trigger_fail(ctx, "", "context",
+                                  "context data must be at most %zu bytes, "
+                                  "found %zu", max_size, size);
+    }
+
+    if (ctx->nomem || ctx->problems->nitems) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        r[i].data = ngx_campaign_trigger_data(ctx, r[i].profile, top,
+                                              contexts[i]);
+        if (r[i].data == NULL) {
+            ctx->nomem = 1;
+            return;
+        }
+    }
+
+    t->request_id = request_id;
+    t->campaign_id = campaign_id;
+    t->recipients = r;
+    t->nrecipients = n;
+}
+
+
+static void
+ngx_campaign_trigger_check_recipient(ngx_campaign_trigger_ctx_t *ctx,
+    cJSON *item, size_t n, ngx_campaign_recipient_t *r, cJSON **context)
+{
+    char         base[NGX_CAMPAIGN_BASE_LEN];
+    const char  *type;
+
+    *context = NULL;
+
+    snprintf(base, sizeof(base), "/recipients/%zu", n);
+
+    if (!cJSON_IsObject(item)) {
+        ngx_campaign_trigger_fail(ctx, base, NULL,
+                                  "must be an object, found %s",
+                                  ngx_campaign_json_type_name(item));
+        return;
+    }
+
+    type = ngx_campaign_trigger_string(ctx, item, base, "type", 1);
+
+    if (type != NULL) {
+        if (strcmp(type, "aep") != 0 && strcmp(type, "external") != 0) {
+            ngx_campaign_trigger_fail(ctx, base, "type",
+                                      "must be \"aep\" or \"external\"");
+        }
+
+        r->type = type;
+    }
+
+    r->user_id = ngx_campaign_trigger_string(ctx, item, base, "userId", 1);
+    r->namespace = ngx_campaign_trigger_string(ctx, item, base, "namespace",
+                                               1);
+
+    ngx_campaign_trigger_check_channel_data(ctx, item, base, n);
+
+    r->profile = ngx_campaign_trigger_object(ctx, item, base, "profile");
+    *context = ngx_campaign_trigger_object(ctx, item, base, "context");
+}
+
+
+static void
+ngx_campaign_trigger_check_channel_data(ngx_campaign_trigger_ctx_t *ctx,
+    cJSON *item, const char *base, size_t n)
+{
+    char    cd[NGX_CAMPAIGN_BASE_LEN], push[NGX_CAMPAIGN_BASE_LEN];
+    cJSON  *channel_data, *push_info;
+
+    channel_data = ngx_campaign_trigger_object(ctx, item, base,
+                                               "channelData");
+    if (channel_data == NULL) {
+        return;
+    }
+
+    snprintf(cd, sizeof(cd), "/recipients/%zu/channelData", n);
+
+    (void) ngx_campaign_trigger_string(ctx, channel_data, cd, "emailAddress",
+                                       0);
+    (void) ngx_campaign_trigger_string(ctx, channel_data, cd,
+                                       "mobilePhoneNumber", 0);
+
+    push_info = ngx_campaign_trigger_object(ctx, channel_data, cd,
+                                            "pushInfo");
+    if (push_info == NULL) {
+        return;
+    }
+
+    snprintf(push, sizeof(push), "/recipients/%zu/channelData/pushInfo", n);
+
+    (void) ngx_campaign_trigger_string(ctx, push_info, push, "appID", 0);
+    (void) ngx_campaign_trigger_string(ctx, push_info, push, "platform", 0);
+    (void) ngx_campaign_trigger_string(ctx, push_info, push, "token", 0);
+}
+
+
+/*
+ * A member that must be a string.  A required one must be there and not
+ * be empty; an optional one may be absent or null, as clients serialising
+ * optional fields often send them.  NULL unless a usable string.
+ */
+
+static const char *
+ngx_campaign_trigger_string(ngx_campaign_trigger_ctx_t *ctx, cJSON *obj,
+    const char *base, const char *key, unsigned required)
+{
+    cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+    if (item == NULL || (!required && cJSON_IsNull(item))) {
+        if (required) {
+            ngx_campaign_trigger_fail(ctx, base, key, "is required");
+        }
+
+        return NULL;
+    }
+
+    if (!cJSON_IsString(item)) {
+        ngx_campaign_trigger_fail(ctx, base, key,
+                                  "must be a string, found %s",
+                                  ngx_campaign_json_type_name(item));
+        return NULL;
+    }
+
+    if (required && item->valuestring[0] == '\0') {
+        ngx_campaign_trigger_fail(ctx, base, key, "must not be empty");
+        return NULL;
+    }
+
+    return item->valuestring;
+}
+
+
+/* an optional member that must be an object; null counts as absent */
+
+static cJSON *
+ngx_campaign_trigger_object(ngx_campaign_trigger_ctx_t *ctx, cJSON *obj,
+    const char *base, const char *key)
+{
+    cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+    if (item == NULL || cJSON_IsNull(item)) {
+        return NULL;
+    }
+
+    if (!cJSON_IsObject(item)) {
+        ngx_campaign_trigger_fail(ctx, base, key,
+                                  "must be an object, found %s",
+                                  ngx_campaign_json_type_name(item));
+        return NULL;
+    }
+
+    return item;
+}
+
+
+/*
+ * The length of cJSON_PrintUnformatted(item) without printing it.  The
+ * depth is bounded by the scan, so recursion is too.
+ */
+
+static size_t
+ngx_campaign_trigger_json_size(const cJSON *item)
+{
+    char          buf[32];
+    size_t        size;
+    double        d;
+    const cJSON  *child;
+
+    switch (item->type & 0xff) {
+
+    case cJSON_NULL:
+    case cJSON_True:
+        return 4;
+
+    case cJSON_False:
+        return 5;
+
+    case cJSON_String:
+        return ngx_campaign_trigger_string_size(item->valuestring);
+
+    case cJSON_Number:
+        d = item->valuedouble;
+
+        if (isnan(d) || isinf(d)) {
+            return 4;
+        }
+
+        if (d == (double) item->valueint) {
+            return (size_t) snprintf(buf, sizeof(buf), "%d",
+                                     item->valueint);
+        }
+
+        size = (size_t) snprintf(buf, sizeof(buf), "%1.15g", d);
+
+        if (strtod(buf, NULL) != d) {
+            size = (size_t) snprintf(buf, sizeof(buf), "%1.17g", d);
+        }
+
+        return size;
+
+    case cJSON_Array:
+    case cJSON_Object:
+        size = 2;
+
+        for (child = item->child; child != NULL; child = child->next) {
+            if (child != item->child) {
+                size++;
+            }
+
+            if ((item->type & 0xff) == cJSON_Object) {
+                size += ngx_campaign_trigger_string_size(child->string) + 1;
+            }
+
+            size += ngx_campaign_trigger_json_size(child);
+        }
+
+        return size;
+
+    default:
+        return 0;
+    }
+}
+
+
+static size_t
+ngx_campaign_trigger_string_size(const char *s)
+{
+    size_t  size;
+
+    if (s == NULL) {
+        return 2;
+    }
+
+    for (size = 2; *s; s++) {
+        switch (*s) {
+
+        case '"':
+        case '\\':
+        case '\b':
+        case '\f':
+        case '\n':
+        case '\r':
+        case '\t':
+            size += 2;
+            break;
+
+        default:
+            size += ((u_char) *s < 0x20) ? 6 : 1;
+        }
+    }
+
+    return size;
+}
+
+
+/*
+ * {"profile": ..., "context": ...} made of references into the request's
+ * tree: cJSON_Delete() of a reference frees only the reference and its
+ * key, so this object and the tree are freed independently, in any order.
+ */
+
+static cJSON *
+ngx_campaign_trigger_data(ngx_campaign_trigger_ctx_t *ctx, cJSON *profile,
+    cJSON *top, cJSON *own)
+{
+    cJSON  *data, *merged, *empty, *item;
+
+    data = cJSON_CreateObject();
+    if (data == NULL) {
+        return NULL;
+    }
+
+    if (ngx_campaign_cleanup(ctx->a, ngx_campaign_trigger_json_cleanup, data)
+        != 0)
+    {
+        cJSON_Delete(data);
+        return NULL;
+    }
+
+    if (profile != NULL) {
+        if (!cJSON_AddItemReferenceToObject(data, "profile", profile)) {
+            return NULL;
+        }
+
+    } else {
+        empty = cJSON_CreateObject();
+
+        if (!cJSON_AddItemToObject(data, "profile", empty)) {
+            cJSON_Delete(empty);
+            return NULL;
+        }
+    }
+
+    merged = cJSON_CreateObject();
+
+    if (!cJSON_AddItemToObject(data, "context", merged)) {
+        cJSON_Delete(merged);
+        return NULL;
+    }
+
+    for (item = top ? top->child : NULL; item != NULL; item = item->next) {
+        if (own != NULL
+            && cJSON_GetObjectItemCaseSensitive(own, item->string) != NULL)
+        {
+            continue;
+        }
+
+        if (!cJSON_AddItemReferenceToObject(merged, item->string, item)) {
+            return NULL;
+        }
+    }
+
+    for (item = own ? own->child : NULL; item != NULL; item = item->next) {
+        if (!cJSON_AddItemReferenceToObject(merged, item->string, item)) {
+            return NULL;
+        }
+    }
+
+    return data;
+}
+
+
+int
+ngx_campaign_trigger_validate(ngx_campaign_alloc_t *a,
+    ngx_campaign_trigger_t *t, const ngx_campaign_t *campaign,
+    ngx_campaign_problems_t *problems)
+{
+    char                         base[NGX_CAMPAIGN_BASE_LEN];
+    char                         own_base[NGX_CAMPAIGN_BASE_LEN];
+    cJSON                       *top, *own, *item, *value;
+    size_t                       i, n;
+    u_char                      *checked;
+    const ngx_campaign_field_t  *f;
+    ngx_campaign_recipient_t    *r;
+    ngx_campaign_trigger_ctx_t   ctx;
+
+    ngx_campaign_trigger_reset(problems);
+
+    ctx.a = a;
+    ctx.problems = problems;
+    ctx.nomem = 0;
+    ctx.too_large = 0;
+
+    if (ngx_campaign_trigger_email_re == NULL
+        && ngx_campaign_trigger_init() != 0)
+    {
+        return -2;
+    }
+
+    checked = NULL;
+
+    if (campaign->nfields) {
+        checked = ngx_campaign_alloc(a, campaign->nfields);
+        if (checked == NULL) {
+            return -2;
+        }
+
+        memset(checked, 0, campaign->nfields);
+    }
+
+    top = cJSON_GetObjectItemCaseSensitive(t->root, "context");
+    top = cJSON_IsObject(top) ? top : NULL;
+
+    item = cJSON_GetObjectItemCaseSensitive(t->root, "recipients");
+    item = item ? item->child : NULL;
+
+    for (n = 0; n < t->nrecipients && item != NULL; n++, item = item->next) {
+        r = &t->recipients[n];
+
+        snprintf(base, sizeof(base), "/recipients/%zu", n);
+        snprintf(own_base, sizeof(own_base), "/recipients/%zu/context", n);
+
+        ngx_campaign_trigger_check_channel(&ctx, r, item, n,
+                                           campaign->channel);
+
+        if (campaign->namespace != NULL && r->namespace != NULL
+            && strcmp(campaign->namespace, r->namespace) != 0)
+        {
+            ngx_campaign_trigger_fail(&ctx, base, "namespace",
+                                      "must be \"%s\" for this campaign",
+                                      campaign->namespace);
+        }
+
+        own = cJSON_GetObjectItemCaseSensitive(item, "context");
+        own = cJSON_IsObject(own) ? own : NULL;
+
+        for (i = 0; i < campaign->nfields; i++) {
+            f = &campaign->fields[i];
+
+            if (f->name == NULL) {
+                continue;
+            }
+
+            value = own ? cJSON_GetObjectItemCaseSensitive(own, f->name)
+                        : NULL;
+
+            if (value != NULL) {
+                ngx_campaign_trigger_check_field(&ctx, f, value, own_base);
+                continue;
+            }
+
+            value = top ? cJSON_GetObjectItemCaseSensitive(top, f->name)
+                        : NULL;
+
+            if (value != NULL) {
+
+                /* the same value for every recipient: one answer will do */
+
+                if (!checked[i]) {
+                    checked[i] = 1;
+                    ngx_campaign_trigger_check_field(&ctx, f, value,
+                                                     "/context");
+                }
+
+                continue;
+            }
+
+            if (f->required) {
+                ngx_campaign_trigger_fail(&ctx, own_base, f->name,
+                                          "is required");
+            }
+        }
+    }
+
+    return ngx_campaign_trigger_finish(&ctx);
+}
+
+
+static void
+ngx_campaign_trigger_check_channel(ngx_campaign_trigger_ctx_t *ctx,
+    ngx_campaign_recipient_t *r, cJSON *item, size_t n,
+    ngx_campaign_channel_e channel)
+{
+    char         cd[NGX_CAMPAIGN_BASE_LEN], push[NGX_CAMPAIGN_BASE_LEN];
+    cJSON       *channel_data, *push_info;
+    size_t       len;
+    const char  *s;
+
+    snprintf(cd, sizeof(cd), "/recipients/%zu/channelData", n);
+
+    channel_data = cJSON_GetObjectItemCaseSensitive(item, "channelData");
+    channel_data = cJSON_IsObject(channel_data) ? channel_data : NULL;
+
+    switch (channel) {
+
+    case NGX_CAMPAIGN_CHANNEL_EMAIL:
+        s = cJSON_GetStringValue(
+                cJSON_GetObjectItemCaseSensitive(channel_data,
+                                                 "emailAddress"));
+        if (s == NULL) {
+            ngx_campaign_trigger_fail(ctx, cd, "emailAddress", "is required");
+            return;
+        }
+
+        len = strlen(s);
+
+        if (len > NGX_CAMPAIGN_MAX_EMAIL
+            || ngx_campaign_trigger_match(ngx_campaign_trigger_email_re,
+                                          ngx_campaign_trigger_email_md,
+                                          s, len)
+               != 1)
+        {
+            ngx_campaign_trigger_fail(ctx, cd, "emailAddress",
+                                      "must be an e-mail address");
+            return;
+        }
+
+        r->address = s;
+        return;
+
+    case NGX_CAMPAIGN_CHANNEL_SMS:
+        s = cJSON_GetStringValue(
+                cJSON_GetObjectItemCaseSensitive(channel_data,
+                                                 "mobilePhoneNumber"));
+        if (s == NULL) {
+            ngx_campaign_trigger_fail(ctx, cd, "mobilePhoneNumber",
+                                      "is required");
+            return;
+        }
+
+        if (ngx_campaign_trigger_match(ngx_campaign_trigger_e164_re,
+                                       ngx_campaign_trigger_e164_md,
+                                       s, strlen(s))
+            != 1)
+        {
+            ngx_campaign_trigger_fail(ctx, cd, "mobilePhoneNumber",
+                                      "must be an E.164 phone number, "
+                                      "such as +14155550100");
+            return;
+        }
+
+        r->address = s;
+        return;
+
+    case NGX_CAMPAIGN_CHANNEL_PUSH:
+        snprintf(push, sizeof(push), "/recipients/%zu/channelData/pushInfo",
+                 n);
+
+        push_info = cJSON_GetObjectItemCaseSensitive(channel_data,
+                                                     "pushInfo");
+        push_info = cJSON_IsObject(push_info) ? push_info : NULL;
+
+        s = cJSON_GetStringValue(
+                cJSON_GetObjectItemCaseSensitive(push_info, "token"));
+
+        if (s == NULL) {
+            ngx_campaign_trigger_fail(ctx, push, "token", "is required");
+
+        } else if (*s == '\0') {
+            ngx_campaign_trigger_fail(ctx, push, "token",
+                                      "must not be empty");
+
+        } else {
+            r->address = s;
+        }
+
+        s = cJSON_GetStringValue(
+                cJSON_GetObjectItemCaseSensitive(push_info, "platform"));
+
+        if (s == NULL) {
+            ngx_campaign_trigger_fail(ctx, push, "platform", "is required");
+
+        } else if (*s == '\0') {
+            ngx_campaign_trigger_fail(ctx, push, "platform",
+                                      "must not be empty");
+
+        } else {
+            r->platform = s;
+        }
+
+        r->app_id = cJSON_GetStringValue(
+                        cJSON_GetObjectItemCaseSensitive(push_info, "appID"));
+        return;
+
+    default:
+        return;
+    }
+}
+
+
+static void
+ngx_campaign_trigger_check_field(ngx_campaign_trigger_ctx_t *ctx,
+    const ngx_campaign_field_t *f, const cJSON *value, const char *base)
+{
+    int          ok, rc;
+    size_t       len;
+    const char  *expected;
+
+    switch (f->type) {
+
+    case NGX_CAMPAIGN_FIELD_STRING:
+        ok = cJSON_IsString(value);
+        expected = "a string";
+        break;
+
+    case NGX_CAMPAIGN_FIELD_NUMBER:
+        ok = cJSON_IsNumber(value);
+        expected = "a number";
+        break;
+
+    case NGX_CAMPAIGN_FIELD_INTEGER:
+        ok = ngx_campaign_trigger_is_integer(value);
+        expected = "an integer";
+        break;
+
+    case NGX_CAMPAIGN_FIELD_BOOLEAN:
+        ok = cJSON_IsBool(value);
+        expected = "a boolean";
+        break;
+
+    case NGX_CAMPAIGN_FIELD_OBJECT:
+        ok = cJSON_IsObject(value);
+        expected = "an object";
+        break;
+
+    case NGX_CAMPAIGN_FIELD_ARRAY:
+        ok = cJSON_IsArray(value);
+        expected = "an array";
+        break;
+
+    default:
+        ok = 1;
+        expected = NULL;
+    }
+
+    if (!ok) {
+        ngx_campaign_trigger_fail(ctx, base, f->name, "must be %s, found %s",
+                                  expected,
+                                  ngx_campaign_json_type_name(value));
+        return;
+    }
+
+    /* as in JSON Schema, length and pattern constrain strings only */
+
+    if (!cJSON_IsString(value)) {
+        return;
+    }
+
+    if (f->max_length) {
+        len = ngx_campaign_utf8_count(value->valuestring);
+
+        if (len > f->max_length) {
+            ngx_campaign_trigger_fail(ctx, base, f->name,
+                                      "must be at most %zu characters, "
+                                      "found %zu", f->max_length, len);
+        }
+    }
+
+    if (f->pattern != NULL) {
+        rc = ngx_campaign_trigger_match(f->pattern, f->match_data,
+                                        value->valuestring,
+                                        strlen(value->valuestring));
+        if (rc == -2) {
+            ctx->nomem = 1;
+
+        } else if (rc != 1) {
+            if (f->pattern_src != NULL) {
+                ngx_campaign_trigger_fail(ctx, base, f->name,
+                                          "must match the pattern %s",
+                                          f->pattern_src);
+
+            } else {
+                ngx_campaign_trigger_fail(ctx, base, f->name,
+                                          "must match the field's pattern");
+            }
+        }
+    }
+}
+
+
+static int
+ngx_campaign_trigger_is_integer(const cJSON *item)
+{
+    double  d;
+
+    if (!cJSON_IsNumber(item)) {
+        return 0;
+    }
+
+    d = item->valuedouble;
+
+    if (isnan(d) || isinf(d)) {
+        return 0;
+    }
+
+    if (d >= NGX_CAMPAIGN_EXACT_INTEGER || d <= -NGX_CAMPAIGN_EXACT_INTEGER) {
+        return 1;
+    }
+
+    return (double) (long long) d == d;
+}
+
+
+/*
+ * 1 on a match, 0 on none (a pattern that gives up on its match limit
+ * does not match either), -2 when no match data could be had.  The
+ * subject is valid UTF-8 (the scan saw to it), so the JIT fast path that
+ * skips that check is safe.
+ */
+
+static int
+ngx_campaign_trigger_match(pcre2_code *re, pcre2_match_data *md,
+    const char *s, size_t len)
+{
+    int                rc;
+    size_t             jit_size;
+    pcre2_match_data  *own;
+
+    own = NULL;
+
+    if (md == NULL) {
+        own = pcre2_match_data_create_from_pattern(re, NULL);
+        if (own == NULL) {
+            return -2;
+        }
+
+        md = own;
+    }
+
+    rc = PCRE2_ERROR_JIT_BADOPTION;
+
+    if (pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jit_size) == 0
+        && jit_size > 0)
+    {
+        rc = pcre2_jit_match(re, (PCRE2_SPTR) s, len, 0, 0, md, NULL);
+    }
+
+    /* not JIT-compiled (or not for complete matches), or out of JIT stack */
+
+    if (rc == PCRE2_ERROR_JIT_BADOPTION || rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+        rc = pcre2_match(re, (PCRE2_SPTR) s, len, 0, PCRE2_NO_JIT, md, NULL);
+    }
+
+    if (own != NULL) {
+        pcre2_match_data_free(own);
+    }
+
+    return (rc >= 0) ? 1 : 0;
+}
+
+
+static const char *
+ngx_campaign_json_type_name(const cJSON *item)
+{
+    switch (item->type & 0xff) {
+
+    case cJSON_False:
+    case cJSON_True:
+        return "boolean";
+
+    case cJSON_NULL:
+        return "null";
+
+    case cJSON_Number:
+        return "number";
+
+    case cJSON_String:
+        return "string";
+
+    case cJSON_Array:
+        return "array";
+
+    case cJSON_Object:
+        return "object";
+
+    default:
+        return "an unknown type";
+    }
+}
