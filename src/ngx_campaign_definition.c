@@ -57,6 +57,10 @@ static ngx_campaign_t *ngx_campaign_definition_parse_text(
 static void ngx_campaign_definition_syntax_error(
     ngx_campaign_definition_ctx_t *ctx, const u_char *text, size_t len,
     const char *end);
+static size_t ngx_campaign_definition_culprit(const u_char *text,
+    size_t pos);
+static int ngx_campaign_definition_in_object(const u_char *text,
+    size_t pos);
 static void ngx_campaign_definition_position(const u_char *text,
     size_t pos, size_t *line, size_t *column);
 static ngx_campaign_t *ngx_campaign_definition_campaign(
@@ -391,7 +395,7 @@ ngx_campaign_definition_syntax_error(ngx_campaign_definition_ctx_t *ctx,
     const u_char *text, size_t len, const char *end)
 {
     char         snippet[NGX_CAMPAIGN_QUOTE_LEN + 8];
-    size_t       pos, n, line, column;
+    size_t       pos, prev, n, line, column;
     u_char      *copy;
     cJSON       *root;
     const char  *end2;
@@ -422,13 +426,33 @@ ngx_campaign_definition_syntax_error(ngx_campaign_definition_ctx_t *ctx,
                                          0);
         cJSON_Delete(root);
 
-        if (end2 != NULL && (size_t) ((const u_char *) end2 - copy) == len) {
-            ngx_campaign_definition_position(text, len, &line, &column);
-            ngx_campaign_definition_report_at(ctx, NULL, line, column,
-                                      "JSON syntax error: unexpected end "
-                                      "of file");
-            return;
+        if (end2 != NULL && (const u_char *) end2 - copy >= (ssize_t) pos) {
+            pos = (const u_char *) end2 - copy;
         }
+    }
+
+    pos = ngx_campaign_definition_culprit(text, pos);
+
+    ngx_campaign_definition_position(text, pos, &line, &column);
+
+    if (pos >= len) {
+        ngx_campaign_definition_report_at(ctx, NULL, line, column,
+                                          "JSON syntax error: unexpected "
+                                          "end of file");
+        return;
+    }
+
+    for (prev = pos; prev > 0 && text[prev - 1] <= ' '; prev--) {
+        /* void */
+    }
+
+    if ((text[pos] == '}' || text[pos] == ']')
+        && prev > 0 && text[prev - 1] == ',')
+    {
+        ngx_campaign_definition_report_at(ctx, NULL, line, column,
+                                          "JSON syntax error: trailing "
+                                          "comma before \"%c\"", text[pos]);
+        return;
     }
 
     for (n = 0; pos + n < len && n < 16; n++) {
@@ -437,11 +461,114 @@ ngx_campaign_definition_syntax_error(ngx_campaign_definition_ctx_t *ctx,
         }
     }
 
+    if (n == 0) {
+        ngx_campaign_definition_report_at(ctx, NULL, line, column,
+                                          "JSON syntax error at the end of "
+                                          "the line");
+        return;
+    }
+
     ngx_campaign_definition_quote(snippet, sizeof(snippet),
                                   (const char *) text + pos, n);
-    ngx_campaign_definition_position(text, pos, &line, &column);
     ngx_campaign_definition_report_at(ctx, NULL, line, column,
                                       "JSON syntax error near %s", snippet);
+}
+
+
+/*
+ * cJSON points one byte past the culprit when an object key is not
+ * a string: {"a": 1,} or {a: 1}.  Only a key may follow "," in an object,
+ * and a key or "}" may follow "{", so a byte that follows them (and is not
+ * the quote that opens a key) is the culprit.
+ */
+
+static size_t
+ngx_campaign_definition_culprit(const u_char *text, size_t pos)
+{
+    u_char  c, before;
+    size_t  q;
+
+    if (pos < 2) {
+        return pos;
+    }
+
+    c = text[pos - 1];
+
+    if (c == '"' || c <= ' ') {
+        return pos;
+    }
+
+    for (q = pos - 1; q > 0 && text[q - 1] <= ' '; q--) {
+        /* void */
+    }
+
+    if (q == 0) {
+        return pos;
+    }
+
+    before = text[q - 1];
+
+    if ((before == '{' && c != '}')
+        || (before == ',' && ngx_campaign_definition_in_object(text, q)))
+    {
+        return pos - 1;
+    }
+
+    return pos;
+}
+
+
+/* whether text up to pos, accepted by cJSON, leaves an object open last */
+
+static int
+ngx_campaign_definition_in_object(const u_char *text, size_t pos)
+{
+    int     in_string;
+    size_t  i, depth;
+    u_char  open[CJSON_NESTING_LIMIT + 1];
+
+    depth = 0;
+    in_string = 0;
+
+    for (i = 0; i < pos; i++) {
+
+        if (in_string) {
+            if (text[i] == '\\') {
+                i++;
+
+            } else if (text[i] == '"') {
+                in_string = 0;
+            }
+
+            continue;
+        }
+
+        switch (text[i]) {
+
+        case '"':
+            in_string = 1;
+            break;
+
+        case '{':
+        case '[':
+            if (depth < sizeof(open)) {
+                open[depth] = text[i];
+            }
+
+            depth++;
+            break;
+
+        case '}':
+        case ']':
+            if (depth > 0) {
+                depth--;
+            }
+
+            break;
+        }
+    }
+
+    return depth > 0 && depth <= sizeof(open) && open[depth - 1] == '{';
 }
 
 

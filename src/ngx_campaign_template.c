@@ -313,7 +313,8 @@ ngx_campaign_template_compile(ngx_campaign_alloc_t *a, const u_char *src,
         open = &p.sections[p.depth - 1];
         ngx_campaign_template_error(&p, open->line, open->column,
                                     "unclosed section \"%.*s\"",
-                                    ngx_campaign_template_shown(open->name_len),
+                                    ngx_campaign_template_shown(
+                                        open->name_len),
                                     open->name);
         return NULL;
     }
@@ -618,9 +619,11 @@ ngx_campaign_template_close_section(ngx_campaign_template_parser_t *p,
                                     "close tag \"%.*s\" does not match "
                                     "section \"%.*s\" opened at line %zu, "
                                     "column %zu",
-                                    ngx_campaign_template_shown(tag->name_len),
+                                    ngx_campaign_template_shown(
+                                        tag->name_len),
                                     tag->name,
-                                    ngx_campaign_template_shown(open->name_len),
+                                    ngx_campaign_template_shown(
+                                        open->name_len),
                                     open->name, open->line, open->column);
         return NGX_CAMPAIGN_TEMPLATE_ERROR;
     }
@@ -711,8 +714,8 @@ ngx_campaign_template_split_name(ngx_campaign_template_parser_t *p,
 
     name->type = NGX_CAMPAIGN_NAME_PATH;
     name->nsegments = n;
-    name->segments = ngx_campaign_alloc(p->alloc,
-                                        n * sizeof(ngx_campaign_template_str_t));
+    name->segments = ngx_campaign_alloc(p->alloc, n
+                                        * sizeof(ngx_campaign_template_str_t));
     if (name->segments == NULL) {
         goto nomem;
     }

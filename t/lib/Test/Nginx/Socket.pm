@@ -243,8 +243,6 @@ sub fmt_str {
 
 sub canon_version { sprintf "%d.%03d%03d", @_[0 .. 2] }
 
-sub no_ending { Test::More->builder->no_ending(1) }
-
 # Is the process alive (and not a zombie waiting for a non-reaping init)?
 sub process_alive {
     my $pid = shift;
@@ -395,7 +393,7 @@ sub run_nginx_cmd {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', '/dev/null';
         open STDERR, '>', $StderrFile;
-        exec @$cmd;
+        { exec @$cmd }
         POSIX::_exit(255);
     }
     my $deadline = time + 30;
@@ -749,7 +747,8 @@ sub write_config_file {
     my $name = $block->name;
 
     my $expand = sub {
-        my $v = $cfg_block->$_[0];
+        my $section = shift;
+        my $v = $cfg_block->$section;
         $v = '' unless defined $v;
         return expand_env_in_text($v, $name, $rand_ports);
     };
@@ -1024,7 +1023,6 @@ sub connect_to_nginx {
              . "\tRetry connecting after $wait sec\n" if $wait >= 0.6;
         sleep $wait;
     }
-    no_ending();
     Test::More::fail("$name - Can't connect to $addr:$ServerPortForClient: "
                      . "$err (aborted)\n");
     return undef;
@@ -1056,7 +1054,6 @@ sub send_request {
             if (defined $block->abort) {
                 sleep 0.005;
             } else {
-                no_ending();
                 Test::More::fail("ERROR: client socket timed out - $name\n");
             }
             last;
@@ -1137,7 +1134,6 @@ sub parse_response {
             if ($body =~ /\G[ \t]*([A-Fa-f0-9]+)[ \t]*(?:;[^\r\n]*)?\r\n/gc) {
                 my $size = hex $1;
                 if (length($body) - pos($body) < $size) {
-                    no_ending();
                     Test::More::fail("$name - invalid chunked data received "
                         . "(not enough octets for the data section)");
                     return;
@@ -1145,17 +1141,14 @@ sub parse_response {
                 $decoded .= substr $body, pos($body), $size;
                 pos($body) += $size;
                 if ($body !~ /\G\r\n/gc) {
-                    no_ending();
                     Test::More::fail("$name - invalid chunked data received "
                                      . "(expected CRLF).");
                     return;
                 }
             } elsif ($body =~ /\G(.+)/gcs) {
-                no_ending();
                 Test::More::fail("$name - invalid chunked body received: $1");
                 return;
             } else {
-                no_ending();
                 Test::More::fail("$name - no last chunk found - $body");
                 return;
             }
@@ -1433,7 +1426,7 @@ sub check_patterns_absent {
         for my $pat (@pats) {
             next unless defined $pat;
             next unless line_matches($line, $pat);
-            no_ending() if $found{$pat}++;
+            $found{$pat}++;
             my @more = @$lines[$i + 1 .. min($i + 9, $#$lines)];
             Test::More::fail("$name - pattern \"" . fmt_str($pat)
                 . "\" should not match any line in $file but matches line \""
@@ -1452,7 +1445,6 @@ sub check_crashes {
     my ($name, $lines) = @_;
     for my $line (@$lines) {
         if ($line =~ /exited on signal/ || $line =~ /\bAssertion .*?failed\b/) {
-            no_ending();
             chomp(my $l = $line);
             Test::More::fail("$name - nginx crashed: $l\n");
         }
@@ -1670,9 +1662,14 @@ sub run_must_die_block {
             Test::More::isnt($status, 0, "$name - die as expected");
         }
 
-        # what nginx printed on stderr counts as error log output too
-        my @stderr_lines = map { "$_\n" } split /\n/, $stderr;
-        check_error_log($block, $i, \@stderr_lines);
+        # What nginx printed on stderr counts as error log output too, unless
+        # it merely duplicates an error.log line ("nginx: [emerg] msg").
+        my $log = read_file_text($ErrLogFile);
+        my @stderr_lines = grep {
+            !(/^nginx: \[(\w+)\] (.*)$/ && index($log, $2) >= 0
+              && index($log, "[$1]") >= 0)
+        } split /\n/, $stderr;
+        check_error_log($block, $i, [map { "$_\n" } @stderr_lines]);
 
         if ($status == 0) {
             warn "WARNING: $name - nginx must die but it does not; "
@@ -1736,7 +1733,6 @@ sub run_test {
     $ErrLogFilePos = 0;
     my ($ok, $status, $stderr) = start_nginx($name);
     if (!$ok) {
-        no_ending();
         my $log = read_file_text($ErrLogFile);
         Test::More::fail("$name - Cannot start nginx using command \""
                          . join(' ', @{ nginx_cmd() })
@@ -1765,7 +1761,6 @@ sub run_test {
         unlink $query_file if $query_file;
 
         if ($pid && !process_alive($pid)) {
-            no_ending();
             Test::More::fail("$name - nginx process $pid is gone "
                              . "(crashed?)\n");
             undef $NginxPid;
