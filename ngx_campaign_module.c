@@ -259,7 +259,8 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_campaign_loc_conf_t *prev = parent;
     ngx_campaign_loc_conf_t *conf = child;
 
-    ngx_uint_t  i;
+    ngx_uint_t                 i;
+    ngx_http_core_loc_conf_t  *clcf;
 
     if (conf->gateways == NULL) {
         conf->gateways = prev->gateways;
@@ -274,7 +275,24 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->retries, prev->retries, 2);
     ngx_conf_merge_msec_value(conf->retry_delay, prev->retry_delay, 100);
-    ngx_conf_merge_value(conf->api, prev->api, 0);
+    /* like a content handler, the API is not inherited by inner locations */
+
+    if (conf->api == NGX_CONF_UNSET) {
+        conf->api = 0;
+    }
+
+    if (conf->api) {
+        /*
+         * nginx checks client_max_body_size before any handler runs and
+         * answers with an HTML page; the API takes the check over so that
+         * a client gets a problem+json answer instead.
+         */
+
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        conf->max_body_size = clcf->client_max_body_size;
+        clcf->client_max_body_size = 0;
+    }
 
     return NGX_CONF_OK;
 }

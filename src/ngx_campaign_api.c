@@ -24,8 +24,8 @@ static ngx_int_t ngx_campaign_not_allowed(ngx_http_request_t *r,
 static ngx_int_t ngx_campaign_json_content_type(ngx_http_request_t *r);
 static void ngx_campaign_unitary_body(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_unitary_run(ngx_http_request_t *r);
-static ngx_int_t ngx_campaign_campaign_active(ngx_http_request_t *r,
-    ngx_campaign_t *c);
+static const char *ngx_campaign_inactive(ngx_campaign_t *c, u_char *buf,
+    size_t size);
 static ngx_int_t ngx_campaign_one_problem(ngx_http_request_t *r,
     ngx_uint_t status, const char *detail, const char *pointer,
     const char *message);
@@ -113,8 +113,8 @@ ngx_campaign_health(ngx_http_request_t *r)
 static ngx_int_t
 ngx_campaign_unitary(ngx_http_request_t *r)
 {
-    ngx_int_t                  rc;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_int_t                 rc;
+    ngx_campaign_loc_conf_t  *cplcf;
 
     if (r->method != NGX_HTTP_POST) {
         return ngx_campaign_not_allowed(r, "POST");
@@ -132,10 +132,28 @@ ngx_campaign_unitary(ngx_http_request_t *r)
                                         "", "unsupported Content-Type");
     }
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    cplcf = ngx_http_get_module_loc_conf(r, ngx_http_campaign_module);
 
-    if (clcf->client_max_body_size
-        && r->headers_in.content_length_n > clcf->client_max_body_size)
+    if (r->headers_in.content_length_n < 0
+        && (r->headers_in.chunked
+#if (NGX_HTTP_V2)
+            || (r->stream && !r->stream->in_closed)
+#endif
+           ))
+    {
+        /* a body of unknown length could not be bounded while it is read */
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_campaign_one_problem(r, NGX_HTTP_LENGTH_REQUIRED,
+                                        "a Content-Length is required", "",
+                                        "the body has no Content-Length");
+    }
+
+    if (cplcf->max_body_size
+        && r->headers_in.content_length_n > cplcf->max_body_size)
     {
         r->keepalive = 0;
 
@@ -263,8 +281,10 @@ ngx_campaign_unitary_body(ngx_http_request_t *r)
 static ngx_int_t
 ngx_campaign_unitary_run(ngx_http_request_t *r)
 {
+    u_char                      detail[NGX_MAX_ERROR_STR];
     ngx_int_t                   rc;
     ngx_str_t                   body;
+    const char                 *why;
     ngx_campaign_t             *c;
     ngx_campaign_alloc_t        a;
     ngx_campaign_trigger_t     *t;
@@ -325,9 +345,11 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
                                         "no campaign has this id");
     }
 
-    rc = ngx_campaign_campaign_active(r, c);
-    if (rc != NGX_OK) {
-        return rc;
+    why = ngx_campaign_inactive(c, detail, sizeof(detail));
+    if (why) {
+        return ngx_campaign_one_problem(r, NGX_HTTP_CONFLICT,
+                                        "the campaign cannot be triggered "
+                                        "now", "/campaignId", why);
     }
 
     rc = ngx_campaign_trigger_validate(&a, t, c, &problems);
@@ -377,53 +399,52 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_campaign_campaign_active(ngx_http_request_t *r, ngx_campaign_t *c)
+/*
+ * Why a campaign cannot be triggered now, or NULL when it can.
+ */
+
+static const char *
+ngx_campaign_inactive(ngx_campaign_t *c, u_char *buf, size_t size)
 {
-    u_char      *p, *last;
-    time_t       now;
-    ngx_tm_t     tm;
-    const char  *why;
-    u_char       detail[NGX_MAX_ERROR_STR];
+    u_char    *p, *last;
+    time_t     now, at;
+    ngx_tm_t   tm;
 
     now = ngx_time();
-    last = detail + sizeof(detail) - 1;
+    last = buf + size - 1;
 
     if (c->type != NGX_CAMPAIGN_TRANSACTIONAL) {
-        why = "is a marketing campaign: trigger it through "
-              "executions/audience";
-
-    } else if (c->status != NGX_CAMPAIGN_LIVE) {
-        p = ngx_snprintf(detail, last - detail, "campaign is %s, not live",
-                         ngx_campaign_status_name(c->status));
-        *p = '\0';
-        why = (char *) detail;
-
-    } else if (c->start && now < c->start) {
-        ngx_gmtime(c->start, &tm);
-        p = ngx_snprintf(detail, last - detail,
-                         "campaign starts at %4d-%02d-%02dT%02d:%02d:%02dZ",
-                         tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                         tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
-        *p = '\0';
-        why = (char *) detail;
-
-    } else if (c->end && now >= c->end) {
-        ngx_gmtime(c->end, &tm);
-        p = ngx_snprintf(detail, last - detail,
-                         "campaign ended at %4d-%02d-%02dT%02d:%02d:%02dZ",
-                         tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                         tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
-        *p = '\0';
-        why = (char *) detail;
-
-    } else {
-        return NGX_OK;
+        return "is a marketing campaign: trigger it through "
+               "executions/audience";
     }
 
-    return ngx_campaign_one_problem(r, NGX_HTTP_CONFLICT,
-                                    "the campaign cannot be triggered now",
-                                    "/campaignId", why);
+    if (c->status != NGX_CAMPAIGN_LIVE) {
+        p = ngx_snprintf(buf, last - buf, "campaign is %s, not live",
+                         ngx_campaign_status_name(c->status));
+        *p = '\0';
+        return (char *) buf;
+    }
+
+    if (c->start && now < c->start) {
+        at = c->start;
+        p = ngx_snprintf(buf, last - buf, "campaign starts at ");
+
+    } else if (c->end && now >= c->end) {
+        at = c->end;
+        p = ngx_snprintf(buf, last - buf, "campaign ended at ");
+
+    } else {
+        return NULL;
+    }
+
+    ngx_gmtime(at, &tm);
+
+    p = ngx_snprintf(p, last - p, "%4d-%02d-%02dT%02d:%02d:%02dZ",
+                     tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                     tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+    *p = '\0';
+
+    return (char *) buf;
 }
 
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@
 
 typedef struct {
     const char                        *name;
-    unsigned                           flags;
+    unsigned                           flags;     /* NGX_CAMPAIGN_KEY_* */
 } ngx_campaign_key_t;
 
 
@@ -1155,13 +1156,21 @@ ngx_campaign_definition_pattern(ngx_campaign_definition_ctx_t *ctx,
     const cJSON *item, const char *path, ngx_campaign_field_t *f)
 {
     int                errcode;
+    uint32_t           options;
     PCRE2_UCHAR        message[NGX_CAMPAIGN_MESSAGE_LEN / 2];
     pcre2_code        *code;
     PCRE2_SIZE         offset;
     pcre2_match_data  *match_data;
 
+    options = PCRE2_UTF;
+
+#ifdef PCRE2_MATCH_INVALID_UTF
+    /* JIT matching does not check UTF-8: make invalid subjects safe */
+    options |= PCRE2_MATCH_INVALID_UTF;
+#endif
+
     code = pcre2_compile((PCRE2_SPTR) item->valuestring,
-                         strlen(item->valuestring), PCRE2_UTF, &errcode,
+                         strlen(item->valuestring), options, &errcode,
                          &offset, NULL);
 
     if (code == NULL) {

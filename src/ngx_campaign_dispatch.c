@@ -237,6 +237,7 @@ ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
     ngx_http_request_t           *r, *sr;
     ngx_campaign_gateway_t       *gw;
     ngx_http_request_body_t      *rb;
+    ngx_http_core_main_conf_t    *cmcf;
     ngx_http_post_subrequest_t   *ps;
 
     r = m->execution->request;
@@ -264,6 +265,19 @@ ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
 
     sr->method = NGX_HTTP_POST;
     sr->method_name = ngx_campaign_post;
+
+    /*
+     * A subrequest shares the cached variables of its parent: the gateway's
+     * $http_idempotency_key would be the first message's for all of them.
+     */
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+
+    sr->variables = ngx_pcalloc(r->pool, cmcf->variables.nelts
+                                         * sizeof(ngx_http_variable_value_t));
+    if (sr->variables == NULL) {
+        return NGX_ERROR;
+    }
 
     rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
     if (rb == NULL) {

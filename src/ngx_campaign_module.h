@@ -41,6 +41,7 @@ typedef struct {
     ngx_msec_t                   retry_delay;
 
     ngx_flag_t                   api;
+    off_t                        max_body_size;
     ngx_open_file_t             *outbox;
 } ngx_campaign_loc_conf_t;
 

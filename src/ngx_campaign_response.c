@@ -45,6 +45,10 @@ static ngx_campaign_problem_type_t  ngx_campaign_problem_types[] = {
       ngx_string("urn:ngx-campaign:problem:campaign-not-active"),
       ngx_string("Campaign not active") },
 
+    { NGX_HTTP_LENGTH_REQUIRED,
+      ngx_string("urn:ngx-campaign:problem:length-required"),
+      ngx_string("Length required") },
+
     { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
       ngx_string("urn:ngx-campaign:problem:too-large"),
       ngx_string("Request too large") },

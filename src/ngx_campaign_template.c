@@ -207,6 +207,8 @@ static int ngx_campaign_template_write_value(
 static int ngx_campaign_template_write_html(ngx_campaign_template_render_t *r,
     const u_char *s, size_t len);
 static size_t ngx_campaign_template_format_number(double d, u_char *buf);
+static u_char *ngx_campaign_template_sprint_uint(u_char *buf,
+    unsigned long long u, size_t width);
 static int ngx_campaign_template_write(ngx_campaign_template_render_t *r,
     const u_char *s, size_t len);
 static int ngx_campaign_template_reserve(ngx_campaign_template_render_t *r,
@@ -1218,45 +1220,75 @@ ngx_campaign_template_write_html(ngx_campaign_template_render_t *r,
 
 
 /*
- * Integers print as integers ("85", not "85.0"); other numbers with the
- * fewest digits that read back as the same double ("1.21", not
- * "1.2099999999999999").  buf holds at least 32 bytes.
+ * Numbers print as JavaScript prints them, within reason: integers as
+ * integers ("85", not "85.0"), other numbers with the fewest digits that
+ * read back as the same double ("1.21", not "1.2099999999999999"), in
+ * fixed notation when that takes at most 6 decimals, else as "%g" does
+ * ("1e-7", "1e+21").  buf holds at least 32 bytes.
  */
 
 static size_t
 ngx_campaign_template_format_number(double d, u_char *buf)
 {
     int                  precision;
-    size_t               len;
-    u_char               digits[24], *s;
-    long long            integer;
-    unsigned long long   u;
+    double               scaled;
+    size_t               len, decimals;
+    u_char              *p, *e;
+    long long            n;
+    unsigned long long   u, scale;
 
     if (d != d || d - d != 0) {
         /* NaN or infinity: not JSON numbers, print nothing as for null */
         return 0;
     }
 
+    p = buf;
+
     if (d > -1e17 && d < 1e17 && (double) (long long) d == d) {
-        integer = (long long) d;
-        u = (integer < 0) ? 0ULL - (unsigned long long) integer
-                          : (unsigned long long) integer;
+        n = (long long) d;
+        u = (n < 0) ? 0ULL - (unsigned long long) n : (unsigned long long) n;
 
-        s = digits + sizeof(digits);
-
-        do {
-            *--s = (u_char) ('0' + u % 10);
-            u /= 10;
-        } while (u);
-
-        if (integer < 0) {
-            *--s = '-';
+        if (n < 0) {
+            *p++ = '-';
         }
 
-        len = digits + sizeof(digits) - s;
-        memcpy(buf, s, len);
+        p = ngx_campaign_template_sprint_uint(p, u, 1);
 
-        return len;
+        return p - buf;
+    }
+
+    /*
+     * Most decimals have a few digits: "19.99" is 1999 / 100 when that
+     * division gives d, which is exactly when strtod("19.99") does.  Below
+     * 2^50 no other number with as many decimals reads back as d.
+     */
+
+    scale = 1;
+
+    for (decimals = 1; decimals <= 6; decimals++) {
+        scale *= 10;
+        scaled = d * (double) scale;
+
+        if (scaled <= -1125899906842624.0 || scaled >= 1125899906842624.0) {
+            break;
+        }
+
+        n = (long long) (scaled < 0 ? scaled - 0.5 : scaled + 0.5);
+
+        if ((double) n / (double) scale == d) {
+            u = (n < 0) ? 0ULL - (unsigned long long) n
+                        : (unsigned long long) n;
+
+            if (n < 0) {
+                *p++ = '-';
+            }
+
+            p = ngx_campaign_template_sprint_uint(p, u / scale, 1);
+            *p++ = '.';
+            p = ngx_campaign_template_sprint_uint(p, u % scale, decimals);
+
+            return p - buf;
+        }
     }
 
     /*
@@ -1268,9 +1300,47 @@ ngx_campaign_template_format_number(double d, u_char *buf)
         len = snprintf((char *) buf, 32, "%.*g", precision, d);
 
         if (precision == 17 || strtod((char *) buf, NULL) == d) {
-            return len;
+            break;
         }
     }
+
+    /* "1e-07" as "1e-7": the exponent has at least two digits in C */
+
+    e = memchr(buf, 'e', len);
+
+    if (e != NULL && e[2] == '0') {
+        memmove(e + 2, e + 3, len - (e + 3 - buf));
+        len--;
+    }
+
+    return len;
+}
+
+
+/* at least width digits, zero-padded */
+
+static u_char *
+ngx_campaign_template_sprint_uint(u_char *buf, unsigned long long u,
+    size_t width)
+{
+    size_t   len;
+    u_char  *p, digits[24];
+
+    p = digits + sizeof(digits);
+
+    do {
+        *--p = (u_char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    while ((size_t) (digits + sizeof(digits) - p) < width) {
+        *--p = '0';
+    }
+
+    len = digits + sizeof(digits) - p;
+    memcpy(buf, p, len);
+
+    return buf + len;
 }
 
 

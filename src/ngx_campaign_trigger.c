@@ -65,6 +65,9 @@ static void ngx_campaign_trigger_json_cleanup(void *data);
 static void ngx_campaign_trigger_check_root(ngx_campaign_trigger_ctx_t *ctx,
     cJSON *root, const ngx_campaign_trigger_limits_t *limits,
     ngx_campaign_trigger_t *t);
+static ngx_campaign_recipient_t *ngx_campaign_trigger_check_recipients(
+    ngx_campaign_trigger_ctx_t *ctx, cJSON *root, size_t *n,
+    cJSON **contexts);
 static void ngx_campaign_trigger_check_recipient(
     ngx_campaign_trigger_ctx_t *ctx, cJSON *item, size_t n,
     ngx_campaign_recipient_t *r, cJSON **context);
@@ -80,10 +83,14 @@ static size_t ngx_campaign_trigger_json_size(const cJSON *item);
 static size_t ngx_campaign_trigger_string_size(const char *s);
 static cJSON *ngx_campaign_trigger_data(ngx_campaign_trigger_ctx_t *ctx,
     cJSON *profile, cJSON *top, cJSON *own);
+static int ngx_campaign_trigger_key_cmp(const void *one, const void *two);
 
 static void ngx_campaign_trigger_check_channel(
     ngx_campaign_trigger_ctx_t *ctx, ngx_campaign_recipient_t *r,
     cJSON *item, size_t n, ngx_campaign_channel_e channel);
+static void ngx_campaign_trigger_check_context(
+    ngx_campaign_trigger_ctx_t *ctx, const ngx_campaign_t *campaign,
+    size_t n, cJSON *own, cJSON *top, u_char *checked);
 static void ngx_campaign_trigger_check_field(ngx_campaign_trigger_ctx_t *ctx,
     const ngx_campaign_field_t *f, const cJSON *value, const char *base);
 static int ngx_campaign_trigger_is_integer(const cJSON *item);
@@ -91,13 +98,14 @@ static int ngx_campaign_trigger_match(pcre2_code *re,
     pcre2_match_data *md, const char *s, size_t len);
 static pcre2_code *ngx_campaign_trigger_compile(const char *pattern,
     pcre2_match_data **md);
-static const char *ngx_campaign_json_type_name(const cJSON *item);
+static const char *ngx_campaign_trigger_type_name(const cJSON *item);
 
 
 /*
- * A practical address: RFC 5322 dot-atom local part, a domain of at least
- * two RFC 1035 labels.  Quoted local parts and address literals are legal
- * but no gateway we target takes them.  The total length is checked apart.
+ * A practical address: an RFC 5322 dot-atom local part and a domain of at
+ * least two RFC 1035 labels.  Quoted local parts and address literals are
+ * legal but left out, as most providers' APIs refuse them.  The length
+ * (254 at most) is checked before matching.
  */
 
 static const char  ngx_campaign_trigger_email_pattern[] =
@@ -333,7 +341,7 @@ ngx_campaign_trigger_finish(ngx_campaign_trigger_ctx_t *ctx)
         return 0;
     }
 
-    /* the size limit wins: the request is refused before it is looked at */
+    /* too large is what a client must fix first */
     ctx->problems->status = ctx->too_large ? 413 : 400;
 
     return -1;
@@ -665,18 +673,16 @@ static void
 ngx_campaign_trigger_check_root(ngx_campaign_trigger_ctx_t *ctx, cJSON *root,
     const ngx_campaign_trigger_limits_t *limits, ngx_campaign_trigger_t *t)
 {
-    int                        count;
-    char                       base[NGX_CAMPAIGN_BASE_LEN];
-    cJSON                     *recipients, *item, *top;
+    cJSON                     *top;
     cJSON                     *contexts[NGX_CAMPAIGN_MAX_RECIPIENTS];
-    size_t                     i, j, n, size, max_size;
+    size_t                     i, n, size, max_size;
     const char                *request_id, *campaign_id;
     ngx_campaign_recipient_t  *r;
 
     if (!cJSON_IsObject(root)) {
         ngx_campaign_trigger_fail(ctx, "", NULL,
                                   "must be an object, found %s",
-                                  ngx_campaign_json_type_name(root));
+                                  ngx_campaign_trigger_type_name(root));
         return;
     }
 
@@ -693,77 +699,15 @@ ngx_campaign_trigger_check_root(ngx_campaign_trigger_ctx_t *ctx, cJSON *root,
 
     campaign_id = ngx_campaign_trigger_string(ctx, root, "", "campaignId", 1);
 
-    r = NULL;
-    n = 0;
-
-    recipients = cJSON_GetObjectItemCaseSensitive(root, "recipients");
-
-    if (recipients == NULL) {
-        ngx_campaign_trigger_fail(ctx, "", "recipients", "is required");
-
-    } else if (!cJSON_IsArray(recipients)) {
-        ngx_campaign_trigger_fail(ctx, "", "recipients",
-                                  "must be an array, found %s",
-                                  ngx_campaign_json_type_name(recipients));
-
-    } else {
-        count = cJSON_GetArraySize(recipients);
-
-        /* items of an oversized list are not looked at: bounded answers */
-
-        if (count < 1 || count > NGX_CAMPAIGN_MAX_RECIPIENTS) {
-            ngx_campaign_trigger_fail(ctx, "", "recipients",
-                                      "must have between 1 and %d items, "
-                                      "found %d",
-                                      NGX_CAMPAIGN_MAX_RECIPIENTS, count);
-
-        } else {
-            n = (size_t) count;
-
-            r = ngx_campaign_alloc(ctx->a,
-                                   n * sizeof(ngx_campaign_recipient_t));
-            if (r == NULL) {
-                ctx->nomem = 1;
-                return;
-            }
-
-            memset(r, 0, n * sizeof(ngx_campaign_recipient_t));
-
-            for (i = 0, item = recipients->child;
-                 i < n && item != NULL;
-                 i++, item = item->next)
-            {
-                ngx_campaign_trigger_check_recipient(ctx, item, i, &r[i],
-                                                     &contexts[i]);
-            }
-
-            for (i = 1; i < n; i++) {
-                if (r[i].user_id == NULL) {
-                    continue;
-                }
-
-                for (j = 0; j < i; j++) {
-                    if (r[j].user_id != NULL
-                        && strcmp(r[i].user_id, r[j].user_id) == 0)
-                    {
-                        snprintf(base, sizeof(base), "/recipients/%zu", i);
-                        ngx_campaign_trigger_fail(ctx, base, "userId",
-                                              "is a duplicate of "
-                                              "/recipients/%zu/userId", j);
-                        break;
-                    }
-                }
-            }
-        }
-    }
+    r = ngx_campaign_trigger_check_recipients(ctx, root, &n, contexts);
 
     top = ngx_campaign_trigger_object(ctx, root, "", "context");
 
-    /* the compact JSON size of all context data, as AJO measures it */
+    /* as the compact JSON that a gateway payload would carry */
 
     size = top ? ngx_campaign_trigger_json_size(top) : 0;
 
-    for (i = 0; r != NULL && i < n; i++) {
+    for (i = 0; i < n; i++) {
         if (contexts[i] != NULL) {
             size += ngx_campaign_trigger_json_size(contexts[i]);
         }
@@ -802,6 +746,89 @@ ngx_campaign_trigger_check_root(ngx_campaign_trigger_ctx_t *ctx, cJSON *root,
 }
 
 
+/*
+ * The recipients with their own context objects (or NULL) in contexts;
+ * NULL with *n set to 0 unless the list has 1..20 items.  The items of an
+ * oversized list are not looked at, which keeps the answer bounded.
+ */
+
+static ngx_campaign_recipient_t *
+ngx_campaign_trigger_check_recipients(ngx_campaign_trigger_ctx_t *ctx,
+    cJSON *root, size_t *n, cJSON **contexts)
+{
+    int                        count;
+    char                       base[NGX_CAMPAIGN_BASE_LEN];
+    cJSON                     *recipients, *item;
+    size_t                     i, j;
+    ngx_campaign_recipient_t  *r;
+
+    *n = 0;
+
+    recipients = cJSON_GetObjectItemCaseSensitive(root, "recipients");
+
+    if (recipients == NULL) {
+        ngx_campaign_trigger_fail(ctx, "", "recipients", "is required");
+        return NULL;
+    }
+
+    if (!cJSON_IsArray(recipients)) {
+        ngx_campaign_trigger_fail(ctx, "", "recipients",
+                                  "must be an array, found %s",
+                                  ngx_campaign_trigger_type_name(recipients));
+        return NULL;
+    }
+
+    count = cJSON_GetArraySize(recipients);
+
+    if (count < 1 || count > NGX_CAMPAIGN_MAX_RECIPIENTS) {
+        ngx_campaign_trigger_fail(ctx, "", "recipients",
+                                  "must have between 1 and %d items, "
+                                  "found %d",
+                                  NGX_CAMPAIGN_MAX_RECIPIENTS, count);
+        return NULL;
+    }
+
+    r = ngx_campaign_alloc(ctx->a,
+                           (size_t) count * sizeof(ngx_campaign_recipient_t));
+    if (r == NULL) {
+        ctx->nomem = 1;
+        return NULL;
+    }
+
+    memset(r, 0, (size_t) count * sizeof(ngx_campaign_recipient_t));
+
+    for (i = 0, item = recipients->child;
+         i < (size_t) count && item != NULL;
+         i++, item = item->next)
+    {
+        ngx_campaign_trigger_check_recipient(ctx, item, i, &r[i],
+                                             &contexts[i]);
+    }
+
+    *n = i;
+
+    for (i = 1; i < *n; i++) {
+        if (r[i].user_id == NULL) {
+            continue;
+        }
+
+        for (j = 0; j < i; j++) {
+            if (r[j].user_id != NULL
+                && strcmp(r[i].user_id, r[j].user_id) == 0)
+            {
+                snprintf(base, sizeof(base), "/recipients/%zu", i);
+                ngx_campaign_trigger_fail(ctx, base, "userId",
+                                          "is a duplicate of "
+                                          "/recipients/%zu/userId", j);
+                break;
+            }
+        }
+    }
+
+    return r;
+}
+
+
 static void
 ngx_campaign_trigger_check_recipient(ngx_campaign_trigger_ctx_t *ctx,
     cJSON *item, size_t n, ngx_campaign_recipient_t *r, cJSON **context)
@@ -816,7 +843,7 @@ ngx_campaign_trigger_check_recipient(ngx_campaign_trigger_ctx_t *ctx,
     if (!cJSON_IsObject(item)) {
         ngx_campaign_trigger_fail(ctx, base, NULL,
                                   "must be an object, found %s",
-                                  ngx_campaign_json_type_name(item));
+                                  ngx_campaign_trigger_type_name(item));
         return;
     }
 
@@ -901,7 +928,7 @@ ngx_campaign_trigger_string(ngx_campaign_trigger_ctx_t *ctx, cJSON *obj,
     if (!cJSON_IsString(item)) {
         ngx_campaign_trigger_fail(ctx, base, key,
                                   "must be a string, found %s",
-                                  ngx_campaign_json_type_name(item));
+                                  ngx_campaign_trigger_type_name(item));
         return NULL;
     }
 
@@ -931,7 +958,7 @@ ngx_campaign_trigger_object(ngx_campaign_trigger_ctx_t *ctx, cJSON *obj,
     if (!cJSON_IsObject(item)) {
         ngx_campaign_trigger_fail(ctx, base, key,
                                   "must be an object, found %s",
-                                  ngx_campaign_json_type_name(item));
+                                  ngx_campaign_trigger_type_name(item));
         return NULL;
     }
 
@@ -1049,7 +1076,9 @@ static cJSON *
 ngx_campaign_trigger_data(ngx_campaign_trigger_ctx_t *ctx, cJSON *profile,
     cJSON *top, cJSON *own)
 {
-    cJSON  *data, *merged, *empty, *item;
+    cJSON        *data, *merged, *empty, *item;
+    size_t        n;
+    const char  **keys;
 
     data = cJSON_CreateObject();
     if (data == NULL) {
@@ -1084,9 +1113,40 @@ ngx_campaign_trigger_data(ngx_campaign_trigger_ctx_t *ctx, cJSON *profile,
         return NULL;
     }
 
+    /*
+     * The recipient's keys, sorted: with thousands of keys on both sides
+     * a lookup per top-level key in cJSON's lists would be quadratic.
+     */
+
+    n = 0;
+    keys = NULL;
+
+    if (top != NULL && own != NULL) {
+        for (item = own->child; item != NULL; item = item->next) {
+            n++;
+        }
+
+        if (n) {
+            keys = ngx_campaign_alloc(ctx->a, n * sizeof(const char *));
+            if (keys == NULL) {
+                return NULL;
+            }
+
+            n = 0;
+
+            for (item = own->child; item != NULL; item = item->next) {
+                keys[n++] = item->string;
+            }
+
+            qsort(keys, n, sizeof(const char *),
+                  ngx_campaign_trigger_key_cmp);
+        }
+    }
+
     for (item = top ? top->child : NULL; item != NULL; item = item->next) {
-        if (own != NULL
-            && cJSON_GetObjectItemCaseSensitive(own, item->string) != NULL)
+        if (n && bsearch(&item->string, keys, n, sizeof(const char *),
+                         ngx_campaign_trigger_key_cmp)
+                 != NULL)
         {
             continue;
         }
@@ -1106,17 +1166,22 @@ ngx_campaign_trigger_data(ngx_campaign_trigger_ctx_t *ctx, cJSON *profile,
 }
 
 
+static int
+ngx_campaign_trigger_key_cmp(const void *one, const void *two)
+{
+    return strcmp(*(const char * const *) one, *(const char * const *) two);
+}
+
+
 int
 ngx_campaign_trigger_validate(ngx_campaign_alloc_t *a,
     ngx_campaign_trigger_t *t, const ngx_campaign_t *campaign,
     ngx_campaign_problems_t *problems)
 {
     char                         base[NGX_CAMPAIGN_BASE_LEN];
-    char                         own_base[NGX_CAMPAIGN_BASE_LEN];
-    cJSON                       *top, *own, *item, *value;
-    size_t                       i, n;
+    cJSON                       *top, *own, *item;
+    size_t                       n;
     u_char                      *checked;
-    const ngx_campaign_field_t  *f;
     ngx_campaign_recipient_t    *r;
     ngx_campaign_trigger_ctx_t   ctx;
 
@@ -1132,6 +1197,8 @@ ngx_campaign_trigger_validate(ngx_campaign_alloc_t *a,
     {
         return -2;
     }
+
+    /* which fields of the top-level context were checked already */
 
     checked = NULL;
 
@@ -1153,15 +1220,13 @@ ngx_campaign_trigger_validate(ngx_campaign_alloc_t *a,
     for (n = 0; n < t->nrecipients && item != NULL; n++, item = item->next) {
         r = &t->recipients[n];
 
-        snprintf(base, sizeof(base), "/recipients/%zu", n);
-        snprintf(own_base, sizeof(own_base), "/recipients/%zu/context", n);
-
         ngx_campaign_trigger_check_channel(&ctx, r, item, n,
                                            campaign->channel);
 
         if (campaign->namespace != NULL && r->namespace != NULL
             && strcmp(campaign->namespace, r->namespace) != 0)
         {
+            snprintf(base, sizeof(base), "/recipients/%zu", n);
             ngx_campaign_trigger_fail(&ctx, base, "namespace",
                                       "must be \"%s\" for this campaign",
                                       campaign->namespace);
@@ -1170,45 +1235,64 @@ ngx_campaign_trigger_validate(ngx_campaign_alloc_t *a,
         own = cJSON_GetObjectItemCaseSensitive(item, "context");
         own = cJSON_IsObject(own) ? own : NULL;
 
-        for (i = 0; i < campaign->nfields; i++) {
-            f = &campaign->fields[i];
-
-            if (f->name == NULL) {
-                continue;
-            }
-
-            value = own ? cJSON_GetObjectItemCaseSensitive(own, f->name)
-                        : NULL;
-
-            if (value != NULL) {
-                ngx_campaign_trigger_check_field(&ctx, f, value, own_base);
-                continue;
-            }
-
-            value = top ? cJSON_GetObjectItemCaseSensitive(top, f->name)
-                        : NULL;
-
-            if (value != NULL) {
-
-                /* the same value for every recipient: one answer will do */
-
-                if (!checked[i]) {
-                    checked[i] = 1;
-                    ngx_campaign_trigger_check_field(&ctx, f, value,
-                                                     "/context");
-                }
-
-                continue;
-            }
-
-            if (f->required) {
-                ngx_campaign_trigger_fail(&ctx, own_base, f->name,
-                                          "is required");
-            }
-        }
+        ngx_campaign_trigger_check_context(&ctx, campaign, n, own, top,
+                                           checked);
     }
 
     return ngx_campaign_trigger_finish(&ctx);
+}
+
+
+/*
+ * The campaign's context schema against one recipient's merged context,
+ * looked up key by key so that each problem points where the value came
+ * from: the recipient's own context or the top-level one.
+ */
+
+static void
+ngx_campaign_trigger_check_context(ngx_campaign_trigger_ctx_t *ctx,
+    const ngx_campaign_t *campaign, size_t n, cJSON *own, cJSON *top,
+    u_char *checked)
+{
+    char                         base[NGX_CAMPAIGN_BASE_LEN];
+    cJSON                       *value;
+    size_t                       i;
+    const ngx_campaign_field_t  *f;
+
+    snprintf(base, sizeof(base), "/recipients/%zu/context", n);
+
+    for (i = 0; i < campaign->nfields; i++) {
+        f = &campaign->fields[i];
+
+        if (f->name == NULL) {
+            continue;
+        }
+
+        value = own ? cJSON_GetObjectItemCaseSensitive(own, f->name) : NULL;
+
+        if (value != NULL) {
+            ngx_campaign_trigger_check_field(ctx, f, value, base);
+            continue;
+        }
+
+        value = top ? cJSON_GetObjectItemCaseSensitive(top, f->name) : NULL;
+
+        if (value != NULL) {
+
+            /* the same value for every recipient: one answer will do */
+
+            if (!checked[i]) {
+                checked[i] = 1;
+                ngx_campaign_trigger_check_field(ctx, f, value, "/context");
+            }
+
+            continue;
+        }
+
+        if (f->required) {
+            ngx_campaign_trigger_fail(ctx, base, f->name, "is required");
+        }
+    }
 }
 
 
@@ -1372,7 +1456,7 @@ ngx_campaign_trigger_check_field(ngx_campaign_trigger_ctx_t *ctx,
     if (!ok) {
         ngx_campaign_trigger_fail(ctx, base, f->name, "must be %s, found %s",
                                   expected,
-                                  ngx_campaign_json_type_name(value));
+                                  ngx_campaign_trigger_type_name(value));
         return;
     }
 
@@ -1486,7 +1570,7 @@ ngx_campaign_trigger_match(pcre2_code *re, pcre2_match_data *md,
 
 
 static const char *
-ngx_campaign_json_type_name(const cJSON *item)
+ngx_campaign_trigger_type_name(const cJSON *item)
 {
     switch (item->type & 0xff) {
 

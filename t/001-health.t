@@ -20,7 +20,7 @@ GET /ajo/im/health
 --- response_headers
 Content-Type: application/json
 --- response_body
-{"status":"UP","campaigns":9}
+{"status":"UP","campaigns":8}
 --- no_error_log
 [error]
 [alert]

@@ -109,7 +109,7 @@ qr/"address":"tok-123","platform":"fcm","appID":"com.acme.app"\},"content":\{"ti
 --- request eval
 my @r = map { qq/{"type":"aep","userId":"u$_","namespace":"email","channelData":{"emailAddress":"u$_\@example.com"},"context":{"resetLink":"https:\/\/x.example\/$_"}}/ } 1..20;
 "POST /ajo/im/executions/unitary\n"
-. qq/{"requestId":"req-5","campaignId":"welcome-email","recipients":[/ . join(",", @r) . "]}"
+. qq/{"requestId":"req-5","campaignId":"welcome-email","recipients":[/ . CORE::join(",", @r) . "]}"
 --- error_code: 202
 --- response_body_like: ^\{"executionId".*"userId":"u1","messageId":"[0-9a-f-]{36}-0","status":"accepted".*"userId":"u20","messageId":"[0-9a-f-]{36}-19","status":"accepted","gatewayStatus":202,"attempts":1\}\]\}$
 

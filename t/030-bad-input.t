@@ -110,7 +110,7 @@ POST /ajo/im/executions/unitary
 --- request eval
 my @r = map { qq/{"type":"aep","userId":"u$_","namespace":"email","channelData":{"emailAddress":"u$_\@example.com"},"context":{"resetLink":"https:\/\/x.example\/"}}/ } 1..21;
 "POST /ajo/im/executions/unitary\n"
-. qq/{"requestId":"r","campaignId":"welcome-email","recipients":[/ . join(",", @r) . "]}"
+. qq/{"requestId":"r","campaignId":"welcome-email","recipients":[/ . CORE::join(",", @r) . "]}"
 --- error_code: 400
 --- response_body_like: "pointer":"/recipients","message":"[^"]*20[^"]*21
 
@@ -213,8 +213,8 @@ POST /ajo/im/executions/unitary
 
 === TEST 19: a body over client_max_body_size is 413 before it is read
 --- config
-    client_max_body_size 1k;
     location /ajo/im/ {
+        client_max_body_size 1k;
         campaign_api;
     }
 --- request eval
@@ -242,11 +242,11 @@ POST /ajo/im/executions/unitary
 
 
 
-=== TEST 22: invalid UTF-8 is refused with its offset
+=== TEST 22: invalid UTF-8 is refused with its byte offset (from 0)
 --- request eval
 "POST /ajo/im/executions/unitary\n" . '{"requestId":"r' . "\xC3\x28" . '"}'
 --- error_code: 400
---- response_body_like: "pointer":"","message":"[^"]*UTF-8[^"]*16
+--- response_body_like: "pointer":"","message":"[^"]*UTF-8[^"]*15"
 
 
 
@@ -327,3 +327,21 @@ POST /ajo/im/executions/unitary
 --- response_body_like: "status":503
 --- error_log
 no campaign_gateway for channel "sms"
+
+
+
+=== TEST 31: a chunked body, whose length is unknown, is 411
+--- raw_request eval
+"POST /ajo/im/executions/unitary HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+Content-Type: application/json\r
+Transfer-Encoding: chunked\r
+\r
+2\r
+{}\r
+0\r
+\r
+"
+--- error_code: 411
+--- response_body_like: "title":"Length required","status":411

@@ -304,6 +304,14 @@ test_email_campaign(void **state)
                      PCRE2_ZERO_TERMINATED, 0, 0, f->match_data, NULL);
     assert_int_equal(rc, PCRE2_ERROR_NOMATCH);
 
+#ifdef PCRE2_MATCH_INVALID_UTF
+    /* a subject that is not UTF-8 does not match, it is no error */
+
+    rc = pcre2_match(f->pattern, (PCRE2_SPTR) "https://\xff\xfe",
+                     PCRE2_ZERO_TERMINATED, 0, 0, f->match_data, NULL);
+    assert_int_equal(rc, PCRE2_ERROR_NOMATCH);
+#endif
+
     f = &c->fields[1];
     assert_string_equal(f->name, "minutes");
     assert_int_equal(f->type, NGX_CAMPAIGN_FIELD_INTEGER);

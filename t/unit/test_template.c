@@ -436,20 +436,29 @@ test_numbers(void **state)
                                NGX_CAMPAIGN_ESCAPE_HTML),
                         "85 -3 0 1.21 0.1 -2.5 85");
 
-    /* large integers stay integers up to 1e17; then the shortest form */
+    /* integers stay integers below 1e17, as doubles hold them */
     assert_string_equal(render(run, "{{a}} {{b}} {{c}} {{d}}",
                                "{\"a\": 12345678901234, "
-                               "\"b\": 9007199254740993, \"c\": 1e21, "
-                               "\"d\": 0.000025}",
+                               "\"b\": 9007199254740993, \"c\": 1e17, "
+                               "\"d\": 1e21}",
                                NGX_CAMPAIGN_ESCAPE_HTML),
-                        "12345678901234 9007199254740992 1e+21 2.5e-05");
+                        "12345678901234 9007199254740992 1e+17 1e+21");
+
+    /* fixed notation up to 6 decimals, as JavaScript would print them */
+    assert_string_equal(render(run, "{{a}} {{b}} {{c}} {{d}} {{e}}",
+                               "{\"a\": 19.99, \"b\": -0.5, "
+                               "\"c\": 0.000025, \"d\": 1e-7, "
+                               "\"e\": 123456.789}",
+                               NGX_CAMPAIGN_ESCAPE_HTML),
+                        "19.99 -0.5 0.000025 1e-7 123456.789");
 
     /* shortest round trip: 17 digits only when needed */
     assert_string_equal(render(run, "{{a}} {{b}} {{c}}",
                                "{\"a\": 0.30000000000000004, "
-                               "\"b\": 3.141592653589793, \"c\": 1e-7}",
+                               "\"b\": 3.141592653589793, "
+                               "\"c\": 1.5e-300}",
                                NGX_CAMPAIGN_ESCAPE_HTML),
-                        "0.30000000000000004 3.141592653589793 1e-07");
+                        "0.30000000000000004 3.141592653589793 1.5e-300");
 }
 
 

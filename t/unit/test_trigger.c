@@ -735,6 +735,62 @@ test_context_size(void **state)
 }
 
 
+/* the merge stays linear with many keys on both sides */
+
+static void
+test_merge_many_keys(void **state)
+{
+    test_t                         *c = *state;
+    char                           *body, *p;
+    cJSON                          *ctx, *item;
+    size_t                          i, n;
+    ngx_campaign_trigger_limits_t   limits;
+
+    body = malloc(512 * 1024);
+    assert_non_null(body);
+
+    p = body + sprintf(body, "{\"requestId\": \"r\", \"campaignId\": \"c\","
+                       " \"context\": {");
+
+    for (i = 0; i < 10000; i++) {
+        p += sprintf(p, "%s\"k%zu\": 0", i ? ", " : "", i);
+    }
+
+    p += sprintf(p, "}, \"recipients\": [{\"type\": \"aep\","
+                 " \"userId\": \"u\", \"namespace\": \"e\", \"context\": {");
+
+    for (i = 5000; i < 15000; i++) {
+        p += sprintf(p, "%s\"k%zu\": 1", i > 5000 ? ", " : "", i);
+    }
+
+    strcpy(p, "}}]}");
+
+    memset(&limits, 0, sizeof(limits));
+    limits.max_context_size = 1024 * 1024;
+
+    assert_int_equal(test_parse_raw(c, body, strlen(body), &limits), 0);
+    free(body);
+
+    ctx = cJSON_GetObjectItemCaseSensitive(c->t.recipients[0].data,
+                                           "context");
+    n = 0;
+
+    for (item = ctx->child; item; item = item->next) {
+        n++;
+    }
+
+    assert_int_equal(n, 15000);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(ctx, "k0")->valueint,
+                     0);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(ctx, "k4999")
+                     ->valueint, 0);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(ctx, "k5000")
+                     ->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(ctx, "k14999")
+                     ->valueint, 1);
+}
+
+
 /* channelData, checked for the campaign's channel */
 
 static void
@@ -1596,6 +1652,7 @@ main(void)
         test(test_recipient_count),
         test(test_duplicate_user_ids),
         test(test_context_size),
+        test(test_merge_many_keys),
         test(test_email_address),
         test(test_phone_number),
         test(test_push_info),
