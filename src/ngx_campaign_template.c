@@ -4,6 +4,7 @@
  */
 
 
+#include <float.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1294,14 +1295,19 @@ ngx_campaign_template_format_number(double d, u_char *buf)
     /*
      * If fewer than 15 significant digits read back, "%.15g" prints those
      * digits: a double holds 15 of them exactly and "%g" drops zeros.
+     * Subnormal doubles hold fewer.
      */
 
-    for (precision = 15; /* void */; precision++) {
+    precision = (d > -DBL_MIN && d < DBL_MIN) ? 1 : 15;
+
+    for ( ;; ) {
         len = snprintf((char *) buf, 32, "%.*g", precision, d);
 
         if (precision == 17 || strtod((char *) buf, NULL) == d) {
             break;
         }
+
+        precision++;
     }
 
     /* "1e-07" as "1e-7": the exponent has at least two digits in C */
