@@ -188,7 +188,7 @@ must be a location URI starting with "/"
     campaign_gateway_retries 50;
 --- must_die
 --- error_log
-"campaign_gateway_retries" must be between 0 and 10
+value must be between 0 and 10
 
 
 
