@@ -31,7 +31,8 @@ MODULE_SRCS  := config ngx_campaign_module.c $(wildcard src/*.c) \
 
 UNIT_TESTS   := $(BUILD)/test_template $(BUILD)/test_definition \
                 $(BUILD)/test_trigger
-FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_trigger
+FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_trigger \
+                $(BUILD)/fuzz_definition
 
 BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev
 TEST_PKGS    := $(BUILD_PKGS) libcmocka-dev curl libtest-base-perl \
