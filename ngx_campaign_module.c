@@ -202,7 +202,7 @@ ngx_campaign_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_campaign_dispatch_init(cf);
 }
 
 
@@ -390,13 +390,28 @@ ngx_campaign_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (cplcf->api != NGX_CONF_UNSET || cplcf->outbox) {
+    if (cplcf->api != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
-    cplcf->api = 1;
+    if (cplcf->outbox) {
+        return "cannot share a location with \"campaign_outbox\"";
+    }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* the endpoints are the rest of the URI after the location's prefix */
+
+    if (clcf->exact_match || clcf->named
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+       )
+    {
+        return "must be in a prefix location, such as \"location /ajo/im/\"";
+    }
+
+    cplcf->api = 1;
     clcf->handler = ngx_campaign_api_handler;
 
     return NGX_CONF_OK;
@@ -471,8 +486,12 @@ ngx_campaign_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t                 *value;
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (cplcf->outbox || cplcf->api != NGX_CONF_UNSET) {
+    if (cplcf->outbox) {
         return "is duplicate";
+    }
+
+    if (cplcf->api != NGX_CONF_UNSET) {
+        return "cannot share a location with \"campaign_api\"";
     }
 
     value = cf->args->elts;

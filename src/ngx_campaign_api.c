@@ -19,16 +19,10 @@
 
 static ngx_int_t ngx_campaign_health(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_unitary(ngx_http_request_t *r);
-static ngx_int_t ngx_campaign_not_allowed(ngx_http_request_t *r,
-    const char *allow);
-static ngx_int_t ngx_campaign_json_content_type(ngx_http_request_t *r);
 static void ngx_campaign_unitary_body(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_unitary_run(ngx_http_request_t *r);
 static const char *ngx_campaign_inactive(ngx_campaign_t *c, u_char *buf,
     size_t size);
-static ngx_int_t ngx_campaign_one_problem(ngx_http_request_t *r,
-    ngx_uint_t status, const char *detail, const char *pointer,
-    const char *message);
 static ngx_int_t ngx_campaign_execution_init(ngx_http_request_t *r,
     ngx_campaign_execution_t *e);
 static ngx_int_t ngx_campaign_execution_answer(ngx_http_request_t *r,
@@ -55,11 +49,18 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
     {
         path.data += clcf->name.len;
         path.len -= clcf->name.len;
-    }
 
-    while (path.len && path.data[0] == '/') {
-        path.data++;
-        path.len--;
+        /* "location /ajo/im" is not "/ajo/imhealth" */
+
+        if (clcf->name.len && clcf->name.data[clcf->name.len - 1] != '/') {
+            if (path.len == 0 || path.data[0] != '/') {
+                return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND,
+                                           "no such endpoint", "", "");
+            }
+
+            path.data++;
+            path.len--;
+        }
     }
 
     if (path.len == ngx_campaign_health_path.len
@@ -76,12 +77,8 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
         return ngx_campaign_unitary(r);
     }
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_campaign_one_problem(r, NGX_HTTP_NOT_FOUND,
-                                    "no such endpoint", "", "");
+    return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "no such endpoint",
+                               "", "");
 }
 
 
@@ -121,15 +118,10 @@ ngx_campaign_unitary(ngx_http_request_t *r)
     }
 
     if (ngx_campaign_json_content_type(r) != NGX_OK) {
-
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_campaign_one_problem(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                        "the body must be JSON "
-                                        "(Content-Type: application/json)",
-                                        "", "unsupported Content-Type");
+        return ngx_campaign_refuse(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                   "the body must be JSON "
+                                   "(Content-Type: application/json)",
+                                   "", "unsupported Content-Type");
     }
 
     cplcf = ngx_http_get_module_loc_conf(r, ngx_http_campaign_module);
@@ -139,33 +131,24 @@ ngx_campaign_unitary(ngx_http_request_t *r)
 #if (NGX_HTTP_V2)
             || (r->stream && !r->stream->in_closed)
 #endif
+#ifdef NGX_HTTP_VERSION_30
+            || r->http_version == NGX_HTTP_VERSION_30
+#endif
            ))
     {
         /* a body of unknown length could not be bounded while it is read */
 
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_campaign_one_problem(r, NGX_HTTP_LENGTH_REQUIRED,
-                                        "a Content-Length is required", "",
-                                        "the body has no Content-Length");
+        return ngx_campaign_refuse(r, NGX_HTTP_LENGTH_REQUIRED,
+                                   "a Content-Length is required", "",
+                                   "the body has no Content-Length");
     }
 
     if (cplcf->max_body_size
         && r->headers_in.content_length_n > cplcf->max_body_size)
     {
-        r->keepalive = 0;
-
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_campaign_one_problem(r,
-                                        NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                        "the body exceeds "
-                                        "client_max_body_size", "",
-                                        "request body too large");
+        return ngx_campaign_refuse(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                   "the body exceeds client_max_body_size",
+                                   "", "request body too large");
     }
 
     r->request_body_in_single_buf = 1;
@@ -177,89 +160,6 @@ ngx_campaign_unitary(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
-}
-
-
-static ngx_int_t
-ngx_campaign_not_allowed(ngx_http_request_t *r, const char *allow)
-{
-    ngx_table_elt_t  *h;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Allow");
-    h->value.data = (u_char *) allow;
-    h->value.len = ngx_strlen(allow);
-
-    return ngx_campaign_one_problem(r, NGX_HTTP_NOT_ALLOWED,
-                                    "method not allowed here", "",
-                                    "allowed methods are listed in Allow");
-}
-
-
-/*
- * "application/json" or any "application/...+json", with no charset or
- * a UTF-8 one: RFC 8259 JSON is UTF-8.
- */
-
-static ngx_int_t
-ngx_campaign_json_content_type(ngx_http_request_t *r)
-{
-    u_char  *p, *last, *semi;
-    size_t   len;
-
-    if (r->headers_in.content_type == NULL) {
-        return NGX_DECLINED;
-    }
-
-    p = r->headers_in.content_type->value.data;
-    last = p + r->headers_in.content_type->value.len;
-
-    semi = ngx_strlchr(p, last, ';');
-    len = (semi ? semi : last) - p;
-
-    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
-        len--;
-    }
-
-    if (!(len == sizeof("application/json") - 1
-          && ngx_strncasecmp(p, (u_char *) "application/json", len) == 0)
-        && !(len > sizeof("application/+json") - 1
-             && ngx_strncasecmp(p, (u_char *) "application/", 12) == 0
-             && ngx_strncasecmp(p + len - 5, (u_char *) "+json", 5) == 0))
-    {
-        return NGX_DECLINED;
-    }
-
-    if (semi == NULL) {
-        return NGX_OK;
-    }
-
-    p = ngx_strlcasestrn(semi, last, (u_char *) "charset=", 8 - 1);
-
-    if (p == NULL) {
-        return NGX_OK;
-    }
-
-    p += sizeof("charset=") - 1;
-
-    if (p < last && *p == '"') {
-        p++;
-    }
-
-    if (last - p >= 5 && ngx_strncasecmp(p, (u_char *) "utf-8", 5) == 0) {
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
 }
 
 
@@ -302,9 +202,9 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
     }
 
     if (body.len == 0) {
-        return ngx_campaign_one_problem(r, NGX_HTTP_BAD_REQUEST,
-                                        "the request body is empty", "",
-                                        "a JSON object is required");
+        return ngx_campaign_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "the request body is empty", "",
+                                       "a JSON object is required");
     }
 
     e = ngx_pcalloc(r->pool, sizeof(ngx_campaign_execution_t));
@@ -340,16 +240,16 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
     c = ngx_campaign_find(cmcf, (u_char *) t->campaign_id,
                           ngx_strlen(t->campaign_id));
     if (c == NULL) {
-        return ngx_campaign_one_problem(r, NGX_HTTP_NOT_FOUND,
-                                        "unknown campaign", "/campaignId",
-                                        "no campaign has this id");
+        return ngx_campaign_send_error(r, NGX_HTTP_NOT_FOUND,
+                                       "unknown campaign", "/campaignId",
+                                       "no campaign has this id");
     }
 
     why = ngx_campaign_inactive(c, detail, sizeof(detail));
     if (why) {
-        return ngx_campaign_one_problem(r, NGX_HTTP_CONFLICT,
-                                        "the campaign cannot be triggered "
-                                        "now", "/campaignId", why);
+        return ngx_campaign_send_error(r, NGX_HTTP_CONFLICT,
+                                       "the campaign cannot be triggered "
+                                       "now", "/campaignId", why);
     }
 
     rc = ngx_campaign_trigger_validate(&a, t, c, &problems);
@@ -372,9 +272,9 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
                       "campaign \"%s\": no campaign_gateway for channel "
                       "\"%s\"", c->id, ngx_campaign_channel_name(c->channel));
 
-        return ngx_campaign_one_problem(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                        "no gateway is configured for "
-                                        "the campaign's channel", "", "");
+        return ngx_campaign_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "no gateway is configured for "
+                                       "the campaign's channel", "", "");
     }
 
     e->request = r;
@@ -449,25 +349,6 @@ ngx_campaign_inactive(ngx_campaign_t *c, u_char *buf, size_t size)
 
 
 static ngx_int_t
-ngx_campaign_one_problem(ngx_http_request_t *r, ngx_uint_t status,
-    const char *detail, const char *pointer, const char *message)
-{
-    ngx_campaign_problem_t   item;
-    ngx_campaign_problems_t  problems;
-
-    item.pointer = pointer;
-    item.message = message;
-
-    problems.items = &item;
-    problems.nitems = (message[0] != '\0');
-    problems.nalloc = 1;
-    problems.status = status;
-
-    return ngx_campaign_send_problem(r, status, detail, &problems);
-}
-
-
-static ngx_int_t
 ngx_campaign_execution_init(ngx_http_request_t *r,
     ngx_campaign_execution_t *e)
 {
@@ -538,18 +419,23 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
     ngx_campaign_execution_t *e)
 {
     u_char                   *p;
-    ngx_uint_t                i, accepted;
+    ngx_uint_t                i, accepted, timedout, status;
     ngx_campaign_out_t        o;
     ngx_campaign_message_t   *m;
     ngx_campaign_problems_t   problems;
 
     accepted = 0;
+    timedout = 0;
 
     for (i = 0; i < e->nmessages; i++) {
         accepted += e->messages[i].accepted;
+        timedout += (e->messages[i].status == NGX_HTTP_GATEWAY_TIME_OUT);
     }
 
     if (accepted == 0) {
+        status = (timedout == e->nmessages) ? NGX_HTTP_GATEWAY_TIME_OUT
+                                            : NGX_HTTP_BAD_GATEWAY;
+
         problems.items = ngx_palloc(r->pool, e->nmessages
                                              * sizeof(ngx_campaign_problem_t));
         if (problems.items == NULL) {
@@ -558,7 +444,7 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
 
         problems.nitems = e->nmessages;
         problems.nalloc = e->nmessages;
-        problems.status = NGX_HTTP_BAD_GATEWAY;
+        problems.status = status;
 
         for (i = 0; i < e->nmessages; i++) {
             m = &e->messages[i];
@@ -576,7 +462,7 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
                         m->status, m->attempts);
         }
 
-        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_GATEWAY,
+        return ngx_campaign_send_problem(r, status,
                                          "every recipient's dispatch failed",
                                          &problems);
     }

@@ -14,10 +14,11 @@
 /*
  * Gateway dispatch: one POST subrequest per recipient to the channel's
  * gateway location, all in parallel.  The subrequests are background ones
- * with their answers kept in memory, so nothing of theirs reaches the
- * client; the main request waits for the last of them and answers.  5xx
- * answers (which is how proxy_pass reports timeouts and refused
- * connections too) are retried after retry_delay, doubled each time.
+ * whose answers a body filter drops (only their status matters), so
+ * nothing of theirs reaches the client, whatever their size; the main
+ * request waits for the last of them and answers.  5xx answers (which is
+ * how proxy_pass reports timeouts and refused connections too) are retried
+ * after retry_delay, doubled each time.
  */
 
 
@@ -30,12 +31,29 @@ static ngx_table_elt_t *ngx_campaign_dispatch_header(ngx_http_request_t *sr,
     char *key, u_char *value, size_t len);
 static ngx_int_t ngx_campaign_dispatch_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
+static ngx_int_t ngx_campaign_dispatch_survive(ngx_int_t rc);
 static void ngx_campaign_dispatch_retry(ngx_event_t *ev);
 static void ngx_campaign_dispatch_settle(ngx_campaign_message_t *m);
 static void ngx_campaign_dispatch_cleanup(void *data);
 
 
+static ngx_int_t ngx_campaign_dispatch_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
+
 static ngx_str_t  ngx_campaign_post = ngx_string("POST");
+
+static ngx_http_output_body_filter_pt  ngx_campaign_next_body_filter;
+
+
+ngx_int_t
+ngx_campaign_dispatch_init(ngx_conf_t *cf)
+{
+    ngx_campaign_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_campaign_dispatch_body_filter;
+
+    return NGX_OK;
+}
 
 
 ngx_int_t
@@ -252,9 +270,7 @@ ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
     ps->data = m;
 
     if (ngx_http_subrequest(r, &gw->uri, gw->args.len ? &gw->args : NULL,
-                            &sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY
-                            |NGX_HTTP_SUBREQUEST_BACKGROUND)
+                            &sr, ps, NGX_HTTP_SUBREQUEST_BACKGROUND)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -262,6 +278,8 @@ ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
 
     m->attempts++;
     m->subrequest = sr;
+
+    ngx_http_set_ctx(sr, m, ngx_http_campaign_module);
 
     sr->method = NGX_HTTP_POST;
     sr->method_name = ngx_campaign_post;
@@ -437,7 +455,7 @@ ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     /* a subrequest may be finalized more than once: count the first */
 
     if (m->subrequest != sr) {
-        return rc;
+        return ngx_campaign_dispatch_survive(rc);
     }
 
     m->subrequest = NULL;
@@ -459,7 +477,7 @@ ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
         m->accepted = 1;
         ngx_campaign_dispatch_settle(m);
-        return rc;
+        return ngx_campaign_dispatch_survive(rc);
     }
 
     if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR
@@ -473,7 +491,7 @@ ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
                       delay);
 
         ngx_add_timer(&m->retry, delay);
-        return rc;
+        return ngx_campaign_dispatch_survive(rc);
     }
 
     ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
@@ -483,7 +501,19 @@ ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     ngx_campaign_dispatch_settle(m);
 
-    return rc;
+    return ngx_campaign_dispatch_survive(rc);
+}
+
+
+/*
+ * NGX_ERROR from a subrequest would terminate the main request with it:
+ * the failure is the message's, already recorded, not the trigger's.
+ */
+
+static ngx_int_t
+ngx_campaign_dispatch_survive(ngx_int_t rc)
+{
+    return (rc == NGX_ERROR) ? NGX_OK : rc;
 }
 
 
@@ -547,4 +577,29 @@ ngx_campaign_dispatch_cleanup(void *data)
             ngx_del_timer(&e->messages[i].retry);
         }
     }
+}
+
+
+/*
+ * A gateway's answer body is read (so that upstream keepalive works) and
+ * dropped here, before the postpone filter would keep it.
+ */
+
+static ngx_int_t
+ngx_campaign_dispatch_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t  *cl;
+
+    if (r == r->main
+        || ngx_http_get_module_ctx(r, ngx_http_campaign_module) == NULL)
+    {
+        return ngx_campaign_next_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    return NGX_OK;
 }

@@ -109,6 +109,7 @@ ngx_campaign_t *ngx_campaign_find(ngx_campaign_main_conf_t *cmcf,
 ngx_int_t ngx_campaign_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_campaign_outbox_handler(ngx_http_request_t *r);
 
+ngx_int_t ngx_campaign_dispatch_init(ngx_conf_t *cf);
 ngx_int_t ngx_campaign_dispatch_start(ngx_campaign_execution_t *e);
 void ngx_campaign_execution_finish(ngx_http_request_t *r);
 
@@ -127,6 +128,12 @@ ngx_int_t ngx_campaign_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_campaign_out_t *o);
 ngx_int_t ngx_campaign_send_problem(ngx_http_request_t *r, ngx_uint_t status,
     const char *detail, ngx_campaign_problems_t *problems);
+ngx_int_t ngx_campaign_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *detail, const char *pointer, const char *message);
+ngx_int_t ngx_campaign_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *detail, const char *pointer, const char *message);
+ngx_int_t ngx_campaign_not_allowed(ngx_http_request_t *r, const char *allow);
+ngx_int_t ngx_campaign_json_content_type(ngx_http_request_t *r);
 
 
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */

@@ -26,26 +26,16 @@ static ngx_int_t ngx_campaign_outbox_write(ngx_http_request_t *r);
 ngx_int_t
 ngx_campaign_outbox_handler(ngx_http_request_t *r)
 {
-    ngx_int_t         rc;
-    ngx_table_elt_t  *h;
+    ngx_int_t  rc;
 
     if (r->method != NGX_HTTP_POST) {
+        return ngx_campaign_not_allowed(r, "POST");
+    }
 
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
-
-        return ngx_campaign_send_problem(r, NGX_HTTP_NOT_ALLOWED,
-                                         "the outbox takes POST only", NULL);
+    if (ngx_campaign_json_content_type(r) != NGX_OK) {
+        return ngx_campaign_refuse(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                   "the outbox takes JSON bodies", "",
+                                   "unsupported Content-Type");
     }
 
     rc = ngx_http_read_client_request_body(r, ngx_campaign_outbox_body);
@@ -70,6 +60,7 @@ ngx_campaign_outbox_write(ngx_http_request_t *r)
 {
     u_char                   *line, *p;
     cJSON                    *json;
+    const char               *end;
     ssize_t                   n;
     ngx_str_t                 body;
     ngx_open_file_t          *file;
@@ -82,11 +73,23 @@ ngx_campaign_outbox_write(ngx_http_request_t *r)
 
     /* one line per message: the payload is re-printed compact */
 
-    json = cJSON_ParseWithLength((char *) body.data, body.len);
-    if (json == NULL) {
-        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
-                                         "the outbox takes JSON bodies",
-                                         NULL);
+    json = cJSON_ParseWithLengthOpts((char *) body.data, body.len, &end, 0);
+
+    if (json) {
+        while (end < (char *) body.data + body.len
+               && (*end == ' ' || *end == '\t' || *end == CR || *end == LF))
+        {
+            end++;
+        }
+    }
+
+    if (json == NULL || !cJSON_IsObject(json)
+        || end != (char *) body.data + body.len)
+    {
+        cJSON_Delete(json);
+        return ngx_campaign_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "the outbox takes one JSON object "
+                                       "per message", "", "malformed JSON");
     }
 
     p = (u_char *) cJSON_PrintUnformatted(json);

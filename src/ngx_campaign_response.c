@@ -25,6 +25,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_campaign_out_grow(ngx_campaign_out_t *o, size_t size);
+static ngx_int_t ngx_campaign_utf8_charset(u_char *p, u_char *last);
 
 
 static ngx_campaign_problem_type_t  ngx_campaign_problem_types[] = {
@@ -60,6 +61,10 @@ static ngx_campaign_problem_type_t  ngx_campaign_problem_types[] = {
     { NGX_HTTP_BAD_GATEWAY,
       ngx_string("urn:ngx-campaign:problem:gateway-failed"),
       ngx_string("Gateway failed") },
+
+    { NGX_HTTP_GATEWAY_TIME_OUT,
+      ngx_string("urn:ngx-campaign:problem:gateway-timeout"),
+      ngx_string("Gateway timeout") },
 
     { NGX_HTTP_SERVICE_UNAVAILABLE,
       ngx_string("urn:ngx-campaign:problem:no-gateway"),
@@ -280,6 +285,162 @@ ngx_campaign_send_problem(ngx_http_request_t *r, ngx_uint_t status,
 
     return ngx_campaign_send_json(r, status, &ngx_campaign_problem_json_type,
                                   &o);
+}
+
+
+ngx_int_t
+ngx_campaign_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *detail, const char *pointer, const char *message)
+{
+    ngx_campaign_problem_t   item;
+    ngx_campaign_problems_t  problems;
+
+    item.pointer = pointer;
+    item.message = message;
+
+    problems.items = &item;
+    problems.nitems = (message[0] != '\0');
+    problems.nalloc = 1;
+    problems.status = status;
+
+    return ngx_campaign_send_problem(r, status, detail, &problems);
+}
+
+
+/*
+ * A request refused before its body is read: the body is discarded
+ * without "100 Continue", so that a client waiting for it does not upload
+ * what will be thrown away (as nginx does for client_max_body_size).
+ */
+
+ngx_int_t
+ngx_campaign_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *detail, const char *pointer, const char *message)
+{
+    r->expect_tested = 1;
+
+    if (status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+        || status == NGX_HTTP_LENGTH_REQUIRED)
+    {
+        /* the body is not worth waiting for: close after the answer */
+        r->keepalive = 0;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    return ngx_campaign_send_error(r, status, detail, pointer, message);
+}
+
+
+ngx_int_t
+ngx_campaign_not_allowed(ngx_http_request_t *r, const char *allow)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    return ngx_campaign_refuse(r, NGX_HTTP_NOT_ALLOWED,
+                               "method not allowed here", "",
+                               "allowed methods are listed in Allow");
+}
+
+
+/*
+ * "application/json" or any "application/...+json", with no charset or
+ * a UTF-8 one: RFC 8259 JSON is UTF-8.
+ */
+
+ngx_int_t
+ngx_campaign_json_content_type(ngx_http_request_t *r)
+{
+    u_char  *p, *last, *end;
+    size_t   len;
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = r->headers_in.content_type->value.data;
+    last = p + r->headers_in.content_type->value.len;
+
+    end = ngx_strlchr(p, last, ';');
+    if (end == NULL) {
+        end = last;
+    }
+
+    len = end - p;
+
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+        len--;
+    }
+
+    if (!(len == sizeof("application/json") - 1
+          && ngx_strncasecmp(p, (u_char *) "application/json", len) == 0)
+        && !(len > sizeof("application/+json") - 1
+             && ngx_strncasecmp(p, (u_char *) "application/", 12) == 0
+             && ngx_strncasecmp(p + len - 5, (u_char *) "+json", 5) == 0))
+    {
+        return NGX_DECLINED;
+    }
+
+    /* parameters: only "charset" matters */
+
+    while (end < last) {
+        p = end + 1;
+
+        end = ngx_strlchr(p, last, ';');
+        if (end == NULL) {
+            end = last;
+        }
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (end - p > 8 && ngx_strncasecmp(p, (u_char *) "charset=", 8) == 0
+            && ngx_campaign_utf8_charset(p + 8, end) != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_campaign_utf8_charset(u_char *p, u_char *last)
+{
+    size_t  len;
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    if (last - p >= 2 && *p == '"' && last[-1] == '"') {
+        p++;
+        last--;
+    }
+
+    len = last - p;
+
+    if ((len == 5 && ngx_strncasecmp(p, (u_char *) "utf-8", 5) == 0)
+        || (len == 4 && ngx_strncasecmp(p, (u_char *) "utf8", 4) == 0))
+    {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
 }
 
 

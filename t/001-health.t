@@ -106,3 +106,40 @@ Allow: GET, HEAD
 GET /messaging/v2/health
 --- error_code: 200
 --- response_body_like: "status":"UP"
+
+
+
+=== TEST 7: a prefix without a trailing slash still separates the endpoint
+--- config
+    location /ajo/im {
+        campaign_api;
+    }
+--- request eval
+["GET /ajo/im/health", "GET /ajo/imhealth"]
+--- error_code eval
+[200, 404]
+--- response_body_like eval
+[qr/"status":"UP"/, qr/"detail":"no such endpoint"/]
+
+
+
+=== TEST 8: campaign_api needs a prefix location
+--- config
+    location = /ajo/im/health {
+        campaign_api;
+    }
+--- must_die
+--- error_log
+"campaign_api" directive must be in a prefix location
+
+
+
+=== TEST 9: campaign_api and campaign_outbox cannot share a location
+--- config
+    location /x/ {
+        campaign_api;
+        campaign_outbox logs/outbox.jsonl;
+    }
+--- must_die
+--- error_log
+"campaign_outbox" directive cannot share a location with "campaign_api"

@@ -345,3 +345,49 @@ Transfer-Encoding: chunked\r
 "
 --- error_code: 411
 --- response_body_like: "title":"Length required","status":411
+
+
+
+
+=== TEST 32: an over-size body announced with Expect: 100-continue is refused without inviting it
+--- config
+    location /ajo/im/ {
+        client_max_body_size 1k;
+        # as for nginx's own 413, the connection waits this long for the
+        # body it will discard before closing
+        lingering_timeout 100ms;
+        campaign_api;
+    }
+--- raw_request eval
+"POST /ajo/im/executions/unitary HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+Content-Type: application/json\r
+Content-Length: 5000\r
+Expect: 100-continue\r
+\r
+"
+--- error_code: 413
+--- response_body_like: "title":"Request too large","status":413
+
+
+
+=== TEST 33: "utf8" is a UTF-8 charset too
+--- more_headers
+Content-Type: application/json; charset=utf8
+--- request
+POST /ajo/im/executions/unitary
+{}
+--- error_code: 400
+--- response_body_like: "pointer":"/requestId"
+
+
+
+=== TEST 34: a charset that only starts like UTF-8 is not UTF-8
+--- more_headers
+Content-Type: application/json; charset=utf-80
+--- request
+POST /ajo/im/executions/unitary
+{}
+--- error_code: 415
+--- response_body_like: "status":415

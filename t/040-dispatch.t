@@ -124,7 +124,7 @@ POST /ajo/im/executions/unitary
 
 
 
-=== TEST 5: a gateway that times out is retried, then reported as 504
+=== TEST 5: a gateway that times out is retried; when every message timed out the call is 504
 --- config
     campaign_gateway sms /_gw;
     campaign_gateway_retries 1;
@@ -150,8 +150,8 @@ Content-Length: 0
 --- request
 POST /ajo/im/executions/unitary
 {"requestId":"r5","campaignId":"order-sms","recipients":[{"type":"aep","userId":"a","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"},"context":{"orderId":"X"}}]}
---- error_code: 502
---- response_body_like: "message":"gateway answered 504 after 2 attempt\(s\)"
+--- error_code: 504
+--- response_body_like: "title":"Gateway timeout","status":504,.*"message":"gateway answered 504 after 2 attempt\(s\)"
 --- error_log
 upstream timed out
 retrying in 10ms
@@ -210,3 +210,37 @@ POST /ajo/im/executions/unitary
 {"requestId":"r7","campaignId":"order-sms","recipients":[{"type":"aep","userId":"a","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"},"context":{"orderId":"X"}}]}
 --- error_code: 202
 --- response_body_like: "status":"accepted","gatewayStatus":202,"attempts":1
+
+
+
+=== TEST 8: the size of a gateway's answer does not matter: it is dropped
+--- config
+    campaign_gateway sms /_gw;
+    campaign_gateway_retries 1;
+    campaign_gateway_retry_delay 5ms;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location = /_gw {
+        internal;
+        subrequest_output_buffer_size 16;
+        proxy_method GET;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/big;
+    }
+
+    location = /big {
+        alias $TEST_NGINX_HTML_DIR/big.json;
+    }
+--- user_files eval
+">>> big.json\n" . '{"padding":"' . ("x" x 200000) . '"}'
+--- request
+POST /ajo/im/executions/unitary
+{"requestId":"r8","campaignId":"order-sms","recipients":[{"type":"aep","userId":"a","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"},"context":{"orderId":"X"}}]}
+--- error_code: 202
+--- response_body_like: "status":"accepted","gatewayStatus":200,"attempts":1\}\]\}$
+--- no_error_log
+[alert]
+[crit]
+too big
