@@ -29,7 +29,8 @@ ENGINE_DEPS  := $(ENGINE_SRCS) $(wildcard src/*.h)
 MODULE_SRCS  := config ngx_campaign_module.c $(wildcard src/*.c) \
                 $(wildcard src/*.h)
 
-UNIT_TESTS   := $(BUILD)/test_template $(BUILD)/test_definition \
+UNIT_TESTS   := $(BUILD)/test_json $(BUILD)/test_template \
+                $(BUILD)/test_definition \
                 $(BUILD)/test_trigger
 FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_trigger \
                 $(BUILD)/fuzz_definition

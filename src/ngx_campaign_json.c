@@ -4,8 +4,26 @@
  */
 
 
+#include <string.h>
+
 #include "ngx_campaign_json.h"
 
+
+/*
+ * How many bytes each byte grows by when escaped: 0 for most, 1 for the
+ * two-character escapes, 5 for the other control characters (\u00XX).
+ * Payloads are mostly text that needs nothing: runs of it are copied whole.
+ */
+
+static const u_char  ngx_campaign_json_growth[256] = {
+    5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5,
+    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    /* 0x60 - 0xff: nothing to escape */
+};
 
 static const char  ngx_campaign_hex[] = "0123456789abcdef";
 
@@ -19,19 +37,7 @@ ngx_campaign_json_escaped_len(const u_char *src, size_t len)
     n = len;
 
     for (end = src + len; src < end; src++) {
-
-        switch (*src) {
-
-        case '"': case '\\': case '\n': case '\r': case '\t':
-        case '\b': case '\f':
-            n++;
-            break;
-
-        default:
-            if (*src < 0x20) {
-                n += 5;     /* \u00XX */
-            }
-        }
+        n += ngx_campaign_json_growth[*src];
     }
 
     return n;
@@ -42,30 +48,42 @@ u_char *
 ngx_campaign_json_escape(u_char *dst, const u_char *src, size_t len)
 {
     u_char        c;
-    const u_char  *end;
+    const u_char  *end, *run;
 
-    for (end = src + len; src < end; src++) {
-        c = *src;
+    end = src + len;
+
+    while (src < end) {
+
+        for (run = src; src < end; src++) {
+            if (ngx_campaign_json_growth[*src]) {
+                break;
+            }
+        }
+
+        memcpy(dst, run, src - run);
+        dst += src - run;
+
+        if (src == end) {
+            break;
+        }
+
+        c = *src++;
+        *dst++ = '\\';
 
         switch (c) {
 
-        case '"':  *dst++ = '\\'; *dst++ = '"'; break;
-        case '\\': *dst++ = '\\'; *dst++ = '\\'; break;
-        case '\n': *dst++ = '\\'; *dst++ = 'n'; break;
-        case '\r': *dst++ = '\\'; *dst++ = 'r'; break;
-        case '\t': *dst++ = '\\'; *dst++ = 't'; break;
-        case '\b': *dst++ = '\\'; *dst++ = 'b'; break;
-        case '\f': *dst++ = '\\'; *dst++ = 'f'; break;
+        case '"':  *dst++ = '"'; break;
+        case '\\': *dst++ = '\\'; break;
+        case '\n': *dst++ = 'n'; break;
+        case '\r': *dst++ = 'r'; break;
+        case '\t': *dst++ = 't'; break;
+        case '\b': *dst++ = 'b'; break;
+        case '\f': *dst++ = 'f'; break;
 
         default:
-            if (c < 0x20) {
-                *dst++ = '\\'; *dst++ = 'u'; *dst++ = '0'; *dst++ = '0';
-                *dst++ = ngx_campaign_hex[c >> 4];
-                *dst++ = ngx_campaign_hex[c & 0xf];
-
-            } else {
-                *dst++ = c;
-            }
+            *dst++ = 'u'; *dst++ = '0'; *dst++ = '0';
+            *dst++ = ngx_campaign_hex[c >> 4];
+            *dst++ = ngx_campaign_hex[c & 0xf];
         }
     }
 
