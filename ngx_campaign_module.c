@@ -275,6 +275,35 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->retries, prev->retries, 2);
     ngx_conf_merge_msec_value(conf->retry_delay, prev->retry_delay, 100);
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /*
+     * "if" and "limit_except" blocks are the location they are in: they
+     * keep its handler and its settings, as they do for proxy_pass
+     */
+
+    if (clcf->noname && conf->api == NGX_CONF_UNSET && conf->outbox == NULL) {
+        conf->api = prev->api;
+        conf->outbox = prev->outbox;
+        conf->max_body_size = prev->max_body_size;
+
+        if (clcf->lmt_excpt && clcf->handler == NULL) {
+            if (prev->api) {
+                clcf->handler = ngx_campaign_api_handler;
+
+            } else if (prev->outbox) {
+                clcf->handler = ngx_campaign_outbox_handler;
+            }
+        }
+
+        if (conf->api) {
+            clcf->client_max_body_size = 0;
+        }
+
+        return NGX_CONF_OK;
+    }
+
     /* like a content handler, the API is not inherited by inner locations */
 
     if (conf->api == NGX_CONF_UNSET) {
@@ -287,8 +316,6 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
          * answers with an HTML page; the API takes the check over so that
          * a client gets a problem+json answer instead.
          */
-
-        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
         conf->max_body_size = clcf->client_max_body_size;
         clcf->client_max_body_size = 0;

@@ -126,16 +126,9 @@ ngx_campaign_unitary(ngx_http_request_t *r)
 
     cplcf = ngx_http_get_module_loc_conf(r, ngx_http_campaign_module);
 
-    if (r->headers_in.content_length_n < 0
-        && (r->headers_in.chunked
-#if (NGX_HTTP_V2)
-            || (r->stream && !r->stream->in_closed)
-#endif
-#ifdef NGX_HTTP_VERSION_30
-            || r->http_version == NGX_HTTP_VERSION_30
-#endif
-           ))
-    {
+    /* HTTP/2 and HTTP/3 bodies without a length are "chunked" too */
+
+    if (r->headers_in.chunked) {
         /* a body of unknown length could not be bounded while it is read */
 
         return ngx_campaign_refuse(r, NGX_HTTP_LENGTH_REQUIRED,
@@ -290,6 +283,11 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
     ngx_http_set_ctx(r, e, ngx_http_campaign_module);
 
     rc = ngx_campaign_dispatch_start(e);
+
+    if (rc == NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        return ngx_campaign_send_error(r, rc, "the messages could not be "
+                                       "rendered", "", "");
+    }
 
     if (rc == NGX_DONE || rc == NGX_ERROR) {
         return rc;

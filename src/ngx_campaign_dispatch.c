@@ -25,10 +25,10 @@
 static ngx_int_t ngx_campaign_dispatch_payload(ngx_campaign_execution_t *e,
     ngx_campaign_message_t *m, ngx_uint_t n);
 static ngx_int_t ngx_campaign_dispatch_send(ngx_campaign_message_t *m);
-static ngx_int_t ngx_campaign_dispatch_headers(ngx_http_request_t *sr,
-    ngx_campaign_message_t *m);
-static ngx_table_elt_t *ngx_campaign_dispatch_header(ngx_http_request_t *sr,
-    char *key, u_char *value, size_t len);
+static ngx_http_headers_in_t *ngx_campaign_dispatch_headers(
+    ngx_http_request_t *r, ngx_campaign_message_t *m);
+static ngx_table_elt_t *ngx_campaign_dispatch_header(ngx_http_request_t *r,
+    ngx_http_headers_in_t *hi, char *key, u_char *value, size_t len);
 static ngx_int_t ngx_campaign_dispatch_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
 static ngx_int_t ngx_campaign_dispatch_survive(ngx_int_t rc);
@@ -39,6 +39,9 @@ static void ngx_campaign_dispatch_cleanup(void *data);
 
 static ngx_int_t ngx_campaign_dispatch_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+
+
+#define NGX_CAMPAIGN_GATEWAY_HEADERS  4
 
 
 static ngx_str_t  ngx_campaign_post = ngx_string("POST");
@@ -80,7 +83,7 @@ ngx_campaign_dispatch_start(ngx_campaign_execution_t *e)
         m->recipient = &e->trigger.recipients[i];
 
         if (ngx_campaign_dispatch_payload(e, m, i) != NGX_OK) {
-            return NGX_ERROR;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         m->retry.handler = ngx_campaign_dispatch_retry;
@@ -204,9 +207,10 @@ ngx_campaign_dispatch_payload(ngx_campaign_execution_t *e,
         if (ngx_campaign_template_render(ct->tpl, rcp->data, &a, &out, &len)
             != 0)
         {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "campaign \"%s\": rendering \"%s\" failed",
-                          c->id, ct->key);
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "campaign \"%s\": rendering \"%s\" for \"%s\" "
+                          "failed: out of memory or over the limits",
+                          c->id, ct->key, rcp->user_id);
             return NGX_ERROR;
         }
 
@@ -247,13 +251,20 @@ ngx_campaign_dispatch_payload(ngx_campaign_execution_t *e,
 }
 
 
+/*
+ * Everything the subrequest needs is allocated before it is created:
+ * once ngx_http_subrequest() has posted it, it runs.
+ */
+
 static ngx_int_t
 ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
 {
     ngx_buf_t                    *b;
     ngx_chain_t                  *cl;
     ngx_http_request_t           *r, *sr;
+    ngx_http_headers_in_t        *hi;
     ngx_campaign_gateway_t       *gw;
+    ngx_http_variable_value_t    *vv;
     ngx_http_request_body_t      *rb;
     ngx_http_core_main_conf_t    *cmcf;
     ngx_http_post_subrequest_t   *ps;
@@ -269,21 +280,6 @@ ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
     ps->handler = ngx_campaign_dispatch_done;
     ps->data = m;
 
-    if (ngx_http_subrequest(r, &gw->uri, gw->args.len ? &gw->args : NULL,
-                            &sr, ps, NGX_HTTP_SUBREQUEST_BACKGROUND)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    m->attempts++;
-    m->subrequest = sr;
-
-    ngx_http_set_ctx(sr, m, ngx_http_campaign_module);
-
-    sr->method = NGX_HTTP_POST;
-    sr->method_name = ngx_campaign_post;
-
     /*
      * A subrequest shares the cached variables of its parent: the gateway's
      * $http_idempotency_key would be the first message's for all of them.
@@ -291,9 +287,9 @@ ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
 
-    sr->variables = ngx_pcalloc(r->pool, cmcf->variables.nelts
-                                         * sizeof(ngx_http_variable_value_t));
-    if (sr->variables == NULL) {
+    vv = ngx_pcalloc(r->pool, cmcf->variables.nelts
+                              * sizeof(ngx_http_variable_value_t));
+    if (vv == NULL) {
         return NGX_ERROR;
     }
 
@@ -325,102 +321,128 @@ ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
 
     rb->bufs = cl;
     rb->buf = b;
-    rb->rest = 0;
 
+    hi = ngx_campaign_dispatch_headers(r, m);
+    if (hi == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_subrequest(r, &gw->uri, gw->args.len ? &gw->args : NULL,
+                            &sr, ps, NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    m->attempts++;
+    m->subrequest = sr;
+    m->status = 0;
+
+    sr->method = NGX_HTTP_POST;
+    sr->method_name = ngx_campaign_post;
+    sr->variables = vv;
     sr->request_body = rb;
+
+    /* the list lives in one part: only its "last" points into the struct */
+
+    sr->headers_in = *hi;
+    sr->headers_in.headers.last = &sr->headers_in.headers.part;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "campaign: message %V attempt %ui to \"%V\"",
                    &m->idempotency_key, m->attempts, &gw->uri);
 
-    return ngx_campaign_dispatch_headers(sr, m);
+    return NGX_OK;
 }
 
 
 /*
  * A subrequest starts with a copy of the client's headers; the gateway
  * gets none of them (the trigger's credentials are not its business),
- * only what describes the message.
+ * only what describes the message.  Host and Server stay, for $host.
  */
 
-static ngx_int_t
-ngx_campaign_dispatch_headers(ngx_http_request_t *sr,
+static ngx_http_headers_in_t *
+ngx_campaign_dispatch_headers(ngx_http_request_t *r,
     ngx_campaign_message_t *m)
 {
     u_char                 *p;
-    ngx_table_elt_t        *host, *h;
+    ngx_table_elt_t        *h;
     ngx_http_headers_in_t  *hi;
 
-    hi = &sr->headers_in;
-    host = hi->host;
+    hi = ngx_pcalloc(r->pool, sizeof(ngx_http_headers_in_t));
+    if (hi == NULL) {
+        return NULL;
+    }
 
-    ngx_memzero(hi, sizeof(ngx_http_headers_in_t));
-
-    hi->host = host;
+    hi->host = r->headers_in.host;
+    hi->server = r->headers_in.server;
     hi->content_length_n = m->payload.len;
     hi->keep_alive_n = -1;
 
-    if (ngx_list_init(&hi->headers, sr->pool, 4, sizeof(ngx_table_elt_t))
+    if (ngx_list_init(&hi->headers, r->pool, NGX_CAMPAIGN_GATEWAY_HEADERS,
+                      sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    h = ngx_campaign_dispatch_header(sr, "Content-Type",
+    h = ngx_campaign_dispatch_header(r, hi, "Content-Type",
                                      (u_char *) "application/json",
                                      sizeof("application/json") - 1);
     if (h == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     hi->content_type = h;
 
-    p = ngx_pnalloc(sr->pool, NGX_OFF_T_LEN);
+    p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
     if (p == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    h = ngx_campaign_dispatch_header(sr, "Content-Length", p,
+    h = ngx_campaign_dispatch_header(r, hi, "Content-Length", p,
                                      ngx_sprintf(p, "%uz", m->payload.len)
                                      - p);
     if (h == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     hi->content_length = h;
 
-    if (ngx_campaign_dispatch_header(sr, "Idempotency-Key",
+    if (ngx_campaign_dispatch_header(r, hi, "Idempotency-Key",
                                      m->idempotency_key.data,
                                      m->idempotency_key.len)
         == NULL)
     {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    p = ngx_pnalloc(sr->pool, NGX_INT_T_LEN);
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
     if (p == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    if (ngx_campaign_dispatch_header(sr, "X-Campaign-Attempt", p,
-                                     ngx_sprintf(p, "%ui", m->attempts) - p)
+    if (ngx_campaign_dispatch_header(r, hi, "X-Campaign-Attempt", p,
+                                     ngx_sprintf(p, "%ui", m->attempts + 1)
+                                     - p)
         == NULL)
     {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    return NGX_OK;
+    return hi;
 }
 
 
 static ngx_table_elt_t *
-ngx_campaign_dispatch_header(ngx_http_request_t *sr, char *key,
-    u_char *value, size_t len)
+ngx_campaign_dispatch_header(ngx_http_request_t *r, ngx_http_headers_in_t *hi,
+    char *key, u_char *value, size_t len)
 {
     size_t            n;
     ngx_table_elt_t  *h;
 
-    h = ngx_list_push(&sr->headers_in.headers);
+    h = ngx_list_push(&hi->headers);
     if (h == NULL) {
         return NULL;
     }
@@ -432,12 +454,15 @@ ngx_campaign_dispatch_header(ngx_http_request_t *sr, char *key,
     h->value.data = value;
     h->value.len = len;
 
-    h->lowcase_key = ngx_pnalloc(sr->pool, n);
+    h->lowcase_key = ngx_pnalloc(r->pool, n);
     if (h->lowcase_key == NULL) {
         return NULL;
     }
 
     h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, n);
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     return h;
 }
@@ -452,19 +477,35 @@ ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ngx_msec_t                 delay;
     ngx_campaign_execution_t  *e;
 
-    /* a subrequest may be finalized more than once: count the first */
-
     if (m->subrequest != sr) {
         return ngx_campaign_dispatch_survive(rc);
+    }
+
+    if (rc == NGX_AGAIN) {
+        return rc;
+    }
+
+    if (rc != NGX_HTTP_CLOSE
+        && rc != NGX_HTTP_REQUEST_TIME_OUT
+        && rc != NGX_HTTP_CLIENT_CLOSED_REQUEST
+        && (rc >= NGX_HTTP_SPECIAL_RESPONSE
+            || rc == NGX_HTTP_CREATED
+            || rc == NGX_HTTP_NO_CONTENT))
+    {
+        /* a special response (or an error_page) follows: wait for its end */
+        m->status = rc;
+        return rc;
     }
 
     m->subrequest = NULL;
     e = m->execution;
 
-    if (rc == NGX_ERROR || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST) {
-        status = NGX_HTTP_BAD_GATEWAY;
+    if (rc == NGX_ERROR || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST
+        || rc == NGX_HTTP_REQUEST_TIME_OUT)
+    {
+        status = m->status ? m->status : NGX_HTTP_BAD_GATEWAY;
 
-    } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+    } else if (rc >= NGX_HTTP_OK) {
         status = rc;
 
     } else {
@@ -513,7 +554,14 @@ ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 static ngx_int_t
 ngx_campaign_dispatch_survive(ngx_int_t rc)
 {
-    return (rc == NGX_ERROR) ? NGX_OK : rc;
+    if (rc == NGX_ERROR || rc == NGX_HTTP_CLOSE
+        || rc == NGX_HTTP_REQUEST_TIME_OUT
+        || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST)
+    {
+        return NGX_OK;
+    }
+
+    return rc;
 }
 
 
@@ -591,7 +639,8 @@ ngx_campaign_dispatch_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_chain_t  *cl;
 
     if (r == r->main
-        || ngx_http_get_module_ctx(r, ngx_http_campaign_module) == NULL)
+        || r->post_subrequest == NULL
+        || r->post_subrequest->handler != ngx_campaign_dispatch_done)
     {
         return ngx_campaign_next_body_filter(r, in);
     }

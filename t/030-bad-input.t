@@ -391,3 +391,38 @@ POST /ajo/im/executions/unitary
 {}
 --- error_code: 415
 --- response_body_like: "status":415
+
+
+
+=== TEST 35: an "if" in the API location keeps the body limit
+--- config
+    location /ajo/im/ {
+        client_max_body_size 1k;
+        if ($http_x_debug) {
+            set $debug 1;
+        }
+        campaign_api;
+    }
+--- more_headers
+Content-Type: application/json
+X-Debug: 1
+--- request eval
+"POST /ajo/im/executions/unitary\n" . '{"requestId":"' . ("x" x 2000) . '"}'
+--- error_code: 413
+--- response_body_like: "status":413
+
+
+
+=== TEST 36: limit_except in the API location lets the API answer
+--- config
+    location /ajo/im/ {
+        limit_except GET POST {
+            deny all;
+        }
+        campaign_api;
+    }
+--- request
+POST /ajo/im/executions/unitary
+{}
+--- error_code: 400
+--- response_body_like: "pointer":"/requestId"

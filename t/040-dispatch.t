@@ -244,3 +244,88 @@ POST /ajo/im/executions/unitary
 [alert]
 [crit]
 too big
+
+
+
+=== TEST 9: an error_page in the server does not keep a failed gateway subrequest alive
+--- config
+    error_page 500 502 503 504 /50x.html;
+
+    campaign_gateway sms /_gw;
+    campaign_gateway_retries 0;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location = /_gw {
+        internal;
+        proxy_pass http://127.0.0.1:1;
+    }
+
+    location = /50x.html {
+        return 200 "sorry";
+    }
+--- request
+POST /ajo/im/executions/unitary
+{"requestId":"r9","campaignId":"order-sms","recipients":[{"type":"aep","userId":"a","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"},"context":{"orderId":"X"}}]}
+--- error_code: 502
+--- response_body_like: "message":"gateway answered 502 after 1 attempt\(s\)"
+
+
+
+=== TEST 10: a gateway that fails over with error_page is counted once, by its final answer
+--- config
+    campaign_gateway sms /_gw;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location = /_gw {
+        internal;
+        proxy_pass http://127.0.0.1:1;
+        proxy_intercept_errors on;
+        error_page 502 = @secondary;
+    }
+
+    location @secondary {
+        campaign_outbox logs/outbox.jsonl;
+    }
+
+    location = /lines {
+        default_type text/plain;
+        alias logs/outbox.jsonl;
+    }
+--- request eval
+["POST /ajo/im/executions/unitary\n" . '{"requestId":"r10","campaignId":"order-sms","recipients":[{"type":"aep","userId":"a","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"},"context":{"orderId":"X"}}]}',
+ "GET /lines"]
+--- error_code eval
+[202, 200]
+--- response_body_like eval
+[qr/"status":"accepted","gatewayStatus":202,"attempts":1/,
+ qr/\A\{"messageId"[^\n]+\n\z/]
+
+
+
+=== TEST 11: a gateway that closes the connection (444) fails its message only
+--- config
+    campaign_gateway email /_gw;
+    campaign_gateway_retries 0;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location = /_gw {
+        internal;
+        if ($http_idempotency_key ~ "-1$") {
+            return 444;
+        }
+        return 202;
+    }
+--- request
+POST /ajo/im/executions/unitary
+{"requestId":"r11","campaignId":"welcome-email","context":{"resetLink":"https://acme.example/"},"recipients":[{"type":"aep","userId":"ok","namespace":"email","channelData":{"emailAddress":"ok@example.com"}},{"type":"aep","userId":"closed","namespace":"email","channelData":{"emailAddress":"c@example.com"}}]}
+--- error_code: 202
+--- response_body_like: "userId":"ok",[^}]+"status":"accepted".*"userId":"closed",[^}]+"status":"failed","gatewayStatus":444

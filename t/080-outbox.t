@@ -73,3 +73,25 @@ POST /outbox
 hello
 --- error_code: 415
 --- response_body_like: "title":"Unsupported media type"
+
+
+
+=== TEST 5: an "if" in the outbox location keeps the outbox
+--- config
+    location = /outbox {
+        if ($http_x_campaign_attempt) {
+            set $retried 1;
+        }
+        campaign_outbox logs/outbox.jsonl;
+    }
+--- more_headers
+Content-Type: application/json
+X-Campaign-Attempt: 2
+--- request
+POST /outbox
+{"to":"a@example.com"}
+--- error_code: 202
+--- no_error_log
+[alert]
+[crit]
+exited on signal
