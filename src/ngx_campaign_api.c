@@ -360,8 +360,13 @@ ngx_campaign_execution_init(ngx_http_request_t *r,
 
     /* a version 4 UUID */
 
-    for (i = 0; i < 4; i++) {
-        rnd[i] = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+#if (NGX_OPENSSL)
+    if (RAND_bytes((u_char *) rnd, sizeof(rnd)) != 1)
+#endif
+    {
+        for (i = 0; i < 4; i++) {
+            rnd[i] = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+        }
     }
 
     p = (u_char *) rnd;

@@ -578,6 +578,14 @@ ngx_campaign_dispatch_retry(ngx_event_t *ev)
 
     ngx_http_set_log_request(c->log, r);
 
+    if (c->error) {
+        /* the client is gone: no one is waiting for this message */
+        m->status = NGX_HTTP_CLIENT_CLOSED_REQUEST;
+        ngx_campaign_dispatch_settle(m);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
     if (ngx_campaign_dispatch_send(m) != NGX_OK) {
         m->subrequest = NULL;
         m->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -613,16 +621,32 @@ ngx_campaign_dispatch_settle(ngx_campaign_message_t *m)
 }
 
 
+/*
+ * The pool goes: normally every message has settled by then; when the
+ * request was terminated (a worker_shutdown_timeout, a lost client) the
+ * messages still waiting are said so, once each.
+ */
+
 static void
 ngx_campaign_dispatch_cleanup(void *data)
 {
     ngx_campaign_execution_t *e = data;
 
-    ngx_uint_t  i;
+    ngx_uint_t               i;
+    ngx_campaign_message_t  *m;
 
     for (i = 0; i < e->nmessages; i++) {
-        if (e->messages[i].retry.timer_set) {
-            ngx_del_timer(&e->messages[i].retry);
+        m = &e->messages[i];
+
+        if (m->retry.timer_set) {
+            ngx_del_timer(&m->retry);
+        }
+
+        if (!m->done) {
+            ngx_log_error(NGX_LOG_WARN, e->request->connection->log, 0,
+                          "campaign: message %V abandoned after %ui "
+                          "attempt(s): the request ended first",
+                          &m->idempotency_key, m->attempts);
         }
     }
 }

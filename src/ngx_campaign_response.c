@@ -233,7 +233,8 @@ ngx_int_t
 ngx_campaign_send_problem(ngx_http_request_t *r, ngx_uint_t status,
     const char *detail, ngx_campaign_problems_t *problems)
 {
-    size_t                        i;
+    size_t                        i, n;
+    u_char                       *q;
     ngx_campaign_out_t            o;
     ngx_campaign_problem_t       *p;
     ngx_campaign_problem_type_t  *t;
@@ -258,8 +259,17 @@ ngx_campaign_send_problem(ngx_http_request_t *r, ngx_uint_t status,
     ngx_campaign_out_uint(&o, status);
     ngx_campaign_out_literal(&o, ",\"detail\":");
     ngx_campaign_out_string(&o, (u_char *) detail, ngx_strlen(detail));
+    /* the path as the client sent it: a URI reference, still encoded */
+
+    n = r->unparsed_uri.len;
+    q = ngx_strlchr(r->unparsed_uri.data, r->unparsed_uri.data + n, '?');
+
+    if (q) {
+        n = q - r->unparsed_uri.data;
+    }
+
     ngx_campaign_out_literal(&o, ",\"instance\":");
-    ngx_campaign_out_string(&o, r->uri.data, r->uri.len);
+    ngx_campaign_out_string(&o, r->unparsed_uri.data, n);
     ngx_campaign_out_literal(&o, ",\"errors\":[");
 
     for (i = 0; problems && i < problems->nitems; i++) {
