@@ -5,6 +5,9 @@
 #   make test     unit tests and the Test::Nginx suites
 #   make bench    wrk against bare nginx and a trigger, one worker
 #   make fuzz     libFuzzer over the parsers (FUZZ_SECONDS each)
+#   make asan     the Test::Nginx suites against nginx built from source
+#                 with AddressSanitizer and the module linked in statically
+#                 (needs `apt-get source nginx`, i.e. a deb-src entry)
 #
 # Each target installs the Debian packages it needs (sudo when not root).
 
@@ -65,7 +68,7 @@ define install_packages
 	fi
 endef
 
-.PHONY: all deps test-deps run test unit integration bench fuzz clean
+.PHONY: all deps test-deps run test unit integration bench fuzz asan clean
 
 all: $(MODULE)
 
@@ -127,6 +130,28 @@ fuzz: $(FUZZERS)
 bench: $(MODULE)
 	$(call install_packages,$(BENCH_PKGS))
 	bench/run.sh $(NGINX) $(MODULE)
+
+ASAN_NGINX   := $(BUILD)/asan/objs/nginx
+
+$(ASAN_NGINX): $(MODULE_SRCS) | test-deps
+	@mkdir -p $(BUILD)/src-pkg
+	cd $(BUILD)/src-pkg && { ls nginx_*.orig.tar.gz >/dev/null 2>&1 \
+	    || apt-get source --download-only nginx || true; }
+	@ls $(BUILD)/src-pkg/nginx_*.orig.tar.gz >/dev/null 2>&1 || { \
+	    echo "no nginx source: add a deb-src line for Debian to apt's" \
+	         "sources and run apt-get update"; exit 1; }
+	rm -rf $(BUILD)/asan && mkdir -p $(BUILD)/asan
+	tar -xzf $$(ls $(BUILD)/src-pkg/nginx_*.orig.tar.gz | tail -1) \
+	    -C $(BUILD)/asan --strip-components=1
+	cd $(BUILD)/asan && ./configure --with-debug --add-module=$(CURDIR) \
+	    --with-cc-opt="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+	    --with-ld-opt="-fsanitize=address,undefined" >/dev/null
+	$(MAKE) -C $(BUILD)/asan -f objs/Makefile
+
+asan: $(ASAN_NGINX)
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	TEST_NGINX_BINARY=$(ASAN_NGINX) TEST_NGINX_LOAD_MODULES= \
+	    prove $(PROVE_INC) t/*.t
 
 clean:
 	rm -rf $(BUILD) t/servroot var
