@@ -1495,6 +1495,9 @@ sub check_error_log {
         }
     }
 
+    # an nginx that must die says why at [emerg]: that is no surprise
+    delete $warn_level{emerg} if defined $block->must_die;
+
     for my $line (@$lines) {
         if ($line =~ /\[(alert|crit|emerg)\]/ && $warn_level{$1}) {
             warn "WARNING: $name - ", fmt_str($line), "\n";
