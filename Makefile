@@ -24,19 +24,23 @@ MODULE       := $(BUILD)/ngx_http_campaign_module.so
 CC           ?= cc
 UNIT_CFLAGS  := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -g \
                 -Isrc -It/unit
-UNIT_LIBS    := -lcjson -lpcre2-8 -lcmocka
+UNIT_LIBS    := -lcjson -lpcre2-8 -lm -lcmocka
 
 ENGINE_SRCS  := src/ngx_campaign_json.c src/ngx_campaign_template.c \
-                src/ngx_campaign_definition.c src/ngx_campaign_trigger.c
+                src/ngx_campaign_expr.c src/ngx_campaign_definition.c \
+                src/ngx_campaign_trigger.c src/ngx_campaign_content.c \
+                src/ngx_campaign_arena.c
 ENGINE_DEPS  := $(ENGINE_SRCS) $(wildcard src/*.h)
 MODULE_SRCS  := config ngx_campaign_module.c $(wildcard src/*.c) \
                 $(wildcard src/*.h)
 
+CLI          := $(BUILD)/ngx-campaign
+
 UNIT_TESTS   := $(BUILD)/test_json $(BUILD)/test_template \
-                $(BUILD)/test_definition \
-                $(BUILD)/test_trigger
-FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_trigger \
-                $(BUILD)/fuzz_definition
+                $(BUILD)/test_expr $(BUILD)/test_definition \
+                $(BUILD)/test_trigger $(BUILD)/test_content
+FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_expr \
+                $(BUILD)/fuzz_trigger $(BUILD)/fuzz_definition
 
 BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev
 TEST_PKGS    := $(BUILD_PKGS) libcmocka-dev curl libtest-base-perl \
@@ -54,6 +58,7 @@ PROVE_INC    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 export TEST_NGINX_BINARY       ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export TEST_NGINX_CAMPAIGNS    ?= $(CURDIR)/t/campaigns
+export NGX_CAMPAIGN_CLI        ?= $(CLI)
 
 define install_packages
 	@missing=""; for p in $(1); do \
@@ -70,7 +75,7 @@ endef
 
 .PHONY: all deps test-deps run test unit integration bench fuzz asan clean
 
-all: $(MODULE)
+all: $(MODULE) $(CLI)
 
 deps:
 	$(call install_packages,$(BUILD_PKGS))
@@ -102,22 +107,26 @@ run: $(MODULE)
 
 test: test-deps $(MODULE) unit integration
 
-$(BUILD)/test_%: t/unit/test_%.c t/unit/arena.c t/unit/arena.h \
-                 $(ENGINE_DEPS) | test-deps
+# the command-line tool links the same engine as the module
+$(CLI): cli/ngx_campaign_cli.c $(ENGINE_DEPS) | deps
 	@mkdir -p $(BUILD)
-	$(CC) $(UNIT_CFLAGS) $(ENGINE_SRCS) t/unit/arena.c $< $(UNIT_LIBS) -o $@
+	$(CC) $(UNIT_CFLAGS) $(ENGINE_SRCS) $< -lcjson -lpcre2-8 -lm -o $@
+
+$(BUILD)/test_%: t/unit/test_%.c $(ENGINE_DEPS) | test-deps
+	@mkdir -p $(BUILD)
+	$(CC) $(UNIT_CFLAGS) $(ENGINE_SRCS) $< $(UNIT_LIBS) -o $@
 
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
-integration: $(MODULE) | test-deps
+integration: $(MODULE) $(CLI) | test-deps
 	prove $(PROVE_INC) t/*.t
 
-$(BUILD)/fuzz_%: t/fuzz/fuzz_%.c t/unit/arena.c $(ENGINE_DEPS)
+$(BUILD)/fuzz_%: t/fuzz/fuzz_%.c $(ENGINE_DEPS)
 	$(call install_packages,$(FUZZ_PKGS))
 	@mkdir -p $(BUILD)
 	clang -g -O1 -fsanitize=fuzzer,address -D_DEFAULT_SOURCE -Isrc \
-	    -It/unit $(ENGINE_SRCS) t/unit/arena.c $< -lcjson -lpcre2-8 -o $@
+	    -It/unit $(ENGINE_SRCS) $< -lcjson -lpcre2-8 -lm -o $@
 
 fuzz: $(FUZZERS)
 	@for f in $(FUZZERS); do \

@@ -15,6 +15,7 @@ static void *ngx_campaign_pool_alloc_handler(void *pool, size_t size);
 static int ngx_campaign_pool_cleanup_handler(void *pool,
     void (*handler)(void *data), void *data);
 
+static ngx_int_t ngx_campaign_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_campaign_init(ngx_conf_t *cf);
 static void *ngx_campaign_create_main_conf(ngx_conf_t *cf);
 static void *ngx_campaign_create_loc_conf(ngx_conf_t *cf);
@@ -32,6 +33,8 @@ static char *ngx_campaign_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_campaign_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_campaign_profile_lookup(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 static ngx_conf_num_bounds_t  ngx_campaign_retries_bounds = {
@@ -42,7 +45,7 @@ static ngx_conf_num_bounds_t  ngx_campaign_retries_bounds = {
 static ngx_command_t  ngx_campaign_commands[] = {
 
     { ngx_string("campaign_definitions"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_campaign_definitions,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -83,12 +86,26 @@ static ngx_command_t  ngx_campaign_commands[] = {
       0,
       NULL },
 
+    { ngx_string("campaign_profile_lookup"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_profile_lookup,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_profile_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_campaign_loc_conf_t, profile_max_size),
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_campaign_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_campaign_preconfiguration,         /* preconfiguration */
     ngx_campaign_init,                     /* postconfiguration */
 
     ngx_campaign_create_main_conf,         /* create main configuration */
@@ -194,6 +211,13 @@ ngx_campaign_find(ngx_campaign_main_conf_t *cmcf, u_char *id, size_t len)
 
 
 static ngx_int_t
+ngx_campaign_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_campaign_profile_add_variables(cf);
+}
+
+
+static ngx_int_t
 ngx_campaign_init(ngx_conf_t *cf)
 {
     if (ngx_campaign_trigger_init() != 0) {
@@ -248,6 +272,9 @@ ngx_campaign_create_loc_conf(ngx_conf_t *cf)
     clcf->retries = NGX_CONF_UNSET_UINT;
     clcf->retry_delay = NGX_CONF_UNSET_MSEC;
     clcf->api = NGX_CONF_UNSET;
+    clcf->profile_uri = NGX_CONF_UNSET_PTR;
+    clcf->profile_args = NGX_CONF_UNSET_PTR;
+    clcf->profile_max_size = NGX_CONF_UNSET_SIZE;
 
     return clcf;
 }
@@ -275,6 +302,16 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->retries, prev->retries, 2);
     ngx_conf_merge_msec_value(conf->retry_delay, prev->retry_delay, 100);
+
+    if (conf->profile_uri == NGX_CONF_UNSET_PTR) {
+        conf->profile_uri = prev->profile_uri;
+        conf->profile_args = prev->profile_args;
+    }
+
+    ngx_conf_merge_ptr_value(conf->profile_uri, prev->profile_uri, NULL);
+    ngx_conf_merge_ptr_value(conf->profile_args, prev->profile_args, NULL);
+    ngx_conf_merge_size_value(conf->profile_max_size,
+                              prev->profile_max_size, 64 * 1024);
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -331,7 +368,7 @@ ngx_campaign_definitions(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_campaign_main_conf_t *cmcf = conf;
 
     size_t                 n, errors;
-    ngx_str_t             *value;
+    ngx_str_t             *value, fragments;
     ngx_campaign_t       **campaigns;
     ngx_campaign_alloc_t   a;
 
@@ -346,9 +383,29 @@ ngx_campaign_definitions(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    ngx_str_null(&fragments);
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "fragments=", 10) != 0
+            || value[2].len == 10)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        fragments.data = value[2].data + 10;
+        fragments.len = value[2].len - 10;
+
+        if (ngx_conf_full_name(cf->cycle, &fragments, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
     ngx_campaign_pool_alloc(&a, cf->pool);
 
     errors = ngx_campaign_definition_load_dir(&a, (char *) cmcf->dir.data,
+                                              (char *) fragments.data,
                                               &campaigns, &n,
                                               ngx_campaign_definition_error,
                                               cf);
@@ -532,6 +589,90 @@ ngx_campaign_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_campaign_outbox_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * campaign_profile_lookup /profiles/$campaign_namespace/$campaign_user_id;
+ * the arguments, after "?", are a value of their own, so that a "?" in a
+ * userId stays in the path.
+ */
+
+static char *
+ngx_campaign_profile_lookup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_campaign_loc_conf_t *cplcf = conf;
+
+    u_char                            *q;
+    ngx_str_t                         *value, uri, args;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (cplcf->profile_uri != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        cplcf->profile_uri = NULL;
+        cplcf->profile_args = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].data[0] != '/') {
+        return "must be a location URI starting with \"/\"";
+    }
+
+    uri = value[1];
+    ngx_str_null(&args);
+
+    q = ngx_strlchr(uri.data, uri.data + uri.len, '?');
+
+    if (q) {
+        args.data = q + 1;
+        args.len = uri.data + uri.len - args.data;
+        uri.len = q - uri.data;
+    }
+
+    cplcf->profile_uri = ngx_palloc(cf->pool,
+                                    sizeof(ngx_http_complex_value_t));
+    if (cplcf->profile_uri == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &uri;
+    ccv.complex_value = cplcf->profile_uri;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    cplcf->profile_args = NULL;
+
+    if (args.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    cplcf->profile_args = ngx_palloc(cf->pool,
+                                     sizeof(ngx_http_complex_value_t));
+    if (cplcf->profile_args == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &args;
+    ccv.complex_value = cplcf->profile_args;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

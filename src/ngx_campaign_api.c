@@ -18,6 +18,12 @@
 
 
 static ngx_int_t ngx_campaign_health(ngx_http_request_t *r);
+static ngx_int_t ngx_campaign_read_json(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt handler);
+static ngx_int_t ngx_campaign_preview(ngx_http_request_t *r,
+    ngx_str_t *id);
+static void ngx_campaign_preview_body(ngx_http_request_t *r);
+static ngx_int_t ngx_campaign_preview_run(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_unitary(ngx_http_request_t *r);
 static void ngx_campaign_unitary_body(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_unitary_run(ngx_http_request_t *r);
@@ -30,6 +36,8 @@ static ngx_int_t ngx_campaign_execution_answer(ngx_http_request_t *r,
 
 
 static ngx_str_t  ngx_campaign_health_path = ngx_string("health");
+static ngx_str_t  ngx_campaign_campaigns_path = ngx_string("campaigns/");
+static ngx_str_t  ngx_campaign_preview_path = ngx_string("/preview");
 static ngx_str_t  ngx_campaign_unitary_path =
     ngx_string("executions/unitary");
 
@@ -37,7 +45,7 @@ static ngx_str_t  ngx_campaign_unitary_path =
 ngx_int_t
 ngx_campaign_api_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                  path;
+    ngx_str_t                  path, id;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
@@ -77,6 +85,23 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
         return ngx_campaign_unitary(r);
     }
 
+    /* campaigns/{id}/preview */
+
+    if (path.len > ngx_campaign_campaigns_path.len
+                   + ngx_campaign_preview_path.len
+        && ngx_strncmp(path.data, ngx_campaign_campaigns_path.data,
+                       ngx_campaign_campaigns_path.len) == 0
+        && ngx_strncmp(path.data + path.len - ngx_campaign_preview_path.len,
+                       ngx_campaign_preview_path.data,
+                       ngx_campaign_preview_path.len) == 0)
+    {
+        id.data = path.data + ngx_campaign_campaigns_path.len;
+        id.len = path.len - ngx_campaign_campaigns_path.len
+                 - ngx_campaign_preview_path.len;
+
+        return ngx_campaign_preview(r, &id);
+    }
+
     return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "no such endpoint",
                                "", "");
 }
@@ -110,12 +135,24 @@ ngx_campaign_health(ngx_http_request_t *r)
 static ngx_int_t
 ngx_campaign_unitary(ngx_http_request_t *r)
 {
-    ngx_int_t                 rc;
-    ngx_campaign_loc_conf_t  *cplcf;
-
     if (r->method != NGX_HTTP_POST) {
         return ngx_campaign_not_allowed(r, "POST");
     }
+
+    return ngx_campaign_read_json(r, ngx_campaign_unitary_body);
+}
+
+
+/*
+ * The checks a JSON body passes before it is read, then the read.
+ */
+
+static ngx_int_t
+ngx_campaign_read_json(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt handler)
+{
+    ngx_int_t                 rc;
+    ngx_campaign_loc_conf_t  *cplcf;
 
     if (ngx_campaign_json_content_type(r) != NGX_OK) {
         return ngx_campaign_refuse(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
@@ -146,13 +183,104 @@ ngx_campaign_unitary(ngx_http_request_t *r)
 
     r->request_body_in_single_buf = 1;
 
-    rc = ngx_http_read_client_request_body(r, ngx_campaign_unitary_body);
+    rc = ngx_http_read_client_request_body(r, handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
     }
 
     return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_campaign_preview(ngx_http_request_t *r, ngx_str_t *id)
+{
+    ngx_campaign_t            *c;
+    ngx_campaign_main_conf_t  *cmcf;
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_campaign_not_allowed(r, "POST");
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
+
+    c = ngx_campaign_find(cmcf, id->data, id->len);
+    if (c == NULL) {
+        return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "unknown campaign",
+                                   "", "no campaign has this id");
+    }
+
+    ngx_http_set_ctx(r, c, ngx_http_campaign_module);
+
+    return ngx_campaign_read_json(r, ngx_campaign_preview_body);
+}
+
+
+static void
+ngx_campaign_preview_body(ngx_http_request_t *r)
+{
+    ngx_http_finalize_request(r, ngx_campaign_preview_run(r));
+}
+
+
+/*
+ * What every field of the campaign renders to for this profile and
+ * context, in the language they choose; nothing is sent.  Any status
+ * of the campaign can be previewed: drafts are what previews are for.
+ */
+
+static ngx_int_t
+ngx_campaign_preview_run(ngx_http_request_t *r)
+{
+    int                       rc;
+    size_t                    len;
+    cJSON                    *data;
+    u_char                   *json;
+    ngx_str_t                 body;
+    ngx_campaign_t           *c;
+    ngx_campaign_out_t        o;
+    ngx_campaign_alloc_t      a;
+    ngx_campaign_problems_t   problems;
+
+    if (r->connection->error) {
+        return NGX_HTTP_CLIENT_CLOSED_REQUEST;
+    }
+
+    c = ngx_http_get_module_ctx(r, ngx_http_campaign_module);
+
+    if (ngx_campaign_read_body(r, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_campaign_pool_alloc(&a, r->pool);
+    ngx_memzero(&problems, sizeof(ngx_campaign_problems_t));
+
+    rc = ngx_campaign_trigger_parse_preview(&a, body.data, body.len, &data,
+                                            &problems);
+    if (rc == -2) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != 0) {
+        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
+                                         "the request is invalid",
+                                         &problems);
+    }
+
+    if (ngx_campaign_content_preview(&a, c, data, &json, &len) != 0) {
+        return ngx_campaign_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "the content could not be rendered",
+                                       "", "");
+    }
+
+    o.start = json;
+    o.pos = json + len;
+    o.end = o.pos;
+    o.pool = r->pool;
+    o.failed = 0;
+
+    return ngx_campaign_send_json(r, NGX_HTTP_OK, NULL, &o);
 }
 
 
@@ -282,6 +410,31 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, e, ngx_http_campaign_module);
 
+    rc = ngx_campaign_profile_start(e, cplcf);
+
+    if (rc == NGX_DONE) {
+        return NGX_DONE;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_campaign_execution_dispatch(r, e);
+}
+
+
+/*
+ * With every profile known: the messages of the recipients that have one
+ * are rendered and sent.
+ */
+
+ngx_int_t
+ngx_campaign_execution_dispatch(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e)
+{
+    ngx_int_t  rc;
+
     rc = ngx_campaign_dispatch_start(e);
 
     if (rc == NGX_HTTP_INTERNAL_SERVER_ERROR) {
@@ -296,10 +449,6 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
     return ngx_campaign_execution_answer(r, e);
 }
 
-
-/*
- * Why a campaign cannot be triggered now, or NULL when it can.
- */
 
 static const char *
 ngx_campaign_inactive(ngx_campaign_t *c, u_char *buf, size_t size)
@@ -350,11 +499,12 @@ static ngx_int_t
 ngx_campaign_execution_init(ngx_http_request_t *r,
     ngx_campaign_execution_t *e)
 {
-    u_char      *p, *id;
-    uint32_t     rnd[4];
-    ngx_tm_t     tm;
-    ngx_uint_t   i;
-    ngx_time_t  *tp;
+    u_char                  *p, *id;
+    uint32_t                 rnd[4];
+    ngx_tm_t                 tm;
+    ngx_uint_t               i;
+    ngx_time_t              *tp;
+    ngx_campaign_message_t  *m;
 
     static const char  hex[] = "0123456789abcdef";
 
@@ -393,6 +543,33 @@ ngx_campaign_execution_init(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    e->nmessages = e->trigger.nrecipients;
+    e->messages = ngx_pcalloc(r->pool,
+                              e->nmessages * sizeof(ngx_campaign_message_t));
+    if (e->messages == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < e->nmessages; i++) {
+        m = &e->messages[i];
+
+        m->execution = e;
+        m->recipient = &e->trigger.recipients[i];
+
+        p = ngx_pnalloc(r->pool, NGX_CAMPAIGN_EXECUTION_ID_LEN + 1
+                                 + NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        m->idempotency_key.data = p;
+        m->idempotency_key.len = ngx_sprintf(p, "%*s-%ui",
+                                             (size_t)
+                                             NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                                             e->id, i)
+                                 - p;
+    }
+
     e->created_at.len = ngx_sprintf(e->created_at.data,
                                     "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
                                     tm.ngx_tm_year, tm.ngx_tm_mon,
@@ -422,22 +599,38 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
     ngx_campaign_execution_t *e)
 {
     u_char                   *p;
-    ngx_uint_t                i, accepted, timedout, status;
+    ngx_uint_t                i, accepted, timedout, unknown, status;
+    const char               *detail, *reason;
     ngx_campaign_out_t        o;
     ngx_campaign_message_t   *m;
     ngx_campaign_problems_t   problems;
 
     accepted = 0;
     timedout = 0;
+    unknown = 0;
 
     for (i = 0; i < e->nmessages; i++) {
-        accepted += e->messages[i].accepted;
-        timedout += (e->messages[i].status == NGX_HTTP_GATEWAY_TIME_OUT);
+        m = &e->messages[i];
+
+        accepted += m->accepted;
+        timedout += (m->status == NGX_HTTP_GATEWAY_TIME_OUT);
+        unknown += (m->profile_failed
+                    && m->profile_status == NGX_HTTP_NOT_FOUND);
     }
 
     if (accepted == 0) {
-        status = (timedout == e->nmessages) ? NGX_HTTP_GATEWAY_TIME_OUT
-                                            : NGX_HTTP_BAD_GATEWAY;
+
+        /* as AJO does for profiles it does not know */
+
+        if (unknown == e->nmessages) {
+            status = NGX_HTTP_NOT_FOUND;
+            detail = "no recipient has a profile";
+
+        } else {
+            status = (timedout == e->nmessages) ? NGX_HTTP_GATEWAY_TIME_OUT
+                                                : NGX_HTTP_BAD_GATEWAY;
+            detail = "every recipient's dispatch failed";
+        }
 
         problems.items = ngx_palloc(r->pool, e->nmessages
                                              * sizeof(ngx_campaign_problem_t));
@@ -452,12 +645,20 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
         for (i = 0; i < e->nmessages; i++) {
             m = &e->messages[i];
 
-            p = ngx_pnalloc(r->pool, 64 + NGX_INT_T_LEN * 3);
+            p = ngx_pnalloc(r->pool, 128 + NGX_INT_T_LEN * 3);
             if (p == NULL) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
             problems.items[i].pointer = (char *) p;
+
+            if (m->profile_failed) {
+                p = ngx_sprintf(p, "/recipients/%ui/userId%Z", i);
+                problems.items[i].message = (char *) p;
+                ngx_sprintf(p, "%s%Z", ngx_campaign_profile_reason(m));
+                continue;
+            }
+
             p = ngx_sprintf(p, "/recipients/%ui%Z", i);
 
             problems.items[i].message = (char *) p;
@@ -465,9 +666,7 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
                         m->status, m->attempts);
         }
 
-        return ngx_campaign_send_problem(r, status,
-                                         "every recipient's dispatch failed",
-                                         &problems);
+        return ngx_campaign_send_problem(r, status, detail, &problems);
     }
 
     ngx_campaign_out_init(&o, r->pool, 256 + 160 * e->nmessages);
@@ -505,8 +704,17 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
             ngx_campaign_out_literal(&o, ",\"status\":\"failed\"");
         }
 
-        ngx_campaign_out_literal(&o, ",\"gatewayStatus\":");
-        ngx_campaign_out_uint(&o, m->status);
+        if (m->profile_failed) {
+            reason = ngx_campaign_profile_reason(m);
+            ngx_campaign_out_literal(&o, ",\"reason\":");
+            ngx_campaign_out_string(&o, (u_char *) reason,
+                                    ngx_strlen(reason));
+
+        } else {
+            ngx_campaign_out_literal(&o, ",\"gatewayStatus\":");
+            ngx_campaign_out_uint(&o, m->status);
+        }
+
         ngx_campaign_out_literal(&o, ",\"attempts\":");
         ngx_campaign_out_uint(&o, m->attempts);
         ngx_campaign_out_literal(&o, "}");

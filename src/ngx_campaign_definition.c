@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -25,6 +26,14 @@
 #define NGX_CAMPAIGN_THROTTLE_MAX    2000
 #define NGX_CAMPAIGN_LENGTH_MAX      2147483647
 #define NGX_CAMPAIGN_FILE_MAX        (4 * 1024 * 1024)
+#define NGX_CAMPAIGN_NAME_MAX        64
+
+#define NGX_CAMPAIGN_DEFAULT_LANGUAGE  "en"
+
+#define ngx_campaign_alpha(c)                                               \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define ngx_campaign_digit(c)        ((c) >= '0' && (c) <= '9')
+#define NGX_CAMPAIGN_FRAGMENT_SUFFIX   ".mustache"
 
 #define NGX_CAMPAIGN_PATH_LEN        256
 #define NGX_CAMPAIGN_MESSAGE_LEN     512
@@ -43,18 +52,39 @@ typedef struct {
 } ngx_campaign_key_t;
 
 
+/* a piece usable as the partial {{> name}} */
+
+typedef struct {
+    const char                        *name;
+    const u_char                      *src;
+    size_t                             len;
+    const char                        *file;      /* a shared one's path */
+    unsigned                           broken:1;  /* reported already */
+} ngx_campaign_fragment_t;
+
+
 typedef struct {
     ngx_campaign_alloc_t              *alloc;
     const char                        *file;
     ngx_campaign_definition_error_pt   error;
     void                              *data;
     size_t                             nerrors;
+
+    ngx_campaign_fragment_t           *shared;    /* of fragments_dir */
+    size_t                             nshared;
+    ngx_campaign_fragment_t           *own;       /* of the campaign */
+    size_t                             nown;
+
     unsigned                           nomem:1;
+    unsigned                           broken:1;  /* a partial was */
+    unsigned                           invalid:1; /* reported elsewhere */
 } ngx_campaign_definition_ctx_t;
 
 
 static ngx_campaign_t *ngx_campaign_definition_parse_text(
     ngx_campaign_definition_ctx_t *ctx, const u_char *text, size_t len);
+static cJSON *ngx_campaign_definition_json(ngx_campaign_definition_ctx_t *ctx,
+    const u_char *text, size_t len);
 static void ngx_campaign_definition_syntax_error(
     ngx_campaign_definition_ctx_t *ctx, const u_char *text, size_t len,
     const char *end);
@@ -95,6 +125,23 @@ static void ngx_campaign_definition_pattern(
     ngx_campaign_field_t *f);
 static void ngx_campaign_pcre2_code_free(void *data);
 static void ngx_campaign_pcre2_match_data_free(void *data);
+static void ngx_campaign_definition_shared(
+    ngx_campaign_definition_ctx_t *ctx, const char *dir);
+static void ngx_campaign_definition_fragments(
+    ngx_campaign_definition_ctx_t *ctx, const cJSON *root);
+static int ngx_campaign_definition_name(const char *s, size_t len);
+static void ngx_campaign_definition_check_fragment(
+    ngx_campaign_definition_ctx_t *ctx, ngx_campaign_fragment_t *f,
+    const char *field);
+static ngx_campaign_template_t *ngx_campaign_definition_compile(
+    ngx_campaign_definition_ctx_t *ctx, const char *field,
+    const u_char *src, size_t len, ngx_campaign_escape_e escape);
+static int ngx_campaign_definition_partial(void *data, const u_char *name,
+    size_t len, const u_char **src, size_t *src_len);
+static ngx_campaign_fragment_t *ngx_campaign_definition_find(
+    ngx_campaign_fragment_t *list, size_t n, const u_char *name, size_t len);
+static int ngx_campaign_definition_partial_empty(void *data,
+    const u_char *name, size_t len, const u_char **src, size_t *src_len);
 static void ngx_campaign_definition_content(
     ngx_campaign_definition_ctx_t *ctx, const cJSON *root,
     ngx_campaign_t *c);
@@ -105,6 +152,20 @@ static void ngx_campaign_definition_template(
     ngx_campaign_definition_ctx_t *ctx, const cJSON *item, const char *path,
     const char *key, const char *group, ngx_campaign_escape_e escape,
     ngx_campaign_t *c);
+static const char *ngx_campaign_definition_default_language(
+    ngx_campaign_definition_ctx_t *ctx, const cJSON *root);
+static int ngx_campaign_definition_language_tag(const char *s);
+static void ngx_campaign_definition_languages(
+    ngx_campaign_definition_ctx_t *ctx, const cJSON *root,
+    const char *default_tag, ngx_campaign_t *c);
+static ngx_campaign_content_t *ngx_campaign_definition_translation(
+    ngx_campaign_definition_ctx_t *ctx, const cJSON *lang, const char *path,
+    const cJSON *content, ngx_campaign_t *c);
+static void ngx_campaign_definition_override(
+    ngx_campaign_definition_ctx_t *ctx, const cJSON *item,
+    const char *field, const char *key, const char *group,
+    ngx_campaign_escape_e escape, ngx_campaign_content_t *entries,
+    size_t n);
 static void ngx_campaign_definition_check_keys(
     ngx_campaign_definition_ctx_t *ctx, const cJSON *obj, const char *path,
     const ngx_campaign_key_t *known, const char *where);
@@ -134,7 +195,8 @@ static void ngx_campaign_definition_vreport(
     ngx_campaign_definition_ctx_t *ctx, const char *field, size_t line,
     size_t column, const char *fmt, va_list args);
 static const char **ngx_campaign_definition_list_dir(
-    ngx_campaign_definition_ctx_t *ctx, const char *dir, size_t *n);
+    ngx_campaign_definition_ctx_t *ctx, const char *dir, const char *suffix,
+    size_t *n);
 static u_char *ngx_campaign_definition_read(
     ngx_campaign_definition_ctx_t *ctx, const char *path, size_t *len);
 static int ngx_campaign_definition_cmp_paths(const void *one,
@@ -153,6 +215,9 @@ static const ngx_campaign_key_t  ngx_campaign_top_keys[] = {
     { "throttle", 0 },
     { "context", 0 },
     { "content", 0 },
+    { "defaultLanguage", 0 },
+    { "languages", 0 },
+    { "fragments", 0 },
     { NULL, 0 }
 };
 
@@ -246,7 +311,7 @@ ngx_campaign_definition_parse(ngx_campaign_alloc_t *a, const char *file,
 
 size_t
 ngx_campaign_definition_load_dir(ngx_campaign_alloc_t *a, const char *dir,
-    ngx_campaign_t ***campaigns, size_t *n,
+    const char *fragments_dir, ngx_campaign_t ***campaigns, size_t *n,
     ngx_campaign_definition_error_pt error, void *data)
 {
     size_t                          i, j, len, npaths, ncampaigns;
@@ -265,7 +330,12 @@ ngx_campaign_definition_load_dir(ngx_campaign_alloc_t *a, const char *dir,
     *campaigns = NULL;
     *n = 0;
 
-    paths = ngx_campaign_definition_list_dir(&ctx, dir, &npaths);
+    if (fragments_dir != NULL) {
+        ngx_campaign_definition_shared(&ctx, fragments_dir);
+        ctx.file = dir;
+    }
+
+    paths = ngx_campaign_definition_list_dir(&ctx, dir, ".json", &npaths);
     if (paths == NULL || npaths == 0) {
         return ctx.nerrors;
     }
@@ -315,6 +385,41 @@ ngx_campaign_definition_load_dir(ngx_campaign_alloc_t *a, const char *dir,
 }
 
 
+u_char *
+ngx_campaign_definition_read_file(ngx_campaign_alloc_t *a, const char *path,
+    size_t *len, ngx_campaign_definition_error_pt error, void *data)
+{
+    ngx_campaign_definition_ctx_t  ctx;
+
+    memset(&ctx, 0, sizeof(ngx_campaign_definition_ctx_t));
+
+    ctx.alloc = a;
+    ctx.file = path;
+    ctx.error = error;
+    ctx.data = data;
+
+    return ngx_campaign_definition_read(&ctx, path, len);
+}
+
+
+cJSON *
+ngx_campaign_definition_parse_json(ngx_campaign_alloc_t *a, const char *file,
+    const u_char *text, size_t len, ngx_campaign_definition_error_pt error,
+    void *data)
+{
+    ngx_campaign_definition_ctx_t  ctx;
+
+    memset(&ctx, 0, sizeof(ngx_campaign_definition_ctx_t));
+
+    ctx.alloc = a;
+    ctx.file = file;
+    ctx.error = error;
+    ctx.data = data;
+
+    return ngx_campaign_definition_json(&ctx, text, len);
+}
+
+
 const char *
 ngx_campaign_channel_name(ngx_campaign_channel_e channel)
 {
@@ -341,13 +446,49 @@ static ngx_campaign_t *
 ngx_campaign_definition_parse_text(ngx_campaign_definition_ctx_t *ctx,
     const u_char *text, size_t len)
 {
-    size_t           pos, line, column, nerrors;
+    size_t           nerrors;
     cJSON           *root;
-    const char      *end;
     ngx_campaign_t  *c;
 
     nerrors = ctx->nerrors;
     ctx->nomem = 0;
+    ctx->invalid = 0;
+    ctx->own = NULL;
+    ctx->nown = 0;
+
+    root = ngx_campaign_definition_json(ctx, text, len);
+    if (root == NULL) {
+        return NULL;
+    }
+
+    if (!cJSON_IsObject(root)) {
+        ngx_campaign_definition_report(ctx, NULL,
+                                   "must be a JSON object, found %s",
+                                   ngx_campaign_json_type_name(root->type));
+        cJSON_Delete(root);
+        return NULL;
+    }
+
+    c = ngx_campaign_definition_campaign(ctx, root);
+
+    /* the campaign's fragments point into the tree */
+
+    ctx->own = NULL;
+    ctx->nown = 0;
+
+    cJSON_Delete(root);
+
+    return (ctx->nerrors == nerrors && !ctx->invalid) ? c : NULL;
+}
+
+
+static cJSON *
+ngx_campaign_definition_json(ngx_campaign_definition_ctx_t *ctx,
+    const u_char *text, size_t len)
+{
+    size_t       pos, line, column;
+    cJSON       *root;
+    const char  *end;
 
     if (len == 0) {
         ngx_campaign_definition_report(ctx, NULL, "empty file");
@@ -369,25 +510,15 @@ ngx_campaign_definition_parse_text(ngx_campaign_definition_ctx_t *ctx,
             ngx_campaign_definition_position(text, pos, &line, &column);
             ngx_campaign_definition_report_at(ctx, NULL, line, column,
                                       "JSON syntax error: unexpected data "
-                                      "after the campaign object");
+                                      "after the %s",
+                                      cJSON_IsObject(root)
+                                      ? "campaign object" : "JSON value");
             cJSON_Delete(root);
             return NULL;
         }
     }
 
-    if (!cJSON_IsObject(root)) {
-        ngx_campaign_definition_report(ctx, NULL,
-                                   "must be a JSON object, found %s",
-                                   ngx_campaign_json_type_name(root->type));
-        cJSON_Delete(root);
-        return NULL;
-    }
-
-    c = ngx_campaign_definition_campaign(ctx, root);
-
-    cJSON_Delete(root);
-
-    return (ctx->nerrors == nerrors) ? c : NULL;
+    return root;
 }
 
 
@@ -611,6 +742,7 @@ ngx_campaign_definition_campaign(ngx_campaign_definition_ctx_t *ctx,
     const cJSON *root)
 {
     int              v;
+    const char      *language;
     ngx_campaign_t  *c;
 
     c = ngx_campaign_definition_alloc(ctx, sizeof(ngx_campaign_t));
@@ -650,7 +782,15 @@ ngx_campaign_definition_campaign(ngx_campaign_definition_ctx_t *ctx,
     ngx_campaign_definition_schedule(ctx, root, c);
     ngx_campaign_definition_throttle(ctx, root, c);
     ngx_campaign_definition_schema(ctx, root, c);
+
+    /* the partials that the templates of content and languages include */
+
+    ngx_campaign_definition_fragments(ctx, root);
+
+    language = ngx_campaign_definition_default_language(ctx, root);
+
     ngx_campaign_definition_content(ctx, root, c);
+    ngx_campaign_definition_languages(ctx, root, language, c);
 
     return c;
 }
@@ -1232,6 +1372,337 @@ ngx_campaign_pcre2_match_data_free(void *data)
 }
 
 
+/*
+ * The shared fragments: every "NAME.mustache" file of the directory.  Each
+ * is checked once here, not again in every campaign that includes it.
+ */
+
+static void
+ngx_campaign_definition_shared(ngx_campaign_definition_ctx_t *ctx,
+    const char *dir)
+{
+    char                      quoted[NGX_CAMPAIGN_QUOTE_LEN + 8];
+    size_t                    i, len, npaths;
+    u_char                   *text;
+    const char               *base, **paths;
+    ngx_campaign_fragment_t  *f;
+
+    ctx->file = dir;
+
+    paths = ngx_campaign_definition_list_dir(ctx, dir,
+                                             NGX_CAMPAIGN_FRAGMENT_SUFFIX,
+                                             &npaths);
+    if (paths == NULL || npaths == 0) {
+        return;
+    }
+
+    qsort(paths, npaths, sizeof(const char *),
+          ngx_campaign_definition_cmp_paths);
+
+    ctx->shared = ngx_campaign_definition_alloc(ctx, npaths
+                                          * sizeof(ngx_campaign_fragment_t));
+    if (ctx->shared == NULL) {
+        return;
+    }
+
+    for (i = 0; i < npaths; i++) {
+        ctx->file = paths[i];
+
+        base = strrchr(paths[i], '/') + 1;
+        len = strlen(base) - (sizeof(NGX_CAMPAIGN_FRAGMENT_SUFFIX) - 1);
+
+        if (!ngx_campaign_definition_name(base, len)) {
+            ngx_campaign_definition_quote(quoted, sizeof(quoted), base, len);
+            ngx_campaign_definition_report(ctx, NULL,
+                                           "a fragment name must match "
+                                           "[A-Za-z0-9._-]{1,64}, found %s",
+                                           quoted);
+            continue;
+        }
+
+        f = &ctx->shared[ctx->nshared];
+        memset(f, 0, sizeof(ngx_campaign_fragment_t));
+
+        f->file = paths[i];
+        f->name = ngx_campaign_definition_alloc(ctx, len + 1);
+        if (f->name == NULL) {
+            continue;
+        }
+
+        memcpy((char *) f->name, base, len);
+        ((char *) f->name)[len] = '\0';
+
+        text = ngx_campaign_definition_read(ctx, paths[i], &f->len);
+        if (text == NULL) {
+            continue;
+        }
+
+        f->src = text;
+        ctx->nshared++;
+
+        ngx_campaign_definition_check_fragment(ctx, f, NULL);
+    }
+}
+
+
+/* the campaign's own "fragments": {"name": "template", ...} */
+
+static void
+ngx_campaign_definition_fragments(ngx_campaign_definition_ctx_t *ctx,
+    const cJSON *root)
+{
+    char                      field[NGX_CAMPAIGN_PATH_LEN];
+    char                      quoted[NGX_CAMPAIGN_QUOTE_LEN + 8];
+    size_t                    n;
+    const cJSON              *fragments, *item;
+    ngx_campaign_fragment_t  *f;
+
+    fragments = ngx_campaign_definition_member(ctx, root, NULL, "fragments",
+                                               cJSON_Object, 0);
+    if (fragments == NULL) {
+        return;
+    }
+
+    /* the keys are names the author chooses: any is allowed, none twice */
+
+    ngx_campaign_definition_check_keys(ctx, fragments, "fragments", NULL,
+                                       NULL);
+
+    n = cJSON_GetArraySize(fragments);
+    if (n == 0) {
+        return;
+    }
+
+    ctx->own = ngx_campaign_definition_alloc(ctx,
+                                        n * sizeof(ngx_campaign_fragment_t));
+    if (ctx->own == NULL) {
+        return;
+    }
+
+    for (item = fragments->child; item != NULL; item = item->next) {
+        ngx_campaign_definition_join(field, "fragments", item->string);
+
+        if (!ngx_campaign_definition_name(item->string,
+                                          strlen(item->string)))
+        {
+            ngx_campaign_definition_quote(quoted, sizeof(quoted),
+                                          item->string,
+                                          strlen(item->string));
+            ngx_campaign_definition_report(ctx, "fragments",
+                                           "a fragment name must match "
+                                           "[A-Za-z0-9._-]{1,64}, found %s",
+                                           quoted);
+            continue;
+        }
+
+        if (!cJSON_IsString(item)) {
+            ngx_campaign_definition_report(ctx, field,
+                                   "must be a string (a template), "
+                                   "found %s",
+                                   ngx_campaign_json_type_name(item->type));
+            continue;
+        }
+
+        f = &ctx->own[ctx->nown++];
+        memset(f, 0, sizeof(ngx_campaign_fragment_t));
+
+        f->name = item->string;
+        f->src = (const u_char *) item->valuestring;
+        f->len = strlen(item->valuestring);
+
+        ngx_campaign_definition_check_fragment(ctx, f, field);
+    }
+}
+
+
+/* [A-Za-z0-9._-]{1,64}, as ids */
+
+static int
+ngx_campaign_definition_name(const char *s, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > NGX_CAMPAIGN_NAME_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
+              || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_'
+              || s[i] == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * A fragment's own syntax, with every partial it includes taken as empty:
+ * a mistake is reported where it is written, once, and a template that
+ * includes the fragment later is not reported again for it.  A shared
+ * fragment is reported with its path as the file (field is NULL).
+ */
+
+static void
+ngx_campaign_definition_check_fragment(ngx_campaign_definition_ctx_t *ctx,
+    ngx_campaign_fragment_t *f, const char *field)
+{
+    ngx_campaign_template_opts_t    opts;
+    ngx_campaign_template_error_t   err;
+
+    memset(&opts, 0, sizeof(ngx_campaign_template_opts_t));
+    memset(&err, 0, sizeof(ngx_campaign_template_error_t));
+
+    opts.escape = NGX_CAMPAIGN_ESCAPE_HTML;
+    opts.partial = ngx_campaign_definition_partial_empty;
+    opts.partial_data = ctx;
+
+    if (ngx_campaign_template_compile_opts(ctx->alloc, f->src, f->len, &opts,
+                                           &err)
+        != NULL)
+    {
+        return;
+    }
+
+    f->broken = 1;
+
+    err.message[sizeof(err.message) - 1] = '\0';
+
+    if (err.message[0] == '\0') {
+        ngx_campaign_definition_nomem(ctx);
+        return;
+    }
+
+    ngx_campaign_definition_report_at(ctx, field, err.line, err.column, "%s",
+                                      err.message);
+}
+
+
+/*
+ * A template of the campaign, with its partials resolved: the campaign's
+ * own fragments first, then the shared ones.
+ */
+
+static ngx_campaign_template_t *
+ngx_campaign_definition_compile(ngx_campaign_definition_ctx_t *ctx,
+    const char *field, const u_char *src, size_t len,
+    ngx_campaign_escape_e escape)
+{
+    ngx_campaign_template_t        *tpl;
+    ngx_campaign_template_opts_t    opts;
+    ngx_campaign_template_error_t   err;
+
+    memset(&opts, 0, sizeof(ngx_campaign_template_opts_t));
+    memset(&err, 0, sizeof(ngx_campaign_template_error_t));
+
+    opts.escape = escape;
+    opts.partial = ngx_campaign_definition_partial;
+    opts.partial_data = ctx;
+
+    ctx->broken = 0;
+
+    tpl = ngx_campaign_template_compile_opts(ctx->alloc, src, len, &opts,
+                                             &err);
+    if (tpl != NULL) {
+        return tpl;
+    }
+
+    /*
+     * When a fragment it includes is broken (and reported already), the
+     * template is reported only if it fails on its own too
+     */
+
+    if (ctx->broken) {
+        opts.partial = ngx_campaign_definition_partial_empty;
+        memset(&err, 0, sizeof(ngx_campaign_template_error_t));
+
+        if (ngx_campaign_template_compile_opts(ctx->alloc, src, len, &opts,
+                                               &err)
+            != NULL)
+        {
+            ctx->invalid = 1;
+            return NULL;
+        }
+    }
+
+    err.message[sizeof(err.message) - 1] = '\0';
+
+    if (err.message[0] == '\0') {
+        ngx_campaign_definition_nomem(ctx);
+        return NULL;
+    }
+
+    ngx_campaign_definition_report_at(ctx, field, err.line, err.column, "%s",
+                                      err.message);
+    return NULL;
+}
+
+
+static int
+ngx_campaign_definition_partial(void *data, const u_char *name, size_t len,
+    const u_char **src, size_t *src_len)
+{
+    ngx_campaign_definition_ctx_t *ctx = data;
+
+    ngx_campaign_fragment_t  *f;
+
+    f = ngx_campaign_definition_find(ctx->own, ctx->nown, name, len);
+
+    if (f == NULL) {
+        f = ngx_campaign_definition_find(ctx->shared, ctx->nshared, name,
+                                         len);
+        if (f == NULL) {
+            return -1;
+        }
+    }
+
+    if (f->broken) {
+        ctx->broken = 1;
+    }
+
+    *src = f->src;
+    *src_len = f->len;
+
+    return 0;
+}
+
+
+static ngx_campaign_fragment_t *
+ngx_campaign_definition_find(ngx_campaign_fragment_t *list, size_t n,
+    const u_char *name, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (strlen(list[i].name) == len
+            && memcmp(list[i].name, name, len) == 0)
+        {
+            return &list[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+ngx_campaign_definition_partial_empty(void *data, const u_char *name,
+    size_t len, const u_char **src, size_t *src_len)
+{
+    (void) data;
+    (void) name;
+    (void) len;
+
+    *src = (const u_char *) "";
+    *src_len = 0;
+
+    return 0;
+}
+
+
 static void
 ngx_campaign_definition_content(ngx_campaign_definition_ctx_t *ctx,
     const cJSON *root, ngx_campaign_t *c)
@@ -1371,26 +1842,13 @@ ngx_campaign_definition_template(ngx_campaign_definition_ctx_t *ctx,
     const cJSON *item, const char *path, const char *key, const char *group,
     ngx_campaign_escape_e escape, ngx_campaign_t *c)
 {
-    ngx_campaign_content_t         *entry;
-    ngx_campaign_template_t        *tpl;
-    ngx_campaign_template_error_t   err;
+    ngx_campaign_content_t   *entry;
+    ngx_campaign_template_t  *tpl;
 
-    memset(&err, 0, sizeof(ngx_campaign_template_error_t));
-
-    tpl = ngx_campaign_template_compile(ctx->alloc,
-                                        (const u_char *) item->valuestring,
-                                        strlen(item->valuestring), escape,
-                                        &err);
+    tpl = ngx_campaign_definition_compile(ctx, path,
+                                          (const u_char *) item->valuestring,
+                                          strlen(item->valuestring), escape);
     if (tpl == NULL) {
-        err.message[sizeof(err.message) - 1] = '\0';
-
-        if (err.message[0] == '\0') {
-            ngx_campaign_definition_nomem(ctx);
-            return;
-        }
-
-        ngx_campaign_definition_report_at(ctx, path, err.line, err.column,
-                                          "%s", err.message);
         return;
     }
 
@@ -1399,6 +1857,339 @@ ngx_campaign_definition_template(ngx_campaign_definition_ctx_t *ctx,
     entry->key = key;
     entry->group = group;
     entry->tpl = tpl;
+}
+
+
+/* "defaultLanguage", or NULL when it is wrong (reported) */
+
+static const char *
+ngx_campaign_definition_default_language(ngx_campaign_definition_ctx_t *ctx,
+    const cJSON *root)
+{
+    char          quoted[NGX_CAMPAIGN_QUOTE_LEN + 8];
+    const cJSON  *item;
+
+    item = ngx_campaign_definition_member(ctx, root, NULL, "defaultLanguage",
+                                          cJSON_String, 0);
+    if (item == NULL) {
+        return cJSON_GetObjectItemCaseSensitive(root, "defaultLanguage")
+               ? NULL : NGX_CAMPAIGN_DEFAULT_LANGUAGE;
+    }
+
+    if (!ngx_campaign_definition_language_tag(item->valuestring)) {
+        ngx_campaign_definition_quote(quoted, sizeof(quoted),
+                                      item->valuestring,
+                                      strlen(item->valuestring));
+        ngx_campaign_definition_report(ctx, "defaultLanguage",
+                                       "must be a language tag such as "
+                                       "\"en\", \"fr\" or \"pt-BR\" "
+                                       "([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*), "
+                                       "found %s", quoted);
+        return NULL;
+    }
+
+    return ngx_campaign_definition_strdup(ctx, item->valuestring);
+}
+
+
+/* a BCP 47 tag as campaigns write it: [A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})* */
+
+static int
+ngx_campaign_definition_language_tag(const char *s)
+{
+    size_t  n;
+
+    for (n = 0; ngx_campaign_alpha(s[n]); n++) {
+        /* void */
+    }
+
+    if (n < 2 || n > 3) {
+        return 0;
+    }
+
+    s += n;
+
+    while (*s == '-') {
+        s++;
+
+        for (n = 0; ngx_campaign_alpha(s[n]) || ngx_campaign_digit(s[n]); n++)
+        {
+            /* void */
+        }
+
+        if (n < 2 || n > 8) {
+            return 0;
+        }
+
+        s += n;
+    }
+
+    return *s == '\0';
+}
+
+
+/*
+ * "languages": {"fr": {...}, "de": {...}}, each the fields of "content"
+ * that the language changes; the others fall back to "content"'s here.
+ */
+
+static void
+ngx_campaign_definition_languages(ngx_campaign_definition_ctx_t *ctx,
+    const cJSON *root, const char *default_tag, ngx_campaign_t *c)
+{
+    char                      path[NGX_CAMPAIGN_PATH_LEN];
+    char                      quoted[NGX_CAMPAIGN_QUOTE_LEN + 8];
+    size_t                    n;
+    const cJSON              *languages, *content, *item, *prev;
+    ngx_campaign_content_t   *entries;
+    ngx_campaign_language_t  *lang;
+
+    languages = ngx_campaign_definition_member(ctx, root, NULL, "languages",
+                                               cJSON_Object, 0);
+
+    n = 1 + (languages ? cJSON_GetArraySize(languages) : 0);
+
+    c->languages = ngx_campaign_definition_alloc(ctx,
+                                        n * sizeof(ngx_campaign_language_t));
+    if (c->languages == NULL) {
+        return;
+    }
+
+    c->languages[0].tag = default_tag ? default_tag
+                                      : NGX_CAMPAIGN_DEFAULT_LANGUAGE;
+    c->languages[0].content = c->content;
+    c->nlanguages = 1;
+
+    if (languages == NULL) {
+        return;
+    }
+
+    ngx_campaign_definition_check_keys(ctx, languages, "languages", NULL,
+                                       NULL);
+
+    /* which keys a language takes depends on a valid channel */
+
+    content = cJSON_GetObjectItemCaseSensitive(root, "content");
+
+    if (!cJSON_IsObject(content)
+        || c->channel >= NGX_CAMPAIGN_CHANNEL_COUNT)
+    {
+        content = NULL;
+    }
+
+    for (item = languages->child; item != NULL; item = item->next) {
+        ngx_campaign_definition_join(path, "languages", item->string);
+
+        if (!ngx_campaign_definition_language_tag(item->string)) {
+            ngx_campaign_definition_quote(quoted, sizeof(quoted),
+                                          item->string,
+                                          strlen(item->string));
+            ngx_campaign_definition_report(ctx, path,
+                                           "must be a language tag such as "
+                                           "\"fr\" or \"pt-BR\" "
+                                           "([A-Za-z]{2,3}"
+                                           "(-[A-Za-z0-9]{2,8})*), "
+                                           "found %s", quoted);
+            continue;
+        }
+
+        if (default_tag != NULL && strcasecmp(item->string, default_tag) == 0)
+        {
+            ngx_campaign_definition_report(ctx, path,
+                                           "is the default language "
+                                           "(\"defaultLanguage\": \"%s\"), "
+                                           "whose content is \"content\"",
+                                           default_tag);
+            continue;
+        }
+
+        /* tags are case-insensitive; a key written twice is reported */
+
+        for (prev = languages->child; prev != item; prev = prev->next) {
+            if (strcasecmp(prev->string, item->string) == 0) {
+                break;
+            }
+        }
+
+        if (prev != item) {
+            if (strcmp(prev->string, item->string) != 0) {
+                ngx_campaign_definition_report(ctx, path,
+                                               "the same language as "
+                                               "\"%s\"", prev->string);
+            }
+
+            continue;
+        }
+
+        if (!cJSON_IsObject(item)) {
+            ngx_campaign_definition_report(ctx, path,
+                                   "must be an object (the language's "
+                                   "content), found %s",
+                                   ngx_campaign_json_type_name(item->type));
+            continue;
+        }
+
+        if (content == NULL) {
+            continue;
+        }
+
+        entries = ngx_campaign_definition_translation(ctx, item, path,
+                                                      content, c);
+        if (entries == NULL) {
+            continue;
+        }
+
+        lang = &c->languages[c->nlanguages++];
+
+        lang->tag = ngx_campaign_definition_strdup(ctx, item->string);
+        lang->content = entries;
+    }
+}
+
+
+/*
+ * A language's content: a copy of the default content's entries with the
+ * language's templates in place of those it gives.  It may give only
+ * fields that "content" has, so that every language has the same entries.
+ */
+
+static ngx_campaign_content_t *
+ngx_campaign_definition_translation(ngx_campaign_definition_ctx_t *ctx,
+    const cJSON *lang, const char *path, const cJSON *content,
+    ngx_campaign_t *c)
+{
+    char                       field[NGX_CAMPAIGN_PATH_LEN];
+    char                       entry[NGX_CAMPAIGN_PATH_LEN];
+    char                       where[32];
+    const cJSON               *item, *group, *sub;
+    ngx_campaign_escape_e      escape;
+    ngx_campaign_content_t    *entries;
+    const ngx_campaign_key_t  *k, *keys;
+
+    keys = ngx_campaign_content_keys[c->channel];
+
+    snprintf(where, sizeof(where), " for channel \"%s\"",
+             ngx_campaign_channels[c->channel]);
+
+    ngx_campaign_definition_check_keys(ctx, lang, path, keys, where);
+
+    entries = ngx_campaign_definition_alloc(ctx,
+                               (c->ncontent + 1)
+                               * sizeof(ngx_campaign_content_t));
+    if (entries == NULL) {
+        return NULL;
+    }
+
+    if (c->ncontent) {
+        memcpy(entries, c->content,
+               c->ncontent * sizeof(ngx_campaign_content_t));
+    }
+
+    for (k = keys; k->name != NULL; k++) {
+
+        if (cJSON_GetObjectItemCaseSensitive(lang, k->name) == NULL) {
+            continue;
+        }
+
+        ngx_campaign_definition_join(field, path, k->name);
+
+        if (cJSON_GetObjectItemCaseSensitive(content, k->name) == NULL) {
+            ngx_campaign_definition_report(ctx, field,
+                                           "is not in \"content\": a "
+                                           "language can only change the "
+                                           "fields of the default content");
+            continue;
+        }
+
+        if (!(k->flags & NGX_CAMPAIGN_KEY_GROUP)) {
+            item = ngx_campaign_definition_member(ctx, lang, path, k->name,
+                                                  cJSON_String, 0);
+            if (item == NULL) {
+                continue;
+            }
+
+            escape = (k->flags & NGX_CAMPAIGN_KEY_HTML)
+                     ? NGX_CAMPAIGN_ESCAPE_HTML : NGX_CAMPAIGN_ESCAPE_NONE;
+
+            ngx_campaign_definition_override(ctx, item, field, k->name, NULL,
+                                             escape, entries, c->ncontent);
+            continue;
+        }
+
+        group = ngx_campaign_definition_member(ctx, lang, path, k->name,
+                                               cJSON_Object, 0);
+        if (group == NULL) {
+            continue;
+        }
+
+        ngx_campaign_definition_check_keys(ctx, group, field, NULL, NULL);
+
+        item = cJSON_GetObjectItemCaseSensitive(content, k->name);
+
+        for (sub = group->child; sub != NULL; sub = sub->next) {
+            ngx_campaign_definition_join(entry, field, sub->string);
+
+            if (!cJSON_IsObject(item)
+                || cJSON_GetObjectItemCaseSensitive(item, sub->string)
+                   == NULL)
+            {
+                ngx_campaign_definition_report(ctx, entry,
+                                               "is not in \"content.%s\": "
+                                               "a language can only change "
+                                               "the fields of the default "
+                                               "content", k->name);
+                continue;
+            }
+
+            if (!cJSON_IsString(sub)) {
+                ngx_campaign_definition_report(ctx, entry,
+                                   "must be a string (a template), "
+                                   "found %s",
+                                   ngx_campaign_json_type_name(sub->type));
+                continue;
+            }
+
+            ngx_campaign_definition_override(ctx, sub, entry, sub->string,
+                                             k->name,
+                                             NGX_CAMPAIGN_ESCAPE_NONE,
+                                             entries, c->ncontent);
+        }
+    }
+
+    return entries;
+}
+
+
+/* compiles item in place of the default's entry key (of group) */
+
+static void
+ngx_campaign_definition_override(ngx_campaign_definition_ctx_t *ctx,
+    const cJSON *item, const char *field, const char *key, const char *group,
+    ngx_campaign_escape_e escape, ngx_campaign_content_t *entries, size_t n)
+{
+    size_t                    i;
+    ngx_campaign_template_t  *tpl;
+
+    tpl = ngx_campaign_definition_compile(ctx, field,
+                                          (const u_char *) item->valuestring,
+                                          strlen(item->valuestring), escape);
+    if (tpl == NULL) {
+        return;
+    }
+
+    /* not found: the default's entry failed, and was reported */
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(entries[i].key, key) == 0
+            && (group == NULL
+                ? entries[i].group == NULL
+                : entries[i].group != NULL
+                  && strcmp(entries[i].group, group) == 0))
+        {
+            entries[i].tpl = tpl;
+            return;
+        }
+    }
 }
 
 
@@ -1702,16 +2493,16 @@ ngx_campaign_definition_vreport(ngx_campaign_definition_ctx_t *ctx,
 }
 
 
-/* the paths of the directory's regular "*.json" files, in no order */
+/* the paths of the directory's regular "*suffix" files, in no order */
 
 static const char **
 ngx_campaign_definition_list_dir(ngx_campaign_definition_ctx_t *ctx,
-    const char *dir, size_t *n)
+    const char *dir, const char *suffix, size_t *n)
 {
     int              err;
     DIR             *d;
     char            *path;
-    size_t           len, dlen, nalloc;
+    size_t           len, dlen, slen, nalloc;
     const char     **paths, **p;
     struct stat      st;
     struct dirent   *de;
@@ -1726,6 +2517,7 @@ ngx_campaign_definition_list_dir(ngx_campaign_definition_ctx_t *ctx,
     }
 
     dlen = strlen(dir);
+    slen = strlen(suffix);
 
     while (dlen > 1 && dir[dlen - 1] == '/') {
         dlen--;
@@ -1753,9 +2545,8 @@ ngx_campaign_definition_list_dir(ngx_campaign_definition_ctx_t *ctx,
         len = strlen(de->d_name);
 
         if (de->d_name[0] == '.'
-            || len < sizeof(".json")
-            || strcmp(de->d_name + len - (sizeof(".json") - 1), ".json")
-               != 0)
+            || len <= slen
+            || strcmp(de->d_name + len - slen, suffix) != 0)
         {
             continue;
         }
@@ -1884,6 +2675,8 @@ ngx_campaign_definition_read(ngx_campaign_definition_ctx_t *ctx,
                                        "file changed while being read");
         return NULL;
     }
+
+    text[*len] = '\0';
 
     return text;
 }

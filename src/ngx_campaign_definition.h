@@ -84,6 +84,19 @@ typedef struct {
 } ngx_campaign_content_t;
 
 
+/*
+ * The content of one language: the same entries, keys and order as the
+ * campaign's content, with the fields a language does not give taken from
+ * the default language's content when the file is read, so that rendering
+ * never merges anything.
+ */
+
+typedef struct {
+    const char                  *tag;           /* "fr", "pt-BR" */
+    ngx_campaign_content_t      *content;       /* ncontent entries */
+} ngx_campaign_language_t;
+
+
 typedef struct {
     const char                  *id;
     const char                  *name;
@@ -104,6 +117,14 @@ typedef struct {
 
     ngx_campaign_content_t      *content;       /* in payload order */
     size_t                       ncontent;
+
+    /*
+     * languages[0] is the default language ("defaultLanguage", "en" when
+     * not given), its content is content; the file's "languages" follow
+     * in file order
+     */
+    ngx_campaign_language_t     *languages;
+    size_t                       nlanguages;
 } ngx_campaign_t;
 
 
@@ -135,10 +156,37 @@ ngx_campaign_t *ngx_campaign_definition_parse(ngx_campaign_alloc_t *a,
  * number of problems reported (0: all good); campaigns receives an array
  * of the campaigns that parsed, n their count.  Duplicate ids are an error
  * naming both files.
+ *
+ * fragments_dir (NULL: none) holds shared fragments, one "NAME.mustache"
+ * file each, usable as the partial {{> NAME}} in every campaign; a
+ * campaign's own "fragments" entry of the same name wins.  Mistakes in a
+ * shared fragment are reported once, with its path as the file.
  */
 
 size_t ngx_campaign_definition_load_dir(ngx_campaign_alloc_t *a,
-    const char *dir, ngx_campaign_t ***campaigns, size_t *n,
+    const char *dir, const char *fragments_dir, ngx_campaign_t ***campaigns,
+    size_t *n, ngx_campaign_definition_error_pt error, void *data);
+
+
+/*
+ * Reads a file whole, as campaign files are read (at most 4 MB); NULL
+ * after reporting why (with the path as the file).  The text is followed
+ * by a NUL that len does not count.
+ */
+
+u_char *ngx_campaign_definition_read_file(ngx_campaign_alloc_t *a,
+    const char *path, size_t *len, ngx_campaign_definition_error_pt error,
+    void *data);
+
+
+/*
+ * Parses a JSON text as campaign files are parsed: a syntax error is
+ * reported with its line and column, and nothing but whitespace may follow
+ * the value.  The caller frees the result with cJSON_Delete().
+ */
+
+cJSON *ngx_campaign_definition_parse_json(ngx_campaign_alloc_t *a,
+    const char *file, const u_char *text, size_t len,
     ngx_campaign_definition_error_pt error, void *data);
 
 

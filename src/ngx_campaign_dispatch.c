@@ -23,15 +23,12 @@
 
 
 static ngx_int_t ngx_campaign_dispatch_payload(ngx_campaign_execution_t *e,
-    ngx_campaign_message_t *m, ngx_uint_t n);
+    ngx_campaign_message_t *m);
 static ngx_int_t ngx_campaign_dispatch_send(ngx_campaign_message_t *m);
 static ngx_http_headers_in_t *ngx_campaign_dispatch_headers(
     ngx_http_request_t *r, ngx_campaign_message_t *m);
 static ngx_table_elt_t *ngx_campaign_dispatch_header(ngx_http_request_t *r,
     ngx_http_headers_in_t *hi, char *key, u_char *value, size_t len);
-static ngx_int_t ngx_campaign_dispatch_done(ngx_http_request_t *sr,
-    void *data, ngx_int_t rc);
-static ngx_int_t ngx_campaign_dispatch_survive(ngx_int_t rc);
 static void ngx_campaign_dispatch_retry(ngx_event_t *ev);
 static void ngx_campaign_dispatch_settle(ngx_campaign_message_t *m);
 static void ngx_campaign_dispatch_cleanup(void *data);
@@ -62,6 +59,7 @@ ngx_campaign_dispatch_init(ngx_conf_t *cf)
 ngx_int_t
 ngx_campaign_dispatch_start(ngx_campaign_execution_t *e)
 {
+    ngx_int_t                rc;
     ngx_uint_t               i;
     ngx_http_request_t      *r;
     ngx_pool_cleanup_t      *cln;
@@ -69,21 +67,16 @@ ngx_campaign_dispatch_start(ngx_campaign_execution_t *e)
 
     r = e->request;
 
-    e->nmessages = e->trigger.nrecipients;
-    e->messages = ngx_pcalloc(r->pool,
-                              e->nmessages * sizeof(ngx_campaign_message_t));
-    if (e->messages == NULL) {
-        return NGX_ERROR;
-    }
-
     for (i = 0; i < e->nmessages; i++) {
         m = &e->messages[i];
 
-        m->execution = e;
-        m->recipient = &e->trigger.recipients[i];
+        if (m->done) {
+            continue;
+        }
 
-        if (ngx_campaign_dispatch_payload(e, m, i) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_campaign_dispatch_payload(e, m);
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         m->retry.handler = ngx_campaign_dispatch_retry;
@@ -103,6 +96,10 @@ ngx_campaign_dispatch_start(ngx_campaign_execution_t *e)
 
     for (i = 0; i < e->nmessages; i++) {
         m = &e->messages[i];
+
+        if (m->done) {
+            continue;
+        }
 
         e->pending++;
 
@@ -124,38 +121,37 @@ ngx_campaign_dispatch_start(ngx_campaign_execution_t *e)
 
 static ngx_int_t
 ngx_campaign_dispatch_payload(ngx_campaign_execution_t *e,
-    ngx_campaign_message_t *m, ngx_uint_t n)
+    ngx_campaign_message_t *m)
 {
-    size_t                     len;
-    u_char                    *p, *out;
-    ngx_uint_t                 i;
-    const char                *group;
+    size_t                     n, len;
+    u_char                    *json;
+    const char                *language;
     ngx_campaign_t            *c;
     ngx_campaign_out_t         o;
     ngx_http_request_t        *r;
     ngx_campaign_alloc_t       a;
-    ngx_campaign_content_t    *ct;
+    ngx_campaign_rendered_t   *rendered;
     ngx_campaign_recipient_t  *rcp;
 
     r = e->request;
     c = e->campaign;
     rcp = m->recipient;
 
-    p = ngx_pnalloc(r->pool, NGX_CAMPAIGN_EXECUTION_ID_LEN + 1
-                             + NGX_INT_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
+    ngx_campaign_pool_alloc(&a, r->pool);
+
+    if (ngx_campaign_content_render(&a, c, rcp->data, &language, &rendered,
+                                    &n)
+        != 0
+        || ngx_campaign_content_json(&a, rendered, n, &json, &len) != 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "campaign \"%s\": rendering for \"%s\" failed: "
+                      "out of memory or over the limits",
+                      c->id, rcp->user_id);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    m->idempotency_key.data = p;
-    m->idempotency_key.len = ngx_sprintf(p, "%*s-%ui",
-                                         (size_t)
-                                         NGX_CAMPAIGN_EXECUTION_ID_LEN,
-                                         e->id, n)
-                             - p;
-
-    ngx_campaign_pool_alloc(&a, r->pool);
-    ngx_campaign_out_init(&o, r->pool, 1024);
+    ngx_campaign_out_init(&o, r->pool, 512 + len);
 
     ngx_campaign_out_literal(&o, "{\"messageId\":");
     ngx_campaign_out_string(&o, m->idempotency_key.data,
@@ -197,48 +193,11 @@ ngx_campaign_dispatch_payload(ngx_campaign_execution_t *e,
                                 ngx_strlen(rcp->app_id));
     }
 
-    ngx_campaign_out_literal(&o, "},\"content\":{");
-
-    group = NULL;
-
-    for (i = 0; i < c->ncontent; i++) {
-        ct = &c->content[i];
-
-        if (ngx_campaign_template_render(ct->tpl, rcp->data, &a, &out, &len)
-            != 0)
-        {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "campaign \"%s\": rendering \"%s\" for \"%s\" "
-                          "failed: out of memory or over the limits",
-                          c->id, ct->key, rcp->user_id);
-            return NGX_ERROR;
-        }
-
-        if (group && (ct->group == NULL || ngx_strcmp(group, ct->group))) {
-            ngx_campaign_out_literal(&o, "}");
-            group = NULL;
-        }
-
-        if (i) {
-            ngx_campaign_out_literal(&o, ",");
-        }
-
-        if (ct->group && group == NULL) {
-            group = ct->group;
-            ngx_campaign_out_string(&o, (u_char *) group, ngx_strlen(group));
-            ngx_campaign_out_literal(&o, ":{");
-        }
-
-        ngx_campaign_out_string(&o, (u_char *) ct->key, ngx_strlen(ct->key));
-        ngx_campaign_out_literal(&o, ":");
-        ngx_campaign_out_string(&o, out, len);
-    }
-
-    if (group) {
-        ngx_campaign_out_literal(&o, "}");
-    }
-
-    ngx_campaign_out_literal(&o, "}}");
+    ngx_campaign_out_literal(&o, "},\"language\":");
+    ngx_campaign_out_string(&o, (u_char *) language, ngx_strlen(language));
+    ngx_campaign_out_literal(&o, ",\"content\":");
+    ngx_campaign_out_raw(&o, json, len);
+    ngx_campaign_out_literal(&o, "}");
 
     if (o.failed) {
         return NGX_ERROR;
@@ -468,7 +427,7 @@ ngx_campaign_dispatch_header(ngx_http_request_t *r, ngx_http_headers_in_t *hi,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_campaign_message_t *m = data;
@@ -478,47 +437,21 @@ ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ngx_campaign_execution_t  *e;
 
     if (m->subrequest != sr) {
-        return ngx_campaign_dispatch_survive(rc);
+        return ngx_campaign_subrequest_survive(rc);
     }
 
-    if (rc == NGX_AGAIN) {
-        return rc;
-    }
-
-    if (rc != NGX_HTTP_CLOSE
-        && rc != NGX_HTTP_REQUEST_TIME_OUT
-        && rc != NGX_HTTP_CLIENT_CLOSED_REQUEST
-        && (rc >= NGX_HTTP_SPECIAL_RESPONSE
-            || rc == NGX_HTTP_CREATED
-            || rc == NGX_HTTP_NO_CONTENT))
-    {
-        /* a special response (or an error_page) follows: wait for its end */
-        m->status = rc;
+    if (ngx_campaign_subrequest_answer(sr, rc, &m->status) == NGX_AGAIN) {
         return rc;
     }
 
     m->subrequest = NULL;
     e = m->execution;
-
-    if (rc == NGX_ERROR || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST
-        || rc == NGX_HTTP_REQUEST_TIME_OUT)
-    {
-        status = m->status ? m->status : NGX_HTTP_BAD_GATEWAY;
-
-    } else if (rc >= NGX_HTTP_OK) {
-        status = rc;
-
-    } else {
-        status = sr->headers_out.status ? sr->headers_out.status
-                                        : NGX_HTTP_BAD_GATEWAY;
-    }
-
-    m->status = status;
+    status = m->status;
 
     if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
         m->accepted = 1;
         ngx_campaign_dispatch_settle(m);
-        return ngx_campaign_dispatch_survive(rc);
+        return ngx_campaign_subrequest_survive(rc);
     }
 
     if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR
@@ -532,7 +465,7 @@ ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
                       delay);
 
         ngx_add_timer(&m->retry, delay);
-        return ngx_campaign_dispatch_survive(rc);
+        return ngx_campaign_subrequest_survive(rc);
     }
 
     ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
@@ -542,17 +475,63 @@ ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     ngx_campaign_dispatch_settle(m);
 
-    return ngx_campaign_dispatch_survive(rc);
+    return ngx_campaign_subrequest_survive(rc);
 }
 
 
 /*
- * NGX_ERROR from a subrequest would terminate the main request with it:
- * the failure is the message's, already recorded, not the trigger's.
+ * The final answer of a subrequest of ours.  A subrequest may be finalized
+ * more than once: with a status first, when a special response or an
+ * error_page follows, then once that is done.  NGX_AGAIN until the end,
+ * then NGX_OK with *status set.
  */
 
-static ngx_int_t
-ngx_campaign_dispatch_survive(ngx_int_t rc)
+ngx_int_t
+ngx_campaign_subrequest_answer(ngx_http_request_t *sr, ngx_int_t rc,
+    ngx_uint_t *status)
+{
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc != NGX_HTTP_CLOSE
+        && rc != NGX_HTTP_REQUEST_TIME_OUT
+        && rc != NGX_HTTP_CLIENT_CLOSED_REQUEST
+        && (rc >= NGX_HTTP_SPECIAL_RESPONSE
+            || rc == NGX_HTTP_CREATED
+            || rc == NGX_HTTP_NO_CONTENT))
+    {
+        *status = rc;
+        return NGX_AGAIN;
+    }
+
+    if (rc == NGX_ERROR || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST
+        || rc == NGX_HTTP_REQUEST_TIME_OUT)
+    {
+        if (*status == 0) {
+            *status = NGX_HTTP_BAD_GATEWAY;
+        }
+
+    } else if (rc >= NGX_HTTP_OK) {
+        *status = rc;
+
+    } else {
+        *status = sr->headers_out.status ? sr->headers_out.status
+                                         : NGX_HTTP_BAD_GATEWAY;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_ERROR (or a closed connection) from a subrequest would terminate
+ * the main request with it: the failure is the subrequest's, already
+ * recorded, not the trigger's.
+ */
+
+ngx_int_t
+ngx_campaign_subrequest_survive(ngx_int_t rc)
 {
     if (rc == NGX_ERROR || rc == NGX_HTTP_CLOSE
         || rc == NGX_HTTP_REQUEST_TIME_OUT
@@ -653,19 +632,29 @@ ngx_campaign_dispatch_cleanup(void *data)
 
 
 /*
- * A gateway's answer body is read (so that upstream keepalive works) and
- * dropped here, before the postpone filter would keep it.
+ * The answers to our subrequests stop here, before the postpone filter
+ * would keep them: a gateway's is read (so that upstream keepalive works)
+ * and dropped, a profile's is kept by the lookup.
  */
 
 static ngx_int_t
 ngx_campaign_dispatch_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_chain_t  *cl;
+    ngx_chain_t                 *cl;
+    ngx_http_post_subrequest_t  *ps;
 
-    if (r == r->main
-        || r->post_subrequest == NULL
-        || r->post_subrequest->handler != ngx_campaign_dispatch_done)
-    {
+    /* r->ctx is lost on an internal redirect, post_subrequest is kept */
+
+    ps = r->post_subrequest;
+
+    if (r == r->main || ps == NULL) {
+        return ngx_campaign_next_body_filter(r, in);
+    }
+
+    if (ps->handler == ngx_campaign_profile_done) {
+        ngx_campaign_profile_capture(ps->data, in);
+
+    } else if (ps->handler != ngx_campaign_dispatch_done) {
         return ngx_campaign_next_body_filter(r, in);
     }
 

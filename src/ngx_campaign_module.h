@@ -17,6 +17,7 @@
 #include "ngx_campaign_template.h"
 #include "ngx_campaign_definition.h"
 #include "ngx_campaign_trigger.h"
+#include "ngx_campaign_content.h"
 
 
 #define NGX_CAMPAIGN_EXECUTION_ID_LEN  36     /* a UUID's text */
@@ -42,6 +43,10 @@ typedef struct {
 
     ngx_flag_t                   api;
     off_t                        max_body_size;
+
+    ngx_http_complex_value_t    *profile_uri;
+    ngx_http_complex_value_t    *profile_args;
+    size_t                       profile_max_size;
     ngx_open_file_t             *outbox;
 } ngx_campaign_loc_conf_t;
 
@@ -76,8 +81,17 @@ typedef struct {
     ngx_event_t                  retry;
     ngx_http_request_t          *subrequest;  /* the attempt in flight */
 
+    /* the recipient's profile, when it is looked up */
+    ngx_http_request_t          *lookup;
+    ngx_uint_t                   profile_status;
+    u_char                      *profile_start;
+    u_char                      *profile_pos;
+    u_char                      *profile_end;
+
     unsigned                     done:1;
     unsigned                     accepted:1;
+    unsigned                     profile_failed:1;
+    unsigned                     profile_too_large:1;
 } ngx_campaign_message_t;
 
 
@@ -93,6 +107,9 @@ struct ngx_campaign_execution_s {
     ngx_campaign_message_t      *messages;
     ngx_uint_t                   nmessages;
     ngx_uint_t                   pending;
+
+    /* whose $campaign_user_id a profile URI is being built for */
+    ngx_campaign_message_t      *current;
 
     ngx_uint_t                   retries;
     ngx_msec_t                   retry_delay;
@@ -111,7 +128,23 @@ ngx_int_t ngx_campaign_outbox_handler(ngx_http_request_t *r);
 
 ngx_int_t ngx_campaign_dispatch_init(ngx_conf_t *cf);
 ngx_int_t ngx_campaign_dispatch_start(ngx_campaign_execution_t *e);
+ngx_int_t ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc);
+ngx_int_t ngx_campaign_subrequest_answer(ngx_http_request_t *sr,
+    ngx_int_t rc, ngx_uint_t *status);
+ngx_int_t ngx_campaign_subrequest_survive(ngx_int_t rc);
 void ngx_campaign_execution_finish(ngx_http_request_t *r);
+ngx_int_t ngx_campaign_execution_dispatch(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e);
+
+ngx_int_t ngx_campaign_profile_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_campaign_profile_start(ngx_campaign_execution_t *e,
+    ngx_campaign_loc_conf_t *cplcf);
+ngx_int_t ngx_campaign_profile_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc);
+void ngx_campaign_profile_capture(ngx_campaign_message_t *m,
+    ngx_chain_t *in);
+const char *ngx_campaign_profile_reason(ngx_campaign_message_t *m);
 
 ngx_int_t ngx_campaign_read_body(ngx_http_request_t *r, ngx_str_t *body);
 

@@ -28,16 +28,30 @@ typedef unsigned char  u_char;
 
 
 /*
- * Mustache templates (spec v1.4: interpolation, sections, inverted
- * sections, comments, standalone lines), compiled once at configuration
- * time into an op array and rendered against cJSON data many times.
+ * Templates: the Mustache core spec v1.4 but lambdas (interpolation,
+ * sections, inverted sections, comments, partials, set delimiters,
+ * standalone lines), Handlebars block helpers (#if, #unless, #each, #with,
+ * {{else}}, this, ../, @index, block parameters) and AJO's expression tags
+ * ({%= expr %}, {%#if expr %}), compiled once at configuration time into
+ * op arrays and rendered against cJSON data many times.
  *
  * The limits keep hostile data from exploding memory or time: a render
  * that would exceed them fails instead.
  */
 
 #ifndef NGX_CAMPAIGN_TEMPLATE_MAX_DEPTH
-#define NGX_CAMPAIGN_TEMPLATE_MAX_DEPTH   64            /* nested sections */
+#define NGX_CAMPAIGN_TEMPLATE_MAX_DEPTH   64      /* nested blocks, each
+                                                     template on its own */
+#endif
+
+/* fragments (partials) nested while rendering, recursion included */
+#ifndef NGX_CAMPAIGN_TEMPLATE_MAX_CALLS
+#define NGX_CAMPAIGN_TEMPLATE_MAX_CALLS   32
+#endif
+
+/* the context stack while rendering: the data and the open blocks */
+#ifndef NGX_CAMPAIGN_TEMPLATE_MAX_CONTEXTS
+#define NGX_CAMPAIGN_TEMPLATE_MAX_CONTEXTS  256
 #endif
 
 #ifndef NGX_CAMPAIGN_TEMPLATE_MAX_OUTPUT
@@ -69,9 +83,9 @@ typedef struct {
     size_t         len;
     size_t         line;
     size_t         column;
-    size_t         depth;     /* enclosing sections: the name may resolve
+    size_t         depth;     /* enclosing blocks: the name may resolve
                                  against their values first */
-    unsigned       section;   /* 1: opens a section or inverted section */
+    unsigned       section;   /* 1: opens a block (section, #if ...) */
 } ngx_campaign_template_ref_t;
 
 
@@ -79,10 +93,36 @@ typedef struct ngx_campaign_template_s  ngx_campaign_template_t;
 
 
 /*
- * Compiles once (at nginx configuration time).  Returns NULL and fills
- * err (if not NULL) on a syntax error or when out of memory.  The source
- * is copied: the caller's buffer may go away.
+ * Finds the source of the fragment (partial) name, len bytes, not NUL
+ * terminated: 0 and *src, *src_len set when found, -1 when there is none.
+ * The source must stay valid until the compile call returns.
  */
+typedef int (*ngx_campaign_partial_pt)(void *data, const u_char *name,
+    size_t len, const u_char **src, size_t *src_len);
+
+
+typedef struct {
+    ngx_campaign_escape_e      escape;
+    ngx_campaign_partial_pt    partial;       /* NULL: no partials */
+    void                      *partial_data;
+} ngx_campaign_template_opts_t;
+
+
+/*
+ * Compiles once (at nginx configuration time), with every fragment the
+ * template includes, each fragment once.  Returns NULL and fills err (if
+ * not NULL) on a syntax error, an unknown fragment or when out of memory.
+ * An error inside a fragment is placed at the tag of the template that
+ * includes it, the message naming the fragment and the place in it:
+ * "in fragment "footer": line 2, column 5: ...".  The sources are copied:
+ * the caller's buffers may go away.
+ */
+ngx_campaign_template_t *ngx_campaign_template_compile_opts(
+    ngx_campaign_alloc_t *a, const u_char *src, size_t len,
+    const ngx_campaign_template_opts_t *opts,
+    ngx_campaign_template_error_t *err);
+
+/* without fragments: a {{> name}} tag is an unknown fragment */
 ngx_campaign_template_t *ngx_campaign_template_compile(
     ngx_campaign_alloc_t *a, const u_char *src, size_t len,
     ngx_campaign_escape_e escape, ngx_campaign_template_error_t *err);
@@ -98,7 +138,11 @@ int ngx_campaign_template_render(const ngx_campaign_template_t *tpl,
     const cJSON *data, ngx_campaign_alloc_t *a, u_char **out,
     size_t *out_len);
 
-/* the names a template references, in source order, for docs and linting */
+/*
+ * The names a template references, in source order, for docs and linting:
+ * those of its own tags ("this", "../a" and "@index" too), not those of
+ * its fragments nor of its expression tags.
+ */
 const ngx_campaign_template_ref_t *ngx_campaign_template_refs(
     const ngx_campaign_template_t *tpl, size_t *n);
 

@@ -51,6 +51,8 @@ static void ngx_campaign_trigger_fail(ngx_campaign_trigger_ctx_t *ctx,
     ;
 static void ngx_campaign_trigger_reset(ngx_campaign_problems_t *problems);
 static int ngx_campaign_trigger_finish(ngx_campaign_trigger_ctx_t *ctx);
+static cJSON *ngx_campaign_trigger_document(ngx_campaign_trigger_ctx_t *ctx,
+    const u_char *body, size_t len, size_t max_depth);
 
 static void ngx_campaign_trigger_scan(ngx_campaign_trigger_ctx_t *ctx,
     const u_char *p, size_t len, size_t max_depth);
@@ -348,14 +350,155 @@ ngx_campaign_trigger_finish(ngx_campaign_trigger_ctx_t *ctx)
 }
 
 
+/*
+ * The body as a JSON document, or NULL with the problem recorded: empty,
+ * invalid UTF-8, too deep, malformed, or followed by more than white
+ * space.  The tree is freed with the allocator.
+ */
+
+static cJSON *
+ngx_campaign_trigger_document(ngx_campaign_trigger_ctx_t *ctx,
+    const u_char *body, size_t len, size_t max_depth)
+{
+    size_t       offset;
+    cJSON       *root;
+    const char  *end;
+
+    if (len == 0) {
+        ngx_campaign_trigger_fail(ctx, "", NULL, "request body is empty");
+        return NULL;
+    }
+
+    /*
+     * cJSON recurses once per nesting level and takes any byte sequence
+     * into its strings: both are settled here, before it runs.
+     */
+
+    ngx_campaign_trigger_scan(ctx, body, len, max_depth);
+
+    if (ctx->nomem || ctx->problems->nitems) {
+        return NULL;
+    }
+
+    /*
+     * Not NUL-terminated: with require_null_terminated cJSON would look
+     * for a NUL inside len, so trailing bytes are checked here instead.
+     */
+
+    end = NULL;
+    root = cJSON_ParseWithLengthOpts((const char *) body, len, &end, 0);
+
+    if (root == NULL) {
+        offset = (end != NULL) ? (size_t) (end - (const char *) body) : 0;
+        ngx_campaign_trigger_malformed(ctx, body, offset, NULL);
+        return NULL;
+    }
+
+    if (ngx_campaign_cleanup(ctx->a, ngx_campaign_trigger_json_cleanup, root)
+        != 0)
+    {
+        cJSON_Delete(root);
+        ctx->nomem = 1;
+        return NULL;
+    }
+
+    for (offset = (size_t) (end - (const char *) body);
+         offset < len;
+         offset++)
+    {
+        if (body[offset] != ' ' && body[offset] != '\t'
+            && body[offset] != '\n' && body[offset] != '\r')
+        {
+            ngx_campaign_trigger_malformed(ctx, body, offset, NULL);
+            return NULL;
+        }
+    }
+
+    return root;
+}
+
+
+int
+ngx_campaign_trigger_parse_preview(ngx_campaign_alloc_t *a,
+    const u_char *body, size_t len, cJSON **data,
+    ngx_campaign_problems_t *problems)
+{
+    size_t                       i;
+    cJSON                       *root, *item, *wrapper;
+    ngx_campaign_trigger_ctx_t   ctx;
+
+    static const char           *members[] = { "profile", "context" };
+
+    *data = NULL;
+    ngx_campaign_trigger_reset(problems);
+
+    ctx.a = a;
+    ctx.problems = problems;
+    ctx.nomem = 0;
+    ctx.too_large = 0;
+
+    root = ngx_campaign_trigger_document(&ctx, body, len,
+                                         NGX_CAMPAIGN_MAX_DEPTH);
+    if (root == NULL) {
+        return ngx_campaign_trigger_finish(&ctx);
+    }
+
+    if (!cJSON_IsObject(root)) {
+        ngx_campaign_trigger_fail(&ctx, "", NULL, "must be an object, "
+                                  "found %s", ngx_campaign_trigger_type_name(root));
+        return ngx_campaign_trigger_finish(&ctx);
+    }
+
+    wrapper = cJSON_CreateObject();
+
+    if (wrapper == NULL
+        || ngx_campaign_cleanup(a, ngx_campaign_trigger_json_cleanup,
+                                wrapper)
+           != 0)
+    {
+        cJSON_Delete(wrapper);
+        return -2;
+    }
+
+    /* {"profile": ..., "context": ...}, each an object, {} when absent */
+
+    for (i = 0; i < 2; i++) {
+        item = cJSON_GetObjectItemCaseSensitive(root, members[i]);
+
+        if (item != NULL && !cJSON_IsNull(item) && !cJSON_IsObject(item)) {
+            ngx_campaign_trigger_fail(&ctx, "", members[i], "must be an "
+                                      "object, found %s",
+                                      ngx_campaign_trigger_type_name(item));
+            continue;
+        }
+
+        if (item == NULL || cJSON_IsNull(item)) {
+            item = cJSON_AddObjectToObject(wrapper, members[i]);
+
+        } else if (!cJSON_AddItemReferenceToObject(wrapper, members[i],
+                                                    item))
+        {
+            item = NULL;
+        }
+
+        if (item == NULL) {
+            return -2;
+        }
+    }
+
+    *data = wrapper;
+
+    return ngx_campaign_trigger_finish(&ctx);
+}
+
+
 int
 ngx_campaign_trigger_parse(ngx_campaign_alloc_t *a, const u_char *body,
     size_t len, const ngx_campaign_trigger_limits_t *limits,
     ngx_campaign_trigger_t *t, ngx_campaign_problems_t *problems)
 {
-    size_t                       max_depth, offset;
+    size_t                       max_depth;
     cJSON                       *root;
-    const char                  *end;
     ngx_campaign_trigger_ctx_t   ctx;
 
     memset(t, 0, sizeof(ngx_campaign_trigger_t));
@@ -372,56 +515,13 @@ ngx_campaign_trigger_parse(ngx_campaign_alloc_t *a, const u_char *body,
         max_depth = limits->max_depth;
     }
 
-    if (len == 0) {
-        ngx_campaign_trigger_fail(&ctx, "", NULL, "request body is empty");
-        return ngx_campaign_trigger_finish(&ctx);
-    }
-
-    /*
-     * cJSON recurses once per nesting level and takes any byte sequence
-     * into its strings: both are settled here, before it runs.
-     */
-
-    ngx_campaign_trigger_scan(&ctx, body, len, max_depth);
-
-    if (ctx.nomem || problems->nitems) {
-        return ngx_campaign_trigger_finish(&ctx);
-    }
-
-    /*
-     * Not NUL-terminated: with require_null_terminated cJSON would look
-     * for a NUL inside len, so trailing bytes are checked here instead.
-     */
-
-    end = NULL;
-    root = cJSON_ParseWithLengthOpts((const char *) body, len, &end, 0);
+    root = ngx_campaign_trigger_document(&ctx, body, len, max_depth);
 
     if (root == NULL) {
-        offset = (end != NULL) ? (size_t) (end - (const char *) body) : 0;
-        ngx_campaign_trigger_malformed(&ctx, body, offset, NULL);
         return ngx_campaign_trigger_finish(&ctx);
-    }
-
-    if (ngx_campaign_cleanup(a, ngx_campaign_trigger_json_cleanup, root)
-        != 0)
-    {
-        cJSON_Delete(root);
-        return -2;
     }
 
     t->root = root;
-
-    for (offset = (size_t) (end - (const char *) body);
-         offset < len;
-         offset++)
-    {
-        if (body[offset] != ' ' && body[offset] != '\t'
-            && body[offset] != '\n' && body[offset] != '\r')
-        {
-            ngx_campaign_trigger_malformed(&ctx, body, offset, NULL);
-            return ngx_campaign_trigger_finish(&ctx);
-        }
-    }
 
     ngx_campaign_trigger_check_root(&ctx, root, limits, t);
 

@@ -136,4 +136,16 @@ int ngx_campaign_problems_add(ngx_campaign_alloc_t *a,
     ;
 
 
+/*
+ * The body of a preview, {"profile": {...}, "context": {...}}, both
+ * optional: checked like a trigger's body (UTF-8, depth, JSON) and turned
+ * into the object templates render against.  0, -1 with problems (400),
+ * -2 on memory exhaustion.
+ */
+
+int ngx_campaign_trigger_parse_preview(ngx_campaign_alloc_t *a,
+    const u_char *body, size_t len, cJSON **data,
+    ngx_campaign_problems_t *problems);
+
+
 #endif /* _NGX_CAMPAIGN_TRIGGER_H_INCLUDED_ */

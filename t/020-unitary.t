@@ -66,7 +66,7 @@ Content-Type: application/json
 --- response_body_like eval
 [
 qr/"status":"accepted"/,
-qr/^\{"messageId":"[0-9a-f-]{36}-0","executionId":"[0-9a-f-]{36}","campaignId":"welcome-email","requestId":"req-2","channel":"email","createdAt":"[^"]+","recipient":\{"userId":"ada","namespace":"email","type":"aep","address":"ada\@example.com"\},"content":\{"from":"Acme <hello\@acme.example>","subject":"Welcome Ada <b>&","html":"<p>Hi Ada &lt;b&gt;&amp;, go to https:\/\/acme.example\/r\/2<\/p>","text":"Hi Ada <b>&, go to https:\/\/acme.example\/r\/2"\}\}\n$/
+qr/^\{"messageId":"[0-9a-f-]{36}-0","executionId":"[0-9a-f-]{36}","campaignId":"welcome-email","requestId":"req-2","channel":"email","createdAt":"[^"]+","recipient":\{"userId":"ada","namespace":"email","type":"aep","address":"ada\@example.com"\},"language":"en","content":\{"from":"Acme <hello\@acme.example>","subject":"Welcome Ada <b>&","html":"<p>Hi Ada &lt;b&gt;&amp;, go to https:\/\/acme.example\/r\/2<\/p>","text":"Hi Ada <b>&, go to https:\/\/acme.example\/r\/2"\}\}\n$/
 ]
 
 
@@ -100,7 +100,7 @@ qr/"channel":"sms".*"address":"\+14155550100".*"content":\{"from":"ACME","body":
 --- response_body_like eval
 [
 qr/"status":"accepted"/,
-qr/"address":"tok-123","platform":"fcm","appID":"com.acme.app"\},"content":\{"title":"Hi Linus","body":"3 item\(s\) wait in your cart","data":\{"deepLink":"acme:\/\/cart"\}\}/
+qr/"address":"tok-123","platform":"fcm","appID":"com.acme.app"\},"language":"en","content":\{"title":"Hi Linus","body":"3 item\(s\) wait in your cart","data":\{"deepLink":"acme:\/\/cart"\}\}/
 ]
 
 

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "ngx_campaign_definition.h"
-#include "arena.h"
+#include "ngx_campaign_arena.h"
 
 
 static void ngx_campaign_fuzz_error(void *data, const char *file,

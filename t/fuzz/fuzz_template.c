@@ -5,16 +5,20 @@
 
 
 /*
- * libFuzzer target over ngx_campaign_template_compile() and _render().
+ * libFuzzer target over ngx_campaign_template_compile_opts() and
+ * _render().
  *
  * The input is a template, a NUL byte and JSON data; without the NUL or
  * when the JSON does not parse, a fixed sample object is the data.  The
  * template compiles in both escape modes, which must agree on whether it
- * is valid, and renders; the output must be as long as it says.
+ * is valid, and renders; the output must be as long as it says.  Its
+ * fragments are a few fixed ones, recursive ones among them, and "self":
+ * the template itself, so that any template is a recursive fragment too.
  *
- *     clang -g -O1 -fsanitize=fuzzer,address -Isrc -It/unit \
- *         src/ngx_campaign_template.c t/unit/arena.c \
- *         t/fuzz/fuzz_template.c -lcjson -o build/fuzz_template
+ *     clang -g -O1 -fsanitize=fuzzer,address -D_DEFAULT_SOURCE -Isrc \
+ *         src/ngx_campaign_template.c src/ngx_campaign_expr.c \
+ *         src/ngx_campaign_arena.c t/fuzz/fuzz_template.c -lcjson -lm \
+ *         -o build/fuzz_template
  */
 
 #include <stdint.h>
@@ -22,7 +26,7 @@
 #include <string.h>
 
 #include "ngx_campaign_template.h"
-#include "arena.h"
+#include "ngx_campaign_arena.h"
 
 
 static const char  sample[] =
@@ -35,6 +39,26 @@ static const char  sample[] =
     " \"x\": 1e300, \"y\": -0.000001}";
 
 
+/* name, source: "self" is the input */
+static const char  *fragments[] = {
+    "a", "[{{a.b.c.d}}{{#each context.offers}}{{@index}}{{/each}}]\n",
+    "node", "{{#each this}}({{>node}}){{/each}}",
+    "ping", "{{#t}}p{{>pong}}{{/t}}",
+    "pong", "{{#with o}}{{>ping}}{{/with}}",
+    "indent", "  x\n{{>a}}\n  {{>a}}\n{{=<% %>=}}<%>a%>\n",
+    "bad", "{{#oops}}",
+    NULL
+};
+
+
+typedef struct {
+    const u_char  *src;
+    size_t         len;
+} ngx_campaign_fuzz_input_t;
+
+
+static int ngx_campaign_fuzz_partial(void *data, const u_char *name,
+    size_t len, const u_char **src, size_t *src_len);
 static int ngx_campaign_fuzz_compile_render(const u_char *src, size_t len,
     ngx_campaign_escape_e escape, const cJSON *data);
 
@@ -82,6 +106,33 @@ LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 }
 
 
+static int
+ngx_campaign_fuzz_partial(void *data, const u_char *name, size_t len,
+    const u_char **src, size_t *src_len)
+{
+    size_t                      i;
+    ngx_campaign_fuzz_input_t  *input = data;
+
+    if (len == 4 && memcmp(name, "self", 4) == 0) {
+        *src = input->src;
+        *src_len = input->len;
+        return 0;
+    }
+
+    for (i = 0; fragments[i] != NULL; i += 2) {
+        if (len == strlen(fragments[i])
+            && memcmp(name, fragments[i], len) == 0)
+        {
+            *src = (const u_char *) fragments[i + 1];
+            *src_len = strlen(fragments[i + 1]);
+            return 0;
+        }
+    }
+
+    return -1;
+}
+
+
 /* returns whether the template compiled */
 
 static int
@@ -92,12 +143,22 @@ ngx_campaign_fuzz_compile_render(const u_char *src, size_t len,
     u_char                             *out;
     ngx_campaign_arena_t                arena;
     ngx_campaign_template_t            *tpl;
+    ngx_campaign_fuzz_input_t           input;
     const ngx_campaign_template_ref_t  *refs;
+    ngx_campaign_template_opts_t        opts;
     ngx_campaign_template_error_t       err;
 
     ngx_campaign_arena_init(&arena, 0);
 
-    tpl = ngx_campaign_template_compile(&arena.alloc, src, len, escape, &err);
+    input.src = src;
+    input.len = len;
+
+    opts.escape = escape;
+    opts.partial = ngx_campaign_fuzz_partial;
+    opts.partial_data = &input;
+
+    tpl = ngx_campaign_template_compile_opts(&arena.alloc, src, len, &opts,
+                                             &err);
 
     if (tpl == NULL) {
         /* a syntax error has a place in the source and a message */

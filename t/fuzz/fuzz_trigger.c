@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "ngx_campaign_trigger.h"
-#include "arena.h"
+#include "ngx_campaign_arena.h"
 
 
 /* small, so that inputs cross it both ways */

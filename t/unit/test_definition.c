@@ -27,7 +27,7 @@
 #include <cmocka.h>
 
 #include "ngx_campaign_definition.h"
-#include "arena.h"
+#include "ngx_campaign_arena.h"
 
 
 typedef struct {
@@ -1102,6 +1102,278 @@ test_names(void **state)
 }
 
 
+/* fragments: named pieces included as the partials {{> name}} */
+
+
+static void
+test_fragments(void **state)
+{
+    ngx_campaign_t  *c;
+
+    (void) state;
+
+    c = parse_valid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                    " 'status': 'live', 'channel': 'email',"
+                    " 'fragments': {"
+                    "  'greeting': 'Hello {{profile.name}}',"
+                    "  'footer': '<p>{{> greeting}}, see you</p>',"
+                    "  '_unused': 'a fragment needs no user'"
+                    " },"
+                    " 'content': {'from': 'f', 'subject': '{{> greeting}}!',"
+                    "  'html': '<p>Hi</p>{{> footer}}'}}");
+
+    assert_int_equal(c->ncontent, 3);
+
+    /* a fragment takes the escaping of the template that includes it */
+
+    assert_string_equal(render(&c->content[1],
+                               "{'profile': {'name': 'Tom & Jerry'}}"),
+                        "Hello Tom & Jerry!");
+    assert_string_equal(render(&c->content[2],
+                               "{'profile': {'name': 'Tom & Jerry'}}"),
+                        "<p>Hi</p><p>Hello Tom &amp; Jerry, see you</p>");
+}
+
+
+static void
+test_fragment_errors(void **state)
+{
+    const problem_t  *p;
+
+    (void) state;
+
+    /*
+     * A mistake in a fragment is reported once, in the fragment, with its
+     * line and column there; the templates that include it are not
+     * reported again.
+     */
+
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'sms',"
+                  " 'fragments': {"
+                  "  'footer': 'Bye\\n{{#x}}',"
+                  "  'bad name': 'x',"
+                  "  'n': 1"
+                  " },"
+                  " 'content': {'from': '{{> footer}}',"
+                  "  'body': 'Hi {{> footer}}'}}");
+
+    assert_int_equal(nproblems, 3);
+
+    p = problem("fragments.footer", "");
+    assert_int_equal(p->line, 2);
+    assert_int_equal(p->column, 1);
+
+    problem("fragments", "a fragment name must match [A-Za-z0-9._-]{1,64}, "
+            "found \"bad name\"");
+    problem("fragments.n", "must be a string (a template), found number");
+
+    /* a template that is wrong on its own is reported all the same */
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'sms',"
+                  " 'fragments': {'footer': '{{/x}}'},"
+                  " 'content': {'body': '{{> footer}} {{#y}}'}}");
+
+    assert_int_equal(nproblems, 2);
+    problem("fragments.footer", "");
+    problem("content.body", "");
+
+    /* an unknown fragment is the including template's mistake */
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'sms',"
+                  " 'content': {'body': 'Hi {{> nowhere}}'}}");
+
+    assert_int_equal(nproblems, 1);
+    p = problem("content.body", "nowhere");
+    assert_int_equal(p->line, 1);
+    assert_int_equal(p->column, 4);
+}
+
+
+/* languages: "content" is the default's, "languages" override fields */
+
+
+static const char  languages_campaign[] =
+    "{\n"
+    "  'id': 'welcome',\n"
+    "  'name': 'Welcome',\n"
+    "  'type': 'transactional',\n"
+    "  'status': 'live',\n"
+    "  'channel': 'push',\n"
+    "  'defaultLanguage': 'en-GB',\n"
+    "  'content': {\n"
+    "    'title': 'Welcome, {{profile.name}}',\n"
+    "    'body': 'Tap to start',\n"
+    "    'data': { 'link': 'app://home', 'kind': 'welcome' }\n"
+    "  },\n"
+    "  'languages': {\n"
+    "    'fr': {\n"
+    "      'title': 'Bienvenue, {{profile.name}}',\n"
+    "      'data': { 'link': 'app://accueil' }\n"
+    "    },\n"
+    "    'pt-BR': { 'body': 'Toque para começar', '_note': 'comment' },\n"
+    "    'de': {}\n"
+    "  }\n"
+    "}\n";
+
+
+static void
+test_languages(void **state)
+{
+    size_t                    i;
+    ngx_campaign_t           *c;
+    ngx_campaign_content_t   *fr, *pt, *de;
+
+    (void) state;
+
+    c = parse_valid(languages_campaign);
+
+    assert_int_equal(c->ncontent, 4);
+    assert_content(&c->content[0], "title", NULL);
+    assert_content(&c->content[1], "body", NULL);
+    assert_content(&c->content[2], "link", "data");
+    assert_content(&c->content[3], "kind", "data");
+
+    /* the default language first, with the campaign's content */
+
+    assert_int_equal(c->nlanguages, 4);
+    assert_string_equal(c->languages[0].tag, "en-GB");
+    assert_ptr_equal(c->languages[0].content, c->content);
+    assert_string_equal(c->languages[1].tag, "fr");
+    assert_string_equal(c->languages[2].tag, "pt-BR");
+    assert_string_equal(c->languages[3].tag, "de");
+
+    fr = c->languages[1].content;
+    pt = c->languages[2].content;
+    de = c->languages[3].content;
+
+    /* every language has the same entries, in the same order */
+
+    for (i = 0; i < c->ncontent; i++) {
+        assert_content(&fr[i], c->content[i].key, c->content[i].group);
+        assert_content(&pt[i], c->content[i].key, c->content[i].group);
+        assert_content(&de[i], c->content[i].key, c->content[i].group);
+    }
+
+    /* a field a language does not give is the default's, already there */
+
+    assert_ptr_not_equal(fr[0].tpl, c->content[0].tpl);
+    assert_ptr_equal(fr[1].tpl, c->content[1].tpl);
+    assert_ptr_not_equal(fr[2].tpl, c->content[2].tpl);
+    assert_ptr_equal(fr[3].tpl, c->content[3].tpl);
+
+    assert_ptr_equal(pt[0].tpl, c->content[0].tpl);
+    assert_ptr_not_equal(pt[1].tpl, c->content[1].tpl);
+
+    for (i = 0; i < c->ncontent; i++) {
+        assert_ptr_equal(de[i].tpl, c->content[i].tpl);
+    }
+
+    assert_string_equal(render(&fr[0], "{'profile': {'name': 'Zoé'}}"),
+                        "Bienvenue, Zoé");
+    assert_string_equal(render(&fr[2], "{}"), "app://accueil");
+    assert_string_equal(render(&pt[1], "{}"), "Toque para começar");
+
+    /* without "defaultLanguage" it is "en" */
+
+    c = parse_valid(sms_campaign);
+
+    assert_int_equal(c->nlanguages, 1);
+    assert_string_equal(c->languages[0].tag, "en");
+    assert_ptr_equal(c->languages[0].content, c->content);
+}
+
+
+static void
+test_language_errors(void **state)
+{
+    const problem_t  *p;
+
+    (void) state;
+
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'email',"
+                  " 'defaultLanguage': 'english',"
+                  " 'content': {'from': 'f', 'subject': 's', 'text': 't'}}");
+
+    assert_int_equal(nproblems, 1);
+    problem("defaultLanguage", "must be a language tag such as \"en\", "
+            "\"fr\" or \"pt-BR\" ([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*), "
+            "found \"english\"");
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'email',"
+                  " 'defaultLanguage': 'fr',"
+                  " 'content': {'from': 'f', 'subject': 's', 'text': 't'},"
+                  " 'languages': {"
+                  "  'fr_CA': {},"
+                  "  'x': {},"
+                  "  'FR': {'subject': 'doublon'},"
+                  "  'de': {'subject': 'S', 'subjet': 'typo',"
+                  "         'html': '<p>not in content</p>'},"
+                  "  'DE': {},"
+                  "  'it': 'Oggetto',"
+                  "  'es': {'subject': 1, 'text': 'Hola {{#x}}'},"
+                  "  'nl': {'subject': 'Hoi'},"
+                  "  'nl': {}"
+                  " }}");
+
+    assert_int_equal(nproblems, 10);
+    problem("languages.fr_CA", "must be a language tag such as");
+    problem("languages.x", "found \"x\"");
+    problem("languages.FR", "is the default language "
+            "(\"defaultLanguage\": \"fr\"), whose content is "
+            "\"content\"");
+    problem("languages.de.subjet",
+            "unknown key for channel \"email\" (allowed: from, replyTo, "
+            "subject, html, text)");
+    problem("languages.de.html", "is not in \"content\": a language can "
+            "only change the fields of the default content");
+    problem("languages.DE", "the same language as \"de\"");
+    problem("languages.it", "must be an object (the language's content), "
+            "found string");
+    problem("languages.es.subject", "must be a string, found number");
+    p = problem("languages.es.text", "");
+    assert_int_equal(p->line, 1);
+    assert_int_equal(p->column, 6);
+    problem("languages.nl", "duplicate key");
+
+    /* push data: only the keys of the default's data */
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'push',"
+                  " 'content': {'title': 't', 'body': 'b',"
+                  "  'data': {'link': 'x'}},"
+                  " 'languages': {"
+                  "  'fr': {'data': {'link': 1, 'extra': 'y'}},"
+                  "  'de': {'data': 'z'}"
+                  " }}");
+
+    assert_int_equal(nproblems, 3);
+    problem("languages.fr.data.link",
+            "must be a string (a template), found number");
+    problem("languages.fr.data.extra", "is not in \"content.data\"");
+    problem("languages.de.data", "must be an object, found string");
+
+    /* a wrong channel: languages are checked only for their type */
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'fax',"
+                  " 'content': {'x': 'y'},"
+                  " 'languages': {'fr': {'anything': 1}}}");
+
+    assert_int_equal(nproblems, 1);
+    problem("channel", "must be one of");
+}
+
+
 /* directories */
 
 
@@ -1180,7 +1452,7 @@ test_load_dir(void **state)
     snprintf(path, sizeof(path), "%s/dir.json", tmpdir);
     assert_int_equal(mkdir(path, 0755), 0);
 
-    nerrors = ngx_campaign_definition_load_dir(&arena.alloc, tmpdir,
+    nerrors = ngx_campaign_definition_load_dir(&arena.alloc, tmpdir, NULL,
                                                &campaigns, &n, collect,
                                                NULL);
     if (nerrors) {
@@ -1225,7 +1497,7 @@ test_load_dir_errors(void **state)
     assert_int_equal(ftruncate(fd, 4 * 1024 * 1024 + 1), 0);
     assert_int_equal(close(fd), 0);
 
-    nerrors = ngx_campaign_definition_load_dir(&arena.alloc, tmpdir,
+    nerrors = ngx_campaign_definition_load_dir(&arena.alloc, tmpdir, NULL,
                                                &campaigns, &n, collect,
                                                NULL);
 
@@ -1273,7 +1545,7 @@ test_load_dir_unreadable(void **state)
     snprintf(path, sizeof(path), "%s/missing", tmpdir);
 
     assert_int_equal(ngx_campaign_definition_load_dir(&arena.alloc, path,
-                                                      &campaigns, &n,
+                                                      NULL, &campaigns, &n,
                                                       collect, NULL),
                      1);
     assert_int_equal(n, 0);
@@ -1285,10 +1557,114 @@ test_load_dir_unreadable(void **state)
 
     nproblems = 0;
     assert_int_equal(ngx_campaign_definition_load_dir(&arena.alloc, tmpdir,
-                                                      &campaigns, &n,
+                                                      NULL, &campaigns, &n,
                                                       collect, NULL),
                      0);
     assert_int_equal(n, 0);
+}
+
+
+static void
+test_load_dir_fragments(void **state)
+{
+    char               fragments[128], path[256];
+    size_t             n, nerrors;
+    ngx_campaign_t   **campaigns;
+    const problem_t   *p;
+
+    (void) state;
+
+    snprintf(fragments, sizeof(fragments), "%s/fragments", tmpdir);
+    assert_int_equal(mkdir(fragments, 0755), 0);
+
+    write_file("fragments/footer.mustache", "-- {{profile.name}}\n");
+    write_file("fragments/sig.mustache", "ACME");
+    write_file("fragments/notes.txt", "not a fragment");
+    write_file("fragments/.hidden.mustache", "{{#not read}}");
+
+    write_file("a.json",
+               "{\"id\": \"a\", \"name\": \"A\", \"type\": \"marketing\","
+               " \"status\": \"live\", \"channel\": \"sms\","
+               " \"content\": {\"body\": \"Hi\\n{{> footer}}\"}}");
+
+    /* a campaign's own fragment wins over a shared one */
+
+    write_file("b.json",
+               "{\"id\": \"b\", \"name\": \"B\", \"type\": \"marketing\","
+               " \"status\": \"live\", \"channel\": \"sms\","
+               " \"fragments\": {\"sig\": \"Team B\"},"
+               " \"content\": {\"body\": \"{{> sig}}\"}}");
+
+    nerrors = ngx_campaign_definition_load_dir(&arena.alloc, tmpdir,
+                                               fragments, &campaigns, &n,
+                                               collect, NULL);
+    if (nerrors) {
+        print_problems();
+    }
+
+    assert_int_equal(nerrors, 0);
+    assert_int_equal(n, 2);
+
+    assert_string_equal(render(&campaigns[0]->content[0],
+                               "{'profile': {'name': 'Ann'}}"),
+                        "Hi\n-- Ann\n");
+    assert_string_equal(render(&campaigns[1]->content[0], "{}"), "Team B");
+
+    /* without the directory, the fragment is unknown */
+
+    nproblems = 0;
+    nerrors = ngx_campaign_definition_load_dir(&arena.alloc, tmpdir, NULL,
+                                               &campaigns, &n, collect,
+                                               NULL);
+    assert_int_equal(nerrors, 1);
+    assert_int_equal(n, 1);
+    problem("content.body", "footer");
+
+    /*
+     * A mistake in a shared fragment is reported once, with its path, line
+     * and column, not in every campaign that includes it.
+     */
+
+    write_file("fragments/footer.mustache", "--\n  {{/profile}}\n");
+    write_file("fragments/bad name.mustache", "x");
+    write_file("c.json",
+               "{\"id\": \"c\", \"name\": \"C\", \"type\": \"marketing\","
+               " \"status\": \"live\", \"channel\": \"sms\","
+               " \"content\": {\"body\": \"{{> footer}}\"}}");
+
+    nproblems = 0;
+    nerrors = ngx_campaign_definition_load_dir(&arena.alloc, tmpdir,
+                                               fragments, &campaigns, &n,
+                                               collect, NULL);
+    if (nerrors != 2) {
+        print_problems();
+    }
+
+    assert_int_equal(nerrors, 2);
+    assert_int_equal(n, 1);
+    assert_string_equal(campaigns[0]->id, "b");
+
+    p = problem("", "a fragment name must match [A-Za-z0-9._-]{1,64}, "
+                "found \"bad name\"");
+    snprintf(path, sizeof(path), "%s/bad name.mustache", fragments);
+    assert_string_equal(p->file, path);
+
+    p = problem("", "profile");
+    snprintf(path, sizeof(path), "%s/footer.mustache", fragments);
+    assert_string_equal(p->file, path);
+    assert_int_equal(p->line, 2);
+    assert_int_equal(p->column, 3);
+
+    /* a fragments directory that cannot be opened */
+
+    nproblems = 0;
+    snprintf(path, sizeof(path), "%s/missing", tmpdir);
+    nerrors = ngx_campaign_definition_load_dir(&arena.alloc, tmpdir, path,
+                                               &campaigns, &n, collect,
+                                               NULL);
+    assert_true(nerrors >= 1);
+    p = problem("", "opendir() failed: No such file or directory");
+    assert_string_equal(p->file, path);
 }
 
 
@@ -1333,11 +1709,19 @@ main(void)
         cmocka_unit_test_setup_teardown(test_out_of_memory, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fragments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fragment_errors, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_languages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_language_errors, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_load_dir, setup_dir,
                                         teardown_dir),
         cmocka_unit_test_setup_teardown(test_load_dir_errors, setup_dir,
                                         teardown_dir),
         cmocka_unit_test_setup_teardown(test_load_dir_unreadable, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_load_dir_fragments, setup_dir,
                                         teardown_dir),
     };
 

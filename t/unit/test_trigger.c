@@ -24,7 +24,7 @@
 #include <cmocka.h>
 
 #include "ngx_campaign_trigger.h"
-#include "arena.h"
+#include "ngx_campaign_arena.h"
 
 
 typedef struct {
