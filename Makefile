@@ -136,8 +136,14 @@ fuzz: $(FUZZERS)
 	        $(BUILD)/corpus/$$(basename $$f) || exit 1; \
 	done
 
-bench: $(MODULE)
+$(BUILD)/render_bench: bench/render_bench.c $(ENGINE_DEPS) | deps
+	@mkdir -p $(BUILD)
+	$(CC) -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+	    $(ENGINE_SRCS) $< -lcjson -lpcre2-8 -lm -o $@
+
+bench: $(MODULE) $(BUILD)/render_bench
 	$(call install_packages,$(BENCH_PKGS))
+	$(BUILD)/render_bench
 	bench/run.sh $(NGINX) $(MODULE)
 
 ASAN_NGINX   := $(BUILD)/asan/objs/nginx

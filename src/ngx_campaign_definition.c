@@ -22,11 +22,10 @@
 #include "ngx_campaign_definition.h"
 
 
-#define NGX_CAMPAIGN_ID_MAX          64
 #define NGX_CAMPAIGN_THROTTLE_MAX    2000
 #define NGX_CAMPAIGN_LENGTH_MAX      2147483647
 #define NGX_CAMPAIGN_FILE_MAX        (4 * 1024 * 1024)
-#define NGX_CAMPAIGN_NAME_MAX        64
+#define NGX_CAMPAIGN_NAME_MAX        64      /* ids and fragment names */
 
 #define NGX_CAMPAIGN_DEFAULT_LANGUAGE  "en"
 
@@ -802,7 +801,6 @@ ngx_campaign_definition_id(ngx_campaign_definition_ctx_t *ctx,
 {
     char          quoted[NGX_CAMPAIGN_QUOTE_LEN + 8];
     size_t        len;
-    const char   *p;
     const cJSON  *item;
 
     item = ngx_campaign_definition_member(ctx, root, NULL, "id", cJSON_String,
@@ -813,16 +811,7 @@ ngx_campaign_definition_id(ngx_campaign_definition_ctx_t *ctx,
 
     len = strlen(item->valuestring);
 
-    for (p = item->valuestring; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_'
-              || *p == '-'))
-        {
-            break;
-        }
-    }
-
-    if (len == 0 || len > NGX_CAMPAIGN_ID_MAX || *p != '\0') {
+    if (!ngx_campaign_definition_name(item->valuestring, len)) {
         ngx_campaign_definition_quote(quoted, sizeof(quoted),
                                       item->valuestring, len);
         ngx_campaign_definition_report(ctx, "id",
@@ -1515,7 +1504,7 @@ ngx_campaign_definition_fragments(ngx_campaign_definition_ctx_t *ctx,
 }
 
 
-/* [A-Za-z0-9._-]{1,64}, as ids */
+/* [A-Za-z0-9._-]{1,64}: a campaign id or a fragment name */
 
 static int
 ngx_campaign_definition_name(const char *s, size_t len)

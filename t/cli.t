@@ -249,6 +249,34 @@ is($out, '{"campaignId":"password-reset","channel":"email",'
     . 'If it was not you, ignore this message."}}' . "\n",
     'preview: the exact JSON, newline-terminated');
 
+# the profile prefers Canadian French: the campaign's "fr", whose from and
+# replyTo are the default content's
+
+my $profile_fr = write_file('profile-fr.json',
+    '{"person": {"name": {"firstName": "Zoé"}},'
+    . ' "preferredLanguage": "fr-CA"}');
+my $context_fr = write_file('context-fr.json',
+                            '{"resetLink": "https://acme.example/r"}');
+
+($rc, $out, $err) = run('preview', 'conf/campaigns', 'password-reset',
+                        '--profile', $profile_fr, '--context', $context_fr);
+is($rc, 0, 'preview in French: exit 0');
+is($out, q|{"campaignId":"password-reset","channel":"email",|
+    . q|"language":"fr","content":{|
+    . q|"from":"Acme Accounts <accounts@acme.example>",|
+    . q|"replyTo":"support@acme.example",|
+    . q|"subject":"Zoé, voici votre lien de réinitialisation",|
+    . q|"html":"<p>Bonjour Zoé,</p>\n|
+    . q|<p>Quelqu'un a demandé à réinitialiser le mot de passe de votre |
+    . q|compte Acme.\n|
+    . q|<a href=\"https://acme.example/r\">|
+    . q|Choisir un nouveau mot de passe</a>.</p>\n|
+    . q|<p>Si ce n'était pas vous, ignorez ce message.</p>",|
+    . q|"text":"Bonjour Zoé,\n\n|
+    . q|Choisissez un nouveau mot de passe : https://acme.example/r\n\n|
+    . q|Si ce n'était pas vous, ignorez ce message."}}| . "\n",
+    'preview in French: the language chosen, fallbacks filled in');
+
 ($rc, $out, $err) = run('preview', 'conf/campaigns', 'no-such-campaign');
 is($rc, 1, 'preview an unknown campaign: exit 1');
 is($err, "ngx-campaign: no campaign \"no-such-campaign\" in conf/campaigns\n",
