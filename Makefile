@@ -1,6 +1,7 @@
 # ngx_campaign: build, demo, tests.
 #
-#   make          the module (build/ngx_http_campaign_module.so)
+#   make          the module (build/ngx_http_campaign_module.so) and the
+#                 command-line tool (build/ngx-campaign; also: make cli)
 #   make run      the demo in the foreground on 127.0.0.1:$(PORT)
 #   make test     unit tests and the Test::Nginx suites
 #   make bench    wrk against bare nginx and a trigger, one worker
@@ -23,7 +24,7 @@ MODULE       := $(BUILD)/ngx_http_campaign_module.so
 
 CC           ?= cc
 UNIT_CFLAGS  := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -g \
-                -Isrc -It/unit
+                -Isrc
 UNIT_LIBS    := -lcjson -lpcre2-8 -lm -lcmocka
 
 ENGINE_SRCS  := src/ngx_campaign_json.c src/ngx_campaign_template.c \
@@ -73,9 +74,11 @@ define install_packages
 	fi
 endef
 
-.PHONY: all deps test-deps run test unit integration bench fuzz asan clean
+.PHONY: all cli deps test-deps run test unit integration bench fuzz asan clean
 
 all: $(MODULE) $(CLI)
+
+cli: $(CLI)
 
 deps:
 	$(call install_packages,$(BUILD_PKGS))
@@ -126,7 +129,7 @@ $(BUILD)/fuzz_%: t/fuzz/fuzz_%.c $(ENGINE_DEPS)
 	$(call install_packages,$(FUZZ_PKGS))
 	@mkdir -p $(BUILD)
 	clang -g -O1 -fsanitize=fuzzer,address -D_DEFAULT_SOURCE -Isrc \
-	    -It/unit $(ENGINE_SRCS) $< -lcjson -lpcre2-8 -lm -o $@
+	    $(ENGINE_SRCS) $< -lcjson -lpcre2-8 -lm -o $@
 
 fuzz: $(FUZZERS)
 	@for f in $(FUZZERS); do \

@@ -1,1 +1,0 @@
-#include "ngx_campaign_arena.c"
