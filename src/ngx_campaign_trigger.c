@@ -444,8 +444,9 @@ ngx_campaign_trigger_parse_preview(ngx_campaign_alloc_t *a,
     }
 
     if (!cJSON_IsObject(root)) {
-        ngx_campaign_trigger_fail(&ctx, "", NULL, "must be an object, "
-                                  "found %s", ngx_campaign_trigger_type_name(root));
+        ngx_campaign_trigger_fail(&ctx, "", NULL,
+                                  "must be an object, found %s",
+                                  ngx_campaign_trigger_type_name(root));
         return ngx_campaign_trigger_finish(&ctx);
     }
 

@@ -236,6 +236,51 @@ test_optional_members_may_be_null(void **state)
 /* malformed bodies: one problem at "", with where it went wrong */
 
 static void
+test_preview_body(void **state)
+{
+    test_t  *c = *state;
+
+    cJSON       *data, *item;
+    const char  *body;
+
+    body = "{\"profile\": {\"firstName\": \"Ada\"}}";
+
+    assert_int_equal(ngx_campaign_trigger_parse_preview(&c->arena.alloc,
+                         (const u_char *) body, strlen(body), &data,
+                         &c->problems), 0);
+
+    item = cJSON_GetObjectItemCaseSensitive(data, "profile");
+    assert_true(cJSON_IsObject(item));
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(item, "firstName")
+                        ->valuestring, "Ada");
+
+    /* an absent context is an empty object to render against */
+
+    item = cJSON_GetObjectItemCaseSensitive(data, "context");
+    assert_true(cJSON_IsObject(item));
+    assert_null(item->child);
+
+    body = "{\"profile\": [1], \"context\": \"x\"}";
+
+    assert_int_equal(ngx_campaign_trigger_parse_preview(&c->arena.alloc,
+                         (const u_char *) body, strlen(body), &data,
+                         &c->problems), -1);
+    test_expect(c, 400, 2);
+    test_expect_problem_at(c, 0, "/profile", "must be an object, found array");
+    test_expect_problem_at(c, 1, "/context",
+                           "must be an object, found string");
+
+    body = "{\"profile\": ";
+
+    assert_int_equal(ngx_campaign_trigger_parse_preview(&c->arena.alloc,
+                         (const u_char *) body, strlen(body), &data,
+                         &c->problems), -1);
+    test_expect(c, 400, 1);
+    assert_non_null(strstr(c->problems.items[0].message, "malformed JSON"));
+}
+
+
+static void
 test_malformed_json(void **state)
 {
     test_t  *c = *state;
@@ -1644,6 +1689,7 @@ main(void)
         test(test_valid_request),
         test(test_optional_members_may_be_null),
         test(test_malformed_json),
+        test(test_preview_body),
         test(test_control_characters_and_nul),
         test(test_invalid_utf8),
         test(test_depth),
