@@ -168,6 +168,7 @@ $(ASAN_NGINX): $(MODULE_SRCS) | test-deps
 
 asan: $(ASAN_NGINX)
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/t/ubsan.supp \
 	TEST_NGINX_BINARY=$(ASAN_NGINX) TEST_NGINX_LOAD_MODULES= \
 	    prove $(PROVE_INC) t/*.t
 

@@ -197,6 +197,7 @@ static ngx_int_t
 ngx_campaign_preview(ngx_http_request_t *r, ngx_str_t *id)
 {
     ngx_campaign_t            *c;
+    ngx_campaign_execution_t  *e;
     ngx_campaign_main_conf_t  *cmcf;
 
     if (r->method != NGX_HTTP_POST) {
@@ -211,7 +212,17 @@ ngx_campaign_preview(ngx_http_request_t *r, ngx_str_t *id)
                                    "", "no campaign has this id");
     }
 
-    ngx_http_set_ctx(r, c, ngx_http_campaign_module);
+    /* the module's context is always an execution: here one that sends none */
+
+    e = ngx_pcalloc(r->pool, sizeof(ngx_campaign_execution_t));
+    if (e == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    e->request = r;
+    e->campaign = c;
+
+    ngx_http_set_ctx(r, e, ngx_http_campaign_module);
 
     return ngx_campaign_read_json(r, ngx_campaign_preview_body);
 }
@@ -242,12 +253,14 @@ ngx_campaign_preview_run(ngx_http_request_t *r)
     ngx_campaign_out_t        o;
     ngx_campaign_alloc_t      a;
     ngx_campaign_problems_t   problems;
+    ngx_campaign_execution_t *e;
 
     if (r->connection->error) {
         return NGX_HTTP_CLIENT_CLOSED_REQUEST;
     }
 
-    c = ngx_http_get_module_ctx(r, ngx_http_campaign_module);
+    e = ngx_http_get_module_ctx(r, ngx_http_campaign_module);
+    c = e->campaign;
 
     if (ngx_campaign_read_body(r, &body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -269,8 +269,10 @@ ngx_campaign_profile_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 static void
 ngx_campaign_profile_parse(ngx_campaign_message_t *m, ngx_log_t *log)
 {
-    cJSON                     *profile;
-    const char                *end;
+    int                        rc;
+    cJSON                     *profile, *copy;
+    ngx_campaign_alloc_t       a;
+    ngx_campaign_problems_t    problems;
     ngx_campaign_recipient_t  *rcp;
 
     rcp = m->recipient;
@@ -282,29 +284,35 @@ ngx_campaign_profile_parse(ngx_campaign_message_t *m, ngx_log_t *log)
         goto failed;
     }
 
-    profile = NULL;
+    /* a profile service is checked as strictly as a client */
 
-    if (m->profile_start) {
-        profile = cJSON_ParseWithLengthOpts((char *) m->profile_start,
-                                            m->profile_pos
-                                            - m->profile_start,
-                                            &end, 0);
-    }
+    ngx_campaign_pool_alloc(&a, m->execution->request->pool);
+    ngx_memzero(&problems, sizeof(ngx_campaign_problems_t));
 
-    if (profile == NULL || !cJSON_IsObject(profile)) {
-        cJSON_Delete(profile);
+    rc = ngx_campaign_trigger_parse_object(&a, m->profile_start,
+                                           m->profile_pos - m->profile_start,
+                                           &profile, &problems);
+    if (rc != 0) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "campaign: profile of \"%s\" is not a JSON object",
-                      rcp->user_id);
+                      "campaign: profile of \"%s\" is not a JSON object: %s",
+                      rcp->user_id,
+                      problems.nitems ? problems.items[0].message
+                                      : "out of memory");
         goto failed;
     }
 
-    /* the recipient's data owns it from here: it goes with the request */
+    /*
+     * The parsed tree goes with the pool; the recipient's data takes a
+     * reference to it.
+     */
 
-    if (!cJSON_ReplaceItemInObjectCaseSensitive(rcp->data, "profile",
-                                                profile))
+    copy = cJSON_CreateObjectReference(profile->child);
+
+    if (copy == NULL
+        || !cJSON_ReplaceItemInObjectCaseSensitive(rcp->data, "profile",
+                                                   copy))
     {
-        cJSON_Delete(profile);
+        cJSON_Delete(copy);
         goto failed;
     }
 
@@ -322,8 +330,11 @@ failed:
 void
 ngx_campaign_profile_capture(ngx_campaign_message_t *m, ngx_chain_t *in)
 {
-    size_t                     len, size;
+    size_t                     len, size, used;
     u_char                    *p;
+    ssize_t                    n;
+    ngx_buf_t                 *b;
+    ngx_uint_t                 in_file;
     ngx_chain_t               *cl;
     ngx_http_request_t        *r;
     ngx_campaign_loc_conf_t   *cplcf;
@@ -336,18 +347,18 @@ ngx_campaign_profile_capture(ngx_campaign_message_t *m, ngx_chain_t *in)
             continue;
         }
 
-        if (cl->buf->in_file && !ngx_buf_in_memory(cl->buf)) {
-            /* a profile this large is over any sane limit anyway */
-            m->profile_too_large = 1;
-            continue;
-        }
+        b = cl->buf;
+        in_file = (b->in_file && !ngx_buf_in_memory(b));
 
-        len = cl->buf->last - cl->buf->pos;
+        /* sendfile and proxy temporary files give buffers in files */
+
+        len = in_file ? (size_t) (b->file_last - b->file_pos)
+                      : (size_t) (b->last - b->pos);
 
         if ((size_t) (m->profile_end - m->profile_pos) < len) {
             cplcf = ngx_http_get_module_loc_conf(r,
                                                  ngx_http_campaign_module);
-            size = (m->profile_pos - m->profile_start) + len;
+            size = (size_t) (m->profile_pos - m->profile_start) + len;
 
             if (size > cplcf->profile_max_size) {
                 m->profile_too_large = 1;
@@ -363,13 +374,30 @@ ngx_campaign_profile_capture(ngx_campaign_message_t *m, ngx_chain_t *in)
                 continue;
             }
 
-            m->profile_pos = ngx_cpymem(p, m->profile_start,
-                                        m->profile_pos - m->profile_start);
+            used = m->profile_pos - m->profile_start;
+
+            if (used) {
+                ngx_memcpy(p, m->profile_start, used);
+            }
+
             m->profile_start = p;
+            m->profile_pos = p + used;
             m->profile_end = p + size;
         }
 
-        m->profile_pos = ngx_cpymem(m->profile_pos, cl->buf->pos, len);
+        if (in_file) {
+            n = ngx_read_file(b->file, m->profile_pos, len, b->file_pos);
+
+            if (n != (ssize_t) len) {
+                m->profile_too_large = 1;
+                continue;
+            }
+
+            m->profile_pos += len;
+            continue;
+        }
+
+        m->profile_pos = ngx_cpymem(m->profile_pos, b->pos, len);
     }
 }
 

@@ -419,6 +419,38 @@ ngx_campaign_trigger_document(ngx_campaign_trigger_ctx_t *ctx,
 
 
 int
+ngx_campaign_trigger_parse_object(ngx_campaign_alloc_t *a,
+    const u_char *body, size_t len, cJSON **object,
+    ngx_campaign_problems_t *problems)
+{
+    cJSON                       *root;
+    ngx_campaign_trigger_ctx_t   ctx;
+
+    *object = NULL;
+    ngx_campaign_trigger_reset(problems);
+
+    ctx.a = a;
+    ctx.problems = problems;
+    ctx.nomem = 0;
+    ctx.too_large = 0;
+
+    root = ngx_campaign_trigger_document(&ctx, body, len,
+                                         NGX_CAMPAIGN_MAX_DEPTH);
+
+    if (root != NULL && !cJSON_IsObject(root)) {
+        ngx_campaign_trigger_fail(&ctx, "", NULL,
+                                  "must be an object, found %s",
+                                  ngx_campaign_trigger_type_name(root));
+        root = NULL;
+    }
+
+    *object = root;
+
+    return ngx_campaign_trigger_finish(&ctx);
+}
+
+
+int
 ngx_campaign_trigger_parse_preview(ngx_campaign_alloc_t *a,
     const u_char *body, size_t len, cJSON **data,
     ngx_campaign_problems_t *problems)
@@ -1014,7 +1046,8 @@ static const char *
 ngx_campaign_trigger_string(ngx_campaign_trigger_ctx_t *ctx, cJSON *obj,
     const char *base, const char *key, unsigned required)
 {
-    cJSON  *item;
+    cJSON         *item;
+    const u_char  *p;
 
     item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
@@ -1036,6 +1069,21 @@ ngx_campaign_trigger_string(ngx_campaign_trigger_ctx_t *ctx, cJSON *obj,
     if (required && item->valuestring[0] == '\0') {
         ngx_campaign_trigger_fail(ctx, base, key, "must not be empty");
         return NULL;
+    }
+
+    /*
+     * The required strings are identifiers: they end up in paths, log
+     * lines and, through variables, in gateway headers.
+     */
+
+    if (required) {
+        for (p = (const u_char *) item->valuestring; *p; p++) {
+            if (*p < 0x20 || *p == 0x7f) {
+                ngx_campaign_trigger_fail(ctx, base, key, "must not contain "
+                                          "control characters");
+                return NULL;
+            }
+        }
     }
 
     return item->valuestring;

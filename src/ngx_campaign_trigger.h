@@ -137,6 +137,17 @@ int ngx_campaign_problems_add(ngx_campaign_alloc_t *a,
 
 
 /*
+ * A JSON object from elsewhere (a looked-up profile), checked as a body
+ * is: UTF-8, depth, JSON, nothing after it.  The tree is freed with the
+ * allocator.  0, -1 with problems, -2 on memory exhaustion.
+ */
+
+int ngx_campaign_trigger_parse_object(ngx_campaign_alloc_t *a,
+    const u_char *body, size_t len, cJSON **object,
+    ngx_campaign_problems_t *problems);
+
+
+/*
  * The body of a preview, {"profile": {...}, "context": {...}}, both
  * optional: checked like a trigger's body (UTF-8, depth, JSON) and turned
  * into the object templates render against.  0, -1 with problems (400),

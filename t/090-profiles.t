@@ -248,3 +248,53 @@ POST /ajo/im/executions/unitary
 --- response_body_like: "message":"the profile lookup failed"
 --- error_log
 is larger than campaign_profile_max_size
+
+
+
+=== TEST 10: profiles served with sendfile are read from their file
+--- config
+    campaign_gateway  sms  /_gw;
+    campaign_profile_lookup /_profiles/$campaign_namespace/$campaign_user_id.json;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location /_profiles/ {
+        internal;
+        sendfile on;
+        alias $TEST_NGINX_HTML_DIR/profiles/;
+    }
+
+    location = /_gw {
+        internal;
+        campaign_outbox logs/outbox.jsonl;
+    }
+
+    location = /outbox {
+        default_type text/plain;
+        alias logs/outbox.jsonl;
+    }
+--- request eval
+["POST /ajo/im/executions/unitary\n"
+ . '{"requestId":"p10","campaignId":"order-sms","context":{"orderId":"P-10"},"recipients":['
+ . $::R->("+14155550100", "+14155550100") . ']}',
+ "GET /outbox"]
+--- error_code eval
+[202, 200]
+--- response_body_like eval
+[qr/"status":"accepted"/, qr/"body":"Order P-10 for Grace & co"/]
+
+
+
+=== TEST 11: a profile is checked as strictly as a request: nothing after the object
+--- user_files
+>>> profiles/phone/+14155550100.json
+{"firstName": "Grace"} and more
+--- request
+POST /ajo/im/executions/unitary
+{"requestId":"p11","campaignId":"order-sms","context":{"orderId":"P-11"},"recipients":[{"type":"aep","userId":"+14155550100","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"}}]}
+--- error_code: 502
+--- response_body_like: "message":"the profile lookup failed"
+--- error_log
+is not a JSON object: malformed JSON at line 1, column 24

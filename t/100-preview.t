@@ -95,3 +95,21 @@ POST /ajo/im/campaigns/welcome-email/preview
 [400, 405]
 --- response_body_like eval
 [qr/malformed JSON/, qr/"status":405/]
+
+
+
+=== TEST 7: $campaign_user_id outside a lookup or gateway is simply not found
+--- config
+    location /ajo/im/ {
+        add_header X-User "[$campaign_user_id]" always;
+        campaign_api;
+    }
+--- request
+POST /ajo/im/campaigns/draft-email/preview
+{}
+--- error_code: 200
+--- response_headers
+X-User: []
+--- no_error_log
+[alert]
+exited on signal

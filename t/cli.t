@@ -13,7 +13,7 @@ use Test::More;
 
 my $cli = $ENV{NGX_CAMPAIGN_CLI} || 'build/ngx-campaign';
 
--x $cli or BAIL_OUT("$cli is not built: run make build/ngx-campaign");
+-x $cli or BAIL_OUT("$cli is not built: run make cli");
 
 my $tmp = tempdir(CLEANUP => 1);
 

@@ -358,10 +358,19 @@ test_control_characters_and_nul(void **state)
     /* escaped, they are fine; a lone surrogate is not */
 
     assert_int_equal(test_parse(c,
-        "{'requestId': '\\u00e9\\ud83d\\ude00\\t\\\\u0000',"
+        "{'requestId': '\\u00e9\\ud83d\\ude00\\\\u0000',"
         " 'campaignId': 'c', 'recipients': [{'type': 'aep',"
         " 'userId': 'u', 'namespace': 'e'}]}"), 0);
-    assert_string_equal(c->t.request_id, "é\xf0\x9f\x98\x80\t\\u0000");
+    assert_string_equal(c->t.request_id, "é\xf0\x9f\x98\x80\\u0000");
+
+    /* identifiers end up in headers and paths: no control characters */
+
+    assert_int_equal(test_parse(c,
+        "{'requestId': 'r', 'campaignId': 'c', 'recipients': [{'type':"
+        " 'aep', 'userId': 'a\\r\\nX-Evil: 1', 'namespace': 'e'}]}"), -1);
+    test_expect(c, 400, 1);
+    test_expect_problem(c, "/recipients/0/userId",
+                        "must not contain control characters");
 
     assert_int_equal(test_parse(c, "{'requestId': '\\ud800'}"), -1);
     test_expect(c, 400, 1);
