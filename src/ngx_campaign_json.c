@@ -4,9 +4,35 @@
  */
 
 
+#include <stdint.h>
 #include <string.h>
 
 #include "ngx_campaign_json.h"
+
+
+/*
+ * Eight bytes at a time: a word has a byte to escape when one of its
+ * bytes is below 0x20, or is '"' or '\\' (the classic "has a zero byte"
+ * and "has a byte less than n" tricks, exact for n <= 128).
+ */
+
+#define NGX_CAMPAIGN_ONES    0x0101010101010101ULL
+#define NGX_CAMPAIGN_HIGHS   0x8080808080808080ULL
+
+#define ngx_campaign_has_zero(x)                                             \
+    (((x) - NGX_CAMPAIGN_ONES) & ~(x) & NGX_CAMPAIGN_HIGHS)
+
+#define ngx_campaign_has_less(x, n)                                          \
+    (((x) - NGX_CAMPAIGN_ONES * (n)) & ~(x) & NGX_CAMPAIGN_HIGHS)
+
+#define ngx_campaign_word_plain(x)                                           \
+    (!(ngx_campaign_has_less(x, 0x20)                                        \
+       | ngx_campaign_has_zero((x) ^ (NGX_CAMPAIGN_ONES * '"'))              \
+       | ngx_campaign_has_zero((x) ^ (NGX_CAMPAIGN_ONES * '\\'))))
+
+
+static const u_char *ngx_campaign_json_plain_run(const u_char *p,
+    const u_char *end);
 
 
 /*
@@ -28,6 +54,29 @@ static const u_char  ngx_campaign_json_growth[256] = {
 static const char  ngx_campaign_hex[] = "0123456789abcdef";
 
 
+static const u_char *
+ngx_campaign_json_plain_run(const u_char *p, const u_char *end)
+{
+    uint64_t  x;
+
+    while (end - p >= 8) {
+        memcpy(&x, p, 8);
+
+        if (!ngx_campaign_word_plain(x)) {
+            break;
+        }
+
+        p += 8;
+    }
+
+    while (p < end && ngx_campaign_json_growth[*p] == 0) {
+        p++;
+    }
+
+    return p;
+}
+
+
 size_t
 ngx_campaign_json_escaped_len(const u_char *src, size_t len)
 {
@@ -35,12 +84,17 @@ ngx_campaign_json_escaped_len(const u_char *src, size_t len)
     const u_char  *end;
 
     n = len;
+    end = src + len;
 
-    for (end = src + len; src < end; src++) {
-        n += ngx_campaign_json_growth[*src];
+    for ( ;; ) {
+        src = ngx_campaign_json_plain_run(src, end);
+
+        if (src == end) {
+            return n;
+        }
+
+        n += ngx_campaign_json_growth[*src++];
     }
-
-    return n;
 }
 
 
@@ -54,11 +108,8 @@ ngx_campaign_json_escape(u_char *dst, const u_char *src, size_t len)
 
     while (src < end) {
 
-        for (run = src; src < end; src++) {
-            if (ngx_campaign_json_growth[*src]) {
-                break;
-            }
-        }
+        run = src;
+        src = ngx_campaign_json_plain_run(src, end);
 
         memcpy(dst, run, src - run);
         dst += src - run;

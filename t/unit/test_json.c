@@ -117,6 +117,76 @@ test_every_byte_round_trips(void **state)
 }
 
 
+/* the word-at-a-time scan against a byte-by-byte one, on random text */
+
+static size_t
+reference_len(const u_char *s, size_t len)
+{
+    size_t  i, n;
+
+    for (i = 0, n = len; i < len; i++) {
+        if (s[i] == '"' || s[i] == '\\' || s[i] == '\n' || s[i] == '\r'
+            || s[i] == '\t' || s[i] == '\b' || s[i] == '\f')
+        {
+            n += 1;
+
+        } else if (s[i] < 0x20) {
+            n += 5;
+        }
+    }
+
+    return n;
+}
+
+
+static void
+test_random_text(void **state)
+{
+    u_char    src[300], dst[300 * 6];
+    size_t    i, len, round;
+    cJSON    *json;
+    u_char   *end;
+    char      doc[300 * 6 + 3];
+
+    (void) state;
+
+    srand(12345);
+
+    for (round = 0; round < 20000; round++) {
+        len = rand() % sizeof(src);
+
+        for (i = 0; i < len; i++) {
+            /* mostly plain text, sometimes something to escape */
+            src[i] = (rand() % 8) ? (u_char) (0x20 + rand() % 0x5f)
+                                  : (u_char) (1 + rand() % 0xfe);
+        }
+
+        assert_int_equal(ngx_campaign_json_escaped_len(src, len),
+                         reference_len(src, len));
+
+        end = ngx_campaign_json_escape(dst, src, len);
+        assert_int_equal(end - dst, reference_len(src, len));
+
+        if (round % 100 == 0) {
+            doc[0] = '"';
+            memcpy(doc + 1, dst, end - dst);
+            doc[1 + (end - dst)] = '"';
+            doc[2 + (end - dst)] = '\0';
+
+            /* only valid UTF-8 parses back byte for byte; skip the rest */
+            json = cJSON_Parse(doc);
+            if (json && cJSON_IsString(json)
+                && strlen(json->valuestring) == len)
+            {
+                assert_memory_equal(json->valuestring, src, len);
+            }
+
+            cJSON_Delete(json);
+        }
+    }
+}
+
+
 int
 main(void)
 {
@@ -125,6 +195,7 @@ main(void)
         cmocka_unit_test(test_quotes_and_backslashes),
         cmocka_unit_test(test_control_characters),
         cmocka_unit_test(test_every_byte_round_trips),
+        cmocka_unit_test(test_random_text),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
