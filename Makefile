@@ -97,7 +97,9 @@ $(MODULE): $(MODULE_SRCS) | deps
 	        --add-dynamic-module=$(CURDIR) >$(BUILD)/configure.log 2>&1 \
 	    || { tail -20 $(BUILD)/configure.log; exit 1; }
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_campaign_module.so $@
+	@# a new file, not new contents: a running nginx keeps its mapping
+	cp $(BUILD)/nginx/objs/ngx_http_campaign_module.so $@.tmp
+	mv -f $@.tmp $@
 
 run: $(MODULE)
 	mkdir -p var/tmp
