@@ -211,46 +211,110 @@ ngx_campaign_dispatch_payload(ngx_campaign_execution_t *e,
 
 
 /*
- * Everything the subrequest needs is allocated before it is created:
- * once ngx_http_subrequest() has posted it, it runs.
+ * A background subrequest of ours.  It gets variables of its own (a
+ * subrequest shares the cached ones of its parent: the gateway's
+ * $http_idempotency_key would be the first message's for all of them) and
+ * the headers given.  Everything is allocated before it is created: once
+ * ngx_http_subrequest() has posted it, it runs.
  */
 
-static ngx_int_t
-ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
+ngx_http_request_t *
+ngx_campaign_subrequest(ngx_http_request_t *r, ngx_str_t *uri,
+    ngx_str_t *args, ngx_http_post_subrequest_pt handler, void *data,
+    ngx_uint_t method, ngx_str_t *method_name, ngx_http_headers_in_t *hi,
+    ngx_http_request_body_t *rb)
 {
-    ngx_buf_t                    *b;
-    ngx_chain_t                  *cl;
-    ngx_http_request_t           *r, *sr;
-    ngx_http_headers_in_t        *hi;
-    ngx_campaign_gateway_t       *gw;
-    ngx_http_variable_value_t    *vv;
-    ngx_http_request_body_t      *rb;
-    ngx_http_core_main_conf_t    *cmcf;
-    ngx_http_post_subrequest_t   *ps;
-
-    r = m->execution->request;
-    gw = m->execution->gateway;
+    ngx_http_request_t          *sr;
+    ngx_http_variable_value_t   *vv;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_post_subrequest_t  *ps;
 
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
     if (ps == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    ps->handler = ngx_campaign_dispatch_done;
-    ps->data = m;
-
-    /*
-     * A subrequest shares the cached variables of its parent: the gateway's
-     * $http_idempotency_key would be the first message's for all of them.
-     */
+    ps->handler = handler;
+    ps->data = data;
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
 
     vv = ngx_pcalloc(r->pool, cmcf->variables.nelts
                               * sizeof(ngx_http_variable_value_t));
     if (vv == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
+
+    if (ngx_http_subrequest(r, uri, args->len ? args : NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    sr->method = method;
+    sr->method_name = *method_name;
+    sr->variables = vv;
+    sr->request_body = rb;
+
+    /* the list lives in one part: only its "last" points into the struct */
+
+    sr->headers_in = *hi;
+    sr->headers_in.headers.last = &sr->headers_in.headers.part;
+
+    return sr;
+}
+
+
+/*
+ * A subrequest starts with a copy of the client's headers; ours get none
+ * of them (the trigger's credentials are no gateway's or profile
+ * service's business).  Host and Server stay, for $host.  n is the most
+ * headers the caller adds.
+ */
+
+ngx_http_headers_in_t *
+ngx_campaign_subrequest_headers(ngx_http_request_t *r, ngx_uint_t n)
+{
+    ngx_http_headers_in_t  *hi;
+
+    hi = ngx_pcalloc(r->pool, sizeof(ngx_http_headers_in_t));
+    if (hi == NULL) {
+        return NULL;
+    }
+
+    hi->host = r->headers_in.host;
+    hi->server = r->headers_in.server;
+    hi->content_length_n = -1;
+    hi->keep_alive_n = -1;
+
+    if (ngx_list_init(&hi->headers, r->pool, ngx_max(n, 1),
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return hi;
+}
+
+
+/*
+ * One attempt of a message.
+ */
+
+static ngx_int_t
+ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
+{
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl;
+    ngx_http_request_t       *r, *sr;
+    ngx_http_headers_in_t    *hi;
+    ngx_campaign_gateway_t   *gw;
+    ngx_http_request_body_t  *rb;
+
+    r = m->execution->request;
+    gw = m->execution->gateway;
 
     rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
     if (rb == NULL) {
@@ -286,26 +350,16 @@ ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
         return NGX_ERROR;
     }
 
-    if (ngx_http_subrequest(r, &gw->uri, gw->args.len ? &gw->args : NULL,
-                            &sr, ps, NGX_HTTP_SUBREQUEST_BACKGROUND)
-        != NGX_OK)
-    {
+    sr = ngx_campaign_subrequest(r, &gw->uri, &gw->args,
+                                 ngx_campaign_dispatch_done, m, NGX_HTTP_POST,
+                                 &ngx_campaign_post, hi, rb);
+    if (sr == NULL) {
         return NGX_ERROR;
     }
 
     m->attempts++;
     m->subrequest = sr;
     m->status = 0;
-
-    sr->method = NGX_HTTP_POST;
-    sr->method_name = ngx_campaign_post;
-    sr->variables = vv;
-    sr->request_body = rb;
-
-    /* the list lives in one part: only its "last" points into the struct */
-
-    sr->headers_in = *hi;
-    sr->headers_in.headers.last = &sr->headers_in.headers.part;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "campaign: message %V attempt %ui to \"%V\"",
@@ -316,9 +370,7 @@ ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
 
 
 /*
- * A subrequest starts with a copy of the client's headers; the gateway
- * gets none of them (the trigger's credentials are not its business),
- * only what describes the message.  Host and Server stay, for $host.
+ * The gateway gets only what describes the message.
  */
 
 static ngx_http_headers_in_t *
@@ -329,22 +381,12 @@ ngx_campaign_dispatch_headers(ngx_http_request_t *r,
     ngx_table_elt_t        *h;
     ngx_http_headers_in_t  *hi;
 
-    hi = ngx_pcalloc(r->pool, sizeof(ngx_http_headers_in_t));
+    hi = ngx_campaign_subrequest_headers(r, NGX_CAMPAIGN_GATEWAY_HEADERS);
     if (hi == NULL) {
         return NULL;
     }
 
-    hi->host = r->headers_in.host;
-    hi->server = r->headers_in.server;
     hi->content_length_n = m->payload.len;
-    hi->keep_alive_n = -1;
-
-    if (ngx_list_init(&hi->headers, r->pool, NGX_CAMPAIGN_GATEWAY_HEADERS,
-                      sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        return NULL;
-    }
 
     h = ngx_campaign_dispatch_header(r, hi, "Content-Type",
                                      (u_char *) "application/json",

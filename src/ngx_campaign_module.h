@@ -133,6 +133,12 @@ ngx_int_t ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data,
 ngx_int_t ngx_campaign_subrequest_answer(ngx_http_request_t *sr,
     ngx_int_t rc, ngx_uint_t *status);
 ngx_int_t ngx_campaign_subrequest_survive(ngx_int_t rc);
+ngx_http_request_t *ngx_campaign_subrequest(ngx_http_request_t *r,
+    ngx_str_t *uri, ngx_str_t *args, ngx_http_post_subrequest_pt handler,
+    void *data, ngx_uint_t method, ngx_str_t *method_name,
+    ngx_http_headers_in_t *hi, ngx_http_request_body_t *rb);
+ngx_http_headers_in_t *ngx_campaign_subrequest_headers(ngx_http_request_t *r,
+    ngx_uint_t n);
 void ngx_campaign_execution_finish(ngx_http_request_t *r);
 ngx_int_t ngx_campaign_execution_dispatch(ngx_http_request_t *r,
     ngx_campaign_execution_t *e);

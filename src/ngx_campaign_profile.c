@@ -118,12 +118,9 @@ static ngx_int_t
 ngx_campaign_profile_send(ngx_campaign_execution_t *e,
     ngx_campaign_message_t *m, ngx_campaign_loc_conf_t *cplcf)
 {
-    ngx_str_t                    uri, args;
-    ngx_http_request_t          *r, *sr;
-    ngx_http_headers_in_t       *hi;
-    ngx_http_variable_value_t   *vv;
-    ngx_http_core_main_conf_t   *cmcf;
-    ngx_http_post_subrequest_t  *ps;
+    ngx_str_t               uri, args;
+    ngx_http_request_t     *r, *sr;
+    ngx_http_headers_in_t  *hi;
 
     r = e->request;
 
@@ -143,55 +140,19 @@ ngx_campaign_profile_send(ngx_campaign_execution_t *e,
 
     e->current = NULL;
 
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    if (ps == NULL) {
-        return NGX_ERROR;
-    }
-
-    ps->handler = ngx_campaign_profile_done;
-    ps->data = m;
-
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
-
-    vv = ngx_pcalloc(r->pool, cmcf->variables.nelts
-                              * sizeof(ngx_http_variable_value_t));
-    if (vv == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* no client headers reach the profile service either */
-
-    hi = ngx_pcalloc(r->pool, sizeof(ngx_http_headers_in_t));
+    hi = ngx_campaign_subrequest_headers(r, 0);
     if (hi == NULL) {
         return NGX_ERROR;
     }
 
-    hi->host = r->headers_in.host;
-    hi->server = r->headers_in.server;
-    hi->content_length_n = -1;
-    hi->keep_alive_n = -1;
-
-    if (ngx_list_init(&hi->headers, r->pool, 1, sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_subrequest(r, &uri, args.len ? &args : NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_BACKGROUND)
-        != NGX_OK)
-    {
+    sr = ngx_campaign_subrequest(r, &uri, &args, ngx_campaign_profile_done,
+                                 m, NGX_HTTP_GET, &ngx_campaign_get, hi,
+                                 NULL);
+    if (sr == NULL) {
         return NGX_ERROR;
     }
 
     m->lookup = sr;
-
-    sr->method = NGX_HTTP_GET;
-    sr->method_name = ngx_campaign_get;
-    sr->variables = vv;
-    sr->request_body = NULL;
-    sr->headers_in = *hi;
-    sr->headers_in.headers.last = &sr->headers_in.headers.part;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "campaign: profile of \"%s\" from \"%V\"",
