@@ -80,6 +80,9 @@ typedef struct {
 } ngx_campaign_definition_ctx_t;
 
 
+static void ngx_campaign_definition_ctx_init(
+    ngx_campaign_definition_ctx_t *ctx, ngx_campaign_alloc_t *a,
+    const char *file, ngx_campaign_definition_error_pt error, void *data);
 static ngx_campaign_t *ngx_campaign_definition_parse_text(
     ngx_campaign_definition_ctx_t *ctx, const u_char *text, size_t len);
 static cJSON *ngx_campaign_definition_json(ngx_campaign_definition_ctx_t *ctx,
@@ -290,6 +293,20 @@ static const char  *ngx_campaign_field_types[] = {
 };
 
 
+static void
+ngx_campaign_definition_ctx_init(ngx_campaign_definition_ctx_t *ctx,
+    ngx_campaign_alloc_t *a, const char *file,
+    ngx_campaign_definition_error_pt error, void *data)
+{
+    memset(ctx, 0, sizeof(ngx_campaign_definition_ctx_t));
+
+    ctx->alloc = a;
+    ctx->file = file;
+    ctx->error = error;
+    ctx->data = data;
+}
+
+
 ngx_campaign_t *
 ngx_campaign_definition_parse(ngx_campaign_alloc_t *a, const char *file,
     const u_char *text, size_t len, ngx_campaign_definition_error_pt error,
@@ -297,12 +314,7 @@ ngx_campaign_definition_parse(ngx_campaign_alloc_t *a, const char *file,
 {
     ngx_campaign_definition_ctx_t  ctx;
 
-    memset(&ctx, 0, sizeof(ngx_campaign_definition_ctx_t));
-
-    ctx.alloc = a;
-    ctx.file = file;
-    ctx.error = error;
-    ctx.data = data;
+    ngx_campaign_definition_ctx_init(&ctx, a, file, error, data);
 
     return ngx_campaign_definition_parse_text(&ctx, text, len);
 }
@@ -319,12 +331,7 @@ ngx_campaign_definition_load_dir(ngx_campaign_alloc_t *a, const char *dir,
     ngx_campaign_t                 *c, **list;
     ngx_campaign_definition_ctx_t   ctx;
 
-    memset(&ctx, 0, sizeof(ngx_campaign_definition_ctx_t));
-
-    ctx.alloc = a;
-    ctx.file = dir;
-    ctx.error = error;
-    ctx.data = data;
+    ngx_campaign_definition_ctx_init(&ctx, a, dir, error, data);
 
     *campaigns = NULL;
     *n = 0;
@@ -390,12 +397,7 @@ ngx_campaign_definition_read_file(ngx_campaign_alloc_t *a, const char *path,
 {
     ngx_campaign_definition_ctx_t  ctx;
 
-    memset(&ctx, 0, sizeof(ngx_campaign_definition_ctx_t));
-
-    ctx.alloc = a;
-    ctx.file = path;
-    ctx.error = error;
-    ctx.data = data;
+    ngx_campaign_definition_ctx_init(&ctx, a, path, error, data);
 
     return ngx_campaign_definition_read(&ctx, path, len);
 }
@@ -408,12 +410,7 @@ ngx_campaign_definition_parse_json(ngx_campaign_alloc_t *a, const char *file,
 {
     ngx_campaign_definition_ctx_t  ctx;
 
-    memset(&ctx, 0, sizeof(ngx_campaign_definition_ctx_t));
-
-    ctx.alloc = a;
-    ctx.file = file;
-    ctx.error = error;
-    ctx.data = data;
+    ngx_campaign_definition_ctx_init(&ctx, a, file, error, data);
 
     return ngx_campaign_definition_json(&ctx, text, len);
 }
