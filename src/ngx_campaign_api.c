@@ -517,6 +517,7 @@ ngx_campaign_execution_init(ngx_http_request_t *r,
     ngx_tm_t                 tm;
     ngx_uint_t               i;
     ngx_time_t              *tp;
+    ngx_pool_cleanup_t      *cln;
     ngx_campaign_message_t  *m;
 
     static const char  hex[] = "0123456789abcdef";
@@ -562,6 +563,16 @@ ngx_campaign_execution_init(ngx_http_request_t *r,
     if (e->messages == NULL) {
         return NGX_ERROR;
     }
+
+    /* whatever ends the request, no message goes unaccounted for */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_campaign_dispatch_cleanup;
+    cln->data = e;
 
     for (i = 0; i < e->nmessages; i++) {
         m = &e->messages[i];
@@ -612,7 +623,8 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
     ngx_campaign_execution_t *e)
 {
     u_char                   *p;
-    ngx_uint_t                i, accepted, timedout, unknown, status;
+    ngx_uint_t                i, accepted, timedout, unknown, lookups,
+                              status;
     const char               *detail, *reason;
     ngx_campaign_out_t        o;
     ngx_campaign_message_t   *m;
@@ -621,6 +633,7 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
     accepted = 0;
     timedout = 0;
     unknown = 0;
+    lookups = 0;
 
     for (i = 0; i < e->nmessages; i++) {
         m = &e->messages[i];
@@ -629,6 +642,7 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
         timedout += (m->status == NGX_HTTP_GATEWAY_TIME_OUT);
         unknown += (m->profile_failed
                     && m->profile_status == NGX_HTTP_NOT_FOUND);
+        lookups += m->profile_failed;
     }
 
     if (accepted == 0) {
@@ -638,6 +652,10 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
         if (unknown == e->nmessages) {
             status = NGX_HTTP_NOT_FOUND;
             detail = "no recipient has a profile";
+
+        } else if (lookups == e->nmessages) {
+            status = NGX_HTTP_BAD_GATEWAY;
+            detail = "every recipient's profile lookup failed";
 
         } else {
             status = (timedout == e->nmessages) ? NGX_HTTP_GATEWAY_TIME_OUT

@@ -31,7 +31,6 @@ static ngx_table_elt_t *ngx_campaign_dispatch_header(ngx_http_request_t *r,
     ngx_http_headers_in_t *hi, char *key, u_char *value, size_t len);
 static void ngx_campaign_dispatch_retry(ngx_event_t *ev);
 static void ngx_campaign_dispatch_settle(ngx_campaign_message_t *m);
-static void ngx_campaign_dispatch_cleanup(void *data);
 
 
 static ngx_int_t ngx_campaign_dispatch_body_filter(ngx_http_request_t *r,
@@ -62,7 +61,6 @@ ngx_campaign_dispatch_start(ngx_campaign_execution_t *e)
     ngx_int_t                rc;
     ngx_uint_t               i;
     ngx_http_request_t      *r;
-    ngx_pool_cleanup_t      *cln;
     ngx_campaign_message_t  *m;
 
     r = e->request;
@@ -83,14 +81,6 @@ ngx_campaign_dispatch_start(ngx_campaign_execution_t *e)
         m->retry.data = m;
         m->retry.log = r->connection->log;
     }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_campaign_dispatch_cleanup;
-    cln->data = e;
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
@@ -648,7 +638,7 @@ ngx_campaign_dispatch_settle(ngx_campaign_message_t *m)
  * messages still waiting are said so, once each.
  */
 
-static void
+void
 ngx_campaign_dispatch_cleanup(void *data)
 {
     ngx_campaign_execution_t *e = data;

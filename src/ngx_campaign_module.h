@@ -128,6 +128,7 @@ ngx_int_t ngx_campaign_outbox_handler(ngx_http_request_t *r);
 
 ngx_int_t ngx_campaign_dispatch_init(ngx_conf_t *cf);
 ngx_int_t ngx_campaign_dispatch_start(ngx_campaign_execution_t *e);
+void ngx_campaign_dispatch_cleanup(void *data);
 ngx_int_t ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
 ngx_int_t ngx_campaign_subrequest_answer(ngx_http_request_t *sr,

@@ -95,7 +95,10 @@ ngx_campaign_profile_start(ngx_campaign_execution_t *e,
         e->pending++;
 
         if (ngx_campaign_profile_send(e, m, cplcf) != NGX_OK) {
-            return NGX_ERROR;
+            e->pending--;
+            m->profile_failed = 1;
+            m->profile_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            m->done = 1;
         }
     }
 
@@ -103,6 +106,12 @@ ngx_campaign_profile_start(ngx_campaign_execution_t *e,
         return NGX_OK;
     }
 
+    /*
+     * Nothing is sent yet: a client that goes away while the profiles are
+     * fetched gets its messages cancelled, as an upstream request would be
+     */
+
+    e->request->read_event_handler = ngx_http_test_reading;
     e->request->write_event_handler = ngx_http_request_empty_handler;
 
     return NGX_DONE;
@@ -124,17 +133,16 @@ ngx_campaign_profile_send(ngx_campaign_execution_t *e,
 
     r = e->request;
 
-    e->current = m;
-
-    if (ngx_http_complex_value(r, cplcf->profile_uri, &uri) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     ngx_str_null(&args);
 
-    if (cplcf->profile_args
-        && ngx_http_complex_value(r, cplcf->profile_args, &args) != NGX_OK)
+    e->current = m;
+
+    if (ngx_http_complex_value(r, cplcf->profile_uri, &uri) != NGX_OK
+        || (cplcf->profile_args
+            && ngx_http_complex_value(r, cplcf->profile_args, &args)
+               != NGX_OK))
     {
+        e->current = NULL;
         return NGX_ERROR;
     }
 
@@ -394,7 +402,13 @@ ngx_campaign_profile_finish(ngx_http_request_t *r)
 
     e = ngx_http_get_module_ctx(r, ngx_http_campaign_module);
 
+    r->read_event_handler = ngx_http_block_reading;
     r->write_event_handler = ngx_http_request_empty_handler;
+
+    if (r->connection->error) {
+        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+        return;
+    }
 
     rc = ngx_campaign_execution_dispatch(r, e);
 

@@ -298,3 +298,41 @@ POST /ajo/im/executions/unitary
 --- response_body_like: "message":"the profile lookup failed"
 --- error_log
 is not a JSON object: malformed JSON at line 1, column 24
+
+
+
+=== TEST 12: a client that leaves while profiles are fetched cancels its messages
+--- config
+    campaign_gateway  sms  /_gw;
+    campaign_profile_lookup /_profiles/$campaign_user_id;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location /_profiles/ {
+        internal;
+        proxy_pass http://127.0.0.1:1987;
+    }
+
+    location = /_gw {
+        internal;
+        return 202;
+    }
+--- tcp_listen: 1987
+--- tcp_reply_delay: 800ms
+--- tcp_reply eval
+"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+--- timeout: 0.3
+--- abort
+--- wait: 1.2
+--- ignore_response
+--- request
+POST /ajo/im/executions/unitary
+{"requestId":"p12","campaignId":"order-sms","context":{"orderId":"P-12"},"recipients":[{"type":"aep","userId":"gone","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"}}]}
+--- error_log
+client prematurely closed connection
+abandoned after 0 attempt(s)
+--- no_error_log
+attempt 1 to
+[alert]
