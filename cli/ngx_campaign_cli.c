@@ -79,6 +79,8 @@ static void ngx_campaign_cli_problem(void *data, const char *file,
 static int ngx_campaign_cli_option(int argc, char **argv, int *i,
     const char *name, const char **value);
 static int ngx_campaign_cli_usage_error(const char *fmt, const char *arg);
+static int ngx_campaign_cli_locate(const char *file, const char *field,
+    size_t line, size_t column, size_t *fline, size_t *fcolumn);
 static void ngx_campaign_cli_usage(FILE *f);
 
 
@@ -601,13 +603,29 @@ static void
 ngx_campaign_cli_problem(void *data, const char *file, const char *field,
     size_t line, size_t column, const char *message)
 {
-    FILE  *f;
+    FILE    *f;
+    size_t   fline, fcolumn;
 
     f = data;
 
     fputs(file ? file : ngx_campaign_cli_name, f);
 
-    if (line) {
+    /*
+     * A field's problem is put where the field is in the file; for a
+     * template, where the mistake is inside it.  A JSON syntax error has
+     * its file position already.
+     */
+
+    if (field && file
+        && ngx_campaign_cli_locate(file, field, line, column, &fline,
+                                   &fcolumn)
+           == 0)
+    {
+        fprintf(f, ":%zu:%zu: %s: %s\n", fline, fcolumn, field, message);
+        return;
+    }
+
+    if (line && field == NULL) {
         fprintf(f, ":%zu:%zu", line, column);
     }
 
@@ -615,9 +633,67 @@ ngx_campaign_cli_problem(void *data, const char *file, const char *field,
 
     if (field) {
         fprintf(f, "%s: ", field);
+
+        if (line) {
+            fprintf(f, "line %zu, column %zu: ", line, column);
+        }
     }
 
     fprintf(f, "%s\n", message);
+}
+
+
+/* the file a problem names, read once for all its problems */
+
+static int
+ngx_campaign_cli_locate(const char *file, const char *field, size_t line,
+    size_t column, size_t *fline, size_t *fcolumn)
+{
+    long         size;
+    FILE        *f;
+
+    static char    *path;
+    static u_char  *text;
+    static size_t   len;
+
+    if (path == NULL || strcmp(path, file) != 0) {
+        free(path);
+        free(text);
+        path = NULL;
+        text = NULL;
+
+        f = fopen(file, "rb");
+        if (f == NULL) {
+            return -1;
+        }
+
+        if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
+            || fseek(f, 0, SEEK_SET) != 0)
+        {
+            fclose(f);
+            return -1;
+        }
+
+        text = malloc((size_t) size + 1);
+        path = strdup(file);
+
+        if (text == NULL || path == NULL
+            || fread(text, 1, (size_t) size, f) != (size_t) size)
+        {
+            fclose(f);
+            free(text);
+            free(path);
+            text = NULL;
+            path = NULL;
+            return -1;
+        }
+
+        fclose(f);
+        len = (size_t) size;
+    }
+
+    return ngx_campaign_definition_locate(text, len, field, line, column,
+                                          fline, fcolumn);
 }
 
 

@@ -2673,3 +2673,263 @@ ngx_campaign_definition_cmp_paths(const void *one, const void *two)
 {
     return strcmp(*(const char *const *) one, *(const char *const *) two);
 }
+
+
+/*
+ * Where a field of a campaign file is in the file's text: the first
+ * character of its value or, for a template (tline > 0), the character of
+ * the template at tline:tcolumn inside the JSON string that holds it.
+ * Positions are 1-based, columns count characters.  A small scanner of
+ * its own: cJSON keeps no positions.
+ */
+
+static const u_char *ngx_campaign_locate_ws(const u_char *p,
+    const u_char *end);
+static const u_char *ngx_campaign_locate_skip(const u_char *p,
+    const u_char *end, size_t depth);
+static const u_char *ngx_campaign_locate_member(const u_char *p,
+    const u_char *end, const char *path, size_t depth);
+static const u_char *ngx_campaign_locate_in_string(const u_char *p,
+    const u_char *end, size_t tline, size_t tcolumn);
+
+
+int
+ngx_campaign_definition_locate(const u_char *text, size_t len,
+    const char *field, size_t tline, size_t tcolumn, size_t *line,
+    size_t *column)
+{
+    const u_char  *p, *end, *at;
+
+    end = text + len;
+
+    p = ngx_campaign_locate_ws(text, end);
+    if (p == end || *p != '{') {
+        return -1;
+    }
+
+    at = ngx_campaign_locate_member(p, end, field, 0);
+    if (at == NULL) {
+        return -1;
+    }
+
+    if (tline) {
+        at = ngx_campaign_locate_in_string(at, end, tline, tcolumn);
+        if (at == NULL) {
+            return -1;
+        }
+    }
+
+    *line = 1;
+    *column = 1;
+
+    for (p = text; p < at; p++) {
+        if (*p == '\n') {
+            (*line)++;
+            *column = 1;
+
+        } else if ((*p & 0xc0) != 0x80) {
+            (*column)++;
+        }
+    }
+
+    return 0;
+}
+
+
+static const u_char *
+ngx_campaign_locate_ws(const u_char *p, const u_char *end)
+{
+    while (p < end
+           && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+/* past the JSON value at p, or NULL */
+
+static const u_char *
+ngx_campaign_locate_skip(const u_char *p, const u_char *end, size_t depth)
+{
+    u_char  close;
+
+    if (p >= end || depth > 64) {
+        return NULL;
+    }
+
+    if (*p == '"') {
+        for (p++; p < end; p++) {
+            if (*p == '\\') {
+                p++;
+
+            } else if (*p == '"') {
+                return p + 1;
+            }
+        }
+
+        return NULL;
+    }
+
+    if (*p == '{' || *p == '[') {
+        close = (*p == '{') ? '}' : ']';
+        p = ngx_campaign_locate_ws(p + 1, end);
+
+        while (p < end && *p != close) {
+            p = ngx_campaign_locate_skip(p, end, depth + 1);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            p = ngx_campaign_locate_ws(p, end);
+
+            if (p < end && (*p == ':' || *p == ',')) {
+                p = ngx_campaign_locate_ws(p + 1, end);
+            }
+        }
+
+        return (p < end) ? p + 1 : NULL;
+    }
+
+    while (p < end && *p != ',' && *p != '}' && *p != ']'
+           && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+/*
+ * In the object at p, the value of the dotted path.  Keys may hold dots
+ * themselves (fragment names do): every key the path starts with is tried.
+ */
+
+static const u_char *
+ngx_campaign_locate_member(const u_char *p, const u_char *end,
+    const char *path, size_t depth)
+{
+    size_t         klen, plen;
+    const u_char  *key, *value, *found;
+
+    if (depth > 64) {
+        return NULL;
+    }
+
+    plen = strlen(path);
+    p = ngx_campaign_locate_ws(p + 1, end);
+
+    while (p < end && *p == '"') {
+        key = p + 1;
+
+        p = ngx_campaign_locate_skip(p, end, depth);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        klen = (size_t) (p - key) - 1;
+
+        p = ngx_campaign_locate_ws(p, end);
+        if (p == end || *p != ':') {
+            return NULL;
+        }
+
+        value = ngx_campaign_locate_ws(p + 1, end);
+
+        if (klen <= plen && memcmp(key, path, klen) == 0) {
+
+            if (klen == plen) {
+                return value;
+            }
+
+            if (path[klen] == '.' && value < end && *value == '{') {
+                found = ngx_campaign_locate_member(value, end,
+                                                   path + klen + 1,
+                                                   depth + 1);
+                if (found) {
+                    return found;
+                }
+            }
+        }
+
+        p = ngx_campaign_locate_skip(value, end, depth);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        p = ngx_campaign_locate_ws(p, end);
+
+        if (p < end && *p == ',') {
+            p = ngx_campaign_locate_ws(p + 1, end);
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The template is the string's value: "\n" in the file is one newline of
+ * the template, "\u00e9" one character.
+ */
+
+static const u_char *
+ngx_campaign_locate_in_string(const u_char *p, const u_char *end,
+    size_t tline, size_t tcolumn)
+{
+    size_t  line, column;
+
+    if (p >= end || *p != '"') {
+        return NULL;
+    }
+
+    line = 1;
+    column = 1;
+
+    for (p++; p < end; ) {
+
+        if (line == tline && column == tcolumn) {
+            return p;
+        }
+
+        if (*p == '"') {
+            return (line == tline) ? p : NULL;
+        }
+
+        if (*p == '\\' && p + 1 < end) {
+
+            if (p[1] == 'n') {
+                line++;
+                column = 1;
+                p += 2;
+                continue;
+            }
+
+            if (p[1] == 'u') {
+                /* a surrogate pair is one character */
+                p += (p + 12 <= end && p[6] == '\\' && p[7] == 'u'
+                      && (p[2] == 'd' || p[2] == 'D')
+                      && (p[3] == '8' || p[3] == '9' || p[3] == 'a'
+                          || p[3] == 'A' || p[3] == 'b' || p[3] == 'B'))
+                     ? 12 : 6;
+
+            } else {
+                p += 2;
+            }
+
+            column++;
+            continue;
+        }
+
+        /* one UTF-8 character */
+
+        for (p++; p < end && (*p & 0xc0) == 0x80; p++) { /* void */ }
+
+        column++;
+    }
+
+    return NULL;
+}

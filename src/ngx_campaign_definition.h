@@ -194,4 +194,16 @@ const char *ngx_campaign_channel_name(ngx_campaign_channel_e channel);
 const char *ngx_campaign_status_name(ngx_campaign_status_e status);
 
 
+/*
+ * The file position (1-based line and column, in characters) of a field
+ * named as the error callback names it, or with tline > 0 of the
+ * character at tline:tcolumn of the template the field holds.  0, or -1
+ * when the field is not found.
+ */
+
+int ngx_campaign_definition_locate(const u_char *text, size_t len,
+    const char *field, size_t tline, size_t tcolumn, size_t *line,
+    size_t *column);
+
+
 #endif /* _NGX_CAMPAIGN_DEFINITION_H_INCLUDED_ */

@@ -141,16 +141,16 @@ write_file('fragments/sig.mustache', "{{#x}}\n");
                         "$tmp/fragments");
 
 is($rc, 1, 'lint a broken directory: exit 1');
-is($out, <<"EOF", 'lint a broken directory: file:line:col: field: message');
+is($out, <<"EOF", 'lint a broken directory: file positions, in templates too');
 $tmp/fragments/sig.mustache:1:1: unclosed section "x"
 $tmp/campaigns/a-syntax.json:4:1: JSON syntax error: trailing comma before "}"
-$tmp/campaigns/b-keys.json: throttle: must be an integer from 1 to 2000 (messages per second), found 5000
-$tmp/campaigns/b-keys.json: content.subjet: unknown key for channel "email" (allowed: from, replyTo, subject, html, text)
+$tmp/campaigns/b-keys.json:2:34: throttle: must be an integer from 1 to 2000 (messages per second), found 5000
+$tmp/campaigns/b-keys.json:3:37: content.subjet: unknown key for channel "email" (allowed: from, replyTo, subject, html, text)
 $tmp/campaigns/b-keys.json: content.subject: required field is missing (channel "email")
-$tmp/campaigns/c-template.json:2:3: content.body: close tag "name" without an open section
-$tmp/campaigns/d-languages.json: languages.fr.from: is not in "content": a language can only change the fields of the default content
-$tmp/campaigns/d-languages.json: languages.english: must be a language tag such as "fr" or "pt-BR" ([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*), found "english"
-$tmp/campaigns/f-fragment.json:1:4: fragments.greeting: unclosed tag: no "}}" after "{{"
+$tmp/campaigns/c-template.json:2:47: content.body: close tag "name" without an open section
+$tmp/campaigns/d-languages.json:3:60: languages.fr.from: is not in "content": a language can only change the fields of the default content
+$tmp/campaigns/d-languages.json:4:27: languages.english: must be a language tag such as "fr" or "pt-BR" ([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*), found "english"
+$tmp/campaigns/f-fragment.json:2:50: fragments.greeting: unclosed tag: no "}}" after "{{"
 EOF
 is($err, "ngx-campaign: 9 problems in $tmp/campaigns\n",
    'lint a broken directory: the count on stderr');
@@ -159,7 +159,7 @@ is($err, "ngx-campaign: 9 problems in $tmp/campaigns\n",
 
 ($rc, $out, $err) = run('lint', "$tmp/campaigns");
 is($rc, 1, 'lint without --fragments: exit 1');
-like($out, qr/^\Q$tmp\E\/campaigns\/e-good\.json:1:1: content\.body: .*footer/m,
+like($out, qr/^\Q$tmp\E\/campaigns\/e-good\.json:2:41: content\.body: .*footer/m,
      'lint without --fragments: the unknown fragment reported');
 
 ($rc, $out, $err) = run('lint', "$tmp/nowhere");
