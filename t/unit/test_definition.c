@@ -1668,10 +1668,64 @@ test_load_dir_fragments(void **state)
 }
 
 
+/* file positions of fields and of places inside their templates */
+
+static void
+test_locate(void **state)
+{
+    size_t       line, column;
+    const char  *text;
+
+    (void) state;
+
+    text = "{\n"
+           "  \"id\": \"x\",\n"
+           "  \"fragments\": {\"sig.v2\": \"-- {{#x}}\"},\n"
+           "  \"content\": {\"a\": [1, {\"b\": \"}\"}], \"body\":\n"
+           "      \"\\u00e9\\ud83d\\ude00\\n\\t\\\"{{/y}}\"}\n"
+           "}\n";
+
+    /* a field's value */
+
+    assert_int_equal(ngx_campaign_definition_locate((const u_char *) text,
+                         strlen(text), "id", 0, 0, &line, &column), 0);
+    assert_int_equal(line, 2);
+    assert_int_equal(column, 9);
+
+    /* a key with a dot in it */
+
+    assert_int_equal(ngx_campaign_definition_locate((const u_char *) text,
+                         strlen(text), "fragments.sig.v2", 1, 4, &line,
+                         &column), 0);
+    assert_int_equal(line, 3);
+    assert_int_equal(column, 31);
+
+    /*
+     * inside a template, past values to skip, escapes: \u00e9 and a
+     * surrogate pair are a character each, \n starts line 2 of the
+     * template, \t and \" are a character each
+     */
+
+    assert_int_equal(ngx_campaign_definition_locate((const u_char *) text,
+                         strlen(text), "content.body", 2, 3, &line,
+                         &column), 0);
+    assert_int_equal(line, 5);
+    assert_int_equal(column, 32);
+
+    assert_int_equal(ngx_campaign_definition_locate((const u_char *) text,
+                         strlen(text), "content.nope", 0, 0, &line,
+                         &column), -1);
+    assert_int_equal(ngx_campaign_definition_locate((const u_char *) text,
+                         strlen(text), "content.body", 9, 1, &line,
+                         &column), -1);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_locate),
         cmocka_unit_test_setup_teardown(test_email_campaign, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_email_text_only, setup,
