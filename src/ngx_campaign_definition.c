@@ -2754,7 +2754,8 @@ ngx_campaign_locate_ws(const u_char *p, const u_char *end)
 static const u_char *
 ngx_campaign_locate_skip(const u_char *p, const u_char *end, size_t depth)
 {
-    u_char  close;
+    u_char         close;
+    const u_char  *start;
 
     if (p >= end || depth > 64) {
         return NULL;
@@ -2787,19 +2788,26 @@ ngx_campaign_locate_skip(const u_char *p, const u_char *end, size_t depth)
 
             if (p < end && (*p == ':' || *p == ',')) {
                 p = ngx_campaign_locate_ws(p + 1, end);
+
+            } else if (p < end && *p != close) {
+                return NULL;
             }
         }
 
         return (p < end) ? p + 1 : NULL;
     }
 
-    while (p < end && *p != ',' && *p != '}' && *p != ']'
-           && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+    for (start = p;
+         p < end && *p != ',' && *p != '}' && *p != ']' && *p != ':'
+         && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r';
+         p++)
     {
-        p++;
+        /* void */
     }
 
-    return p;
+    /* no value here: the text is not what the parser took it for */
+
+    return (p > start) ? p : NULL;
 }
 
 

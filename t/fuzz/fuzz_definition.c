@@ -22,6 +22,11 @@ static void ngx_campaign_fuzz_error(void *data, const char *file,
     const char *field, size_t line, size_t column, const char *message);
 
 
+/* the input, for the positions of the problems reported on it */
+static const uint8_t  *ngx_campaign_fuzz_text;
+static size_t          ngx_campaign_fuzz_len;
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 {
@@ -32,6 +37,9 @@ LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     ngx_campaign_arena_init(&arena, 0);
 
     problems = 0;
+
+    ngx_campaign_fuzz_text = input;
+    ngx_campaign_fuzz_len = size;
 
     c = ngx_campaign_definition_parse(&arena.alloc, "fuzz.json", input,
                                       size, ngx_campaign_fuzz_error,
@@ -73,7 +81,21 @@ ngx_campaign_fuzz_error(void *data, const char *file, const char *field,
 {
     size_t  *problems = data;
 
+    size_t  fline, fcolumn;
+
     if (file == NULL || message == NULL || message[0] == '\0') {
+        abort();
+    }
+
+    /* what lint does with every problem: find it in the file */
+
+    if (field != NULL
+        && ngx_campaign_definition_locate(ngx_campaign_fuzz_text,
+                                          ngx_campaign_fuzz_len, field, line,
+                                          column, &fline, &fcolumn)
+           == 0
+        && (fline == 0 || fcolumn == 0))
+    {
         abort();
     }
 
