@@ -2701,8 +2701,13 @@ ngx_campaign_definition_locate(const u_char *text, size_t len,
     const u_char  *p, *end, *at;
 
     end = text + len;
+    p = text;
 
-    p = ngx_campaign_locate_ws(text, end);
+    if (len >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) {
+        p += 3;
+    }
+
+    p = ngx_campaign_locate_ws(p, end);
     if (p == end || *p != '{') {
         return -1;
     }
@@ -2719,18 +2724,7 @@ ngx_campaign_definition_locate(const u_char *text, size_t len,
         }
     }
 
-    *line = 1;
-    *column = 1;
-
-    for (p = text; p < at; p++) {
-        if (*p == '\n') {
-            (*line)++;
-            *column = 1;
-
-        } else if ((*p & 0xc0) != 0x80) {
-            (*column)++;
-        }
-    }
+    ngx_campaign_definition_position(text, at - text, line, column);
 
     return 0;
 }
