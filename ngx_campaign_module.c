@@ -16,6 +16,7 @@ static int ngx_campaign_pool_cleanup_handler(void *pool,
     void (*handler)(void *data), void *data);
 
 static ngx_int_t ngx_campaign_preconfiguration(ngx_conf_t *cf);
+static void ngx_campaign_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_campaign_init(ngx_conf_t *cf);
 static void *ngx_campaign_create_main_conf(ngx_conf_t *cf);
 static void *ngx_campaign_create_loc_conf(ngx_conf_t *cf);
@@ -33,12 +34,22 @@ static char *ngx_campaign_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_campaign_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_campaign_profile_lookup(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+static char *ngx_campaign_set_profile_lookup(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_campaign_retry_delay(ngx_conf_t *cf, void *post,
+    void *data);
 
 
 static ngx_conf_num_bounds_t  ngx_campaign_retries_bounds = {
     ngx_conf_check_num_bounds, 0, 10
+};
+
+static ngx_conf_num_bounds_t  ngx_campaign_concurrency_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000
+};
+
+static ngx_conf_post_t  ngx_campaign_retry_delay_post = {
+    ngx_campaign_retry_delay
 };
 
 
@@ -77,7 +88,21 @@ static ngx_command_t  ngx_campaign_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_campaign_loc_conf_t, retry_delay),
+      &ngx_campaign_retry_delay_post },
+
+    { ngx_string("campaign_execution_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_campaign_loc_conf_t, execution_timeout),
       NULL },
+
+    { ngx_string("campaign_execution_concurrency"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_campaign_loc_conf_t, concurrency),
+      &ngx_campaign_concurrency_bounds },
 
     { ngx_string("campaign_outbox"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -88,7 +113,7 @@ static ngx_command_t  ngx_campaign_commands[] = {
 
     { ngx_string("campaign_profile_lookup"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_campaign_profile_lookup,
+      ngx_campaign_set_profile_lookup,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -129,7 +154,7 @@ ngx_module_t  ngx_http_campaign_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_campaign_exit_process,             /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -226,7 +251,14 @@ ngx_campaign_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return ngx_campaign_dispatch_init(cf);
+    return ngx_campaign_subrequest_init(cf);
+}
+
+
+static void
+ngx_campaign_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_campaign_execution_exit(cycle);
 }
 
 
@@ -271,6 +303,8 @@ ngx_campaign_create_loc_conf(ngx_conf_t *cf)
 
     clcf->retries = NGX_CONF_UNSET_UINT;
     clcf->retry_delay = NGX_CONF_UNSET_MSEC;
+    clcf->execution_timeout = NGX_CONF_UNSET_MSEC;
+    clcf->concurrency = NGX_CONF_UNSET_UINT;
     clcf->api = NGX_CONF_UNSET;
     clcf->profile_uri = NGX_CONF_UNSET_PTR;
     clcf->profile_args = NGX_CONF_UNSET_PTR;
@@ -302,6 +336,10 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->retries, prev->retries, 2);
     ngx_conf_merge_msec_value(conf->retry_delay, prev->retry_delay, 100);
+    ngx_conf_merge_msec_value(conf->execution_timeout,
+                              prev->execution_timeout, 60000);
+    ngx_conf_merge_uint_value(conf->concurrency, prev->concurrency,
+                              NGX_CAMPAIGN_MAX_RECIPIENTS);
 
     if (conf->profile_uri == NGX_CONF_UNSET_PTR) {
         conf->profile_uri = prev->profile_uri;
@@ -594,6 +632,21 @@ ngx_campaign_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* a retry waits at most NGX_CAMPAIGN_MAX_RETRY_DELAY, doubling included */
+
+static char *
+ngx_campaign_retry_delay(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *delay = data;
+
+    if (*delay == 0 || *delay > NGX_CAMPAIGN_MAX_RETRY_DELAY) {
+        return "must be between 1ms and 30s";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /*
  * campaign_profile_lookup /profiles/$campaign_namespace/$campaign_user_id;
  * the arguments, after "?", are a value of their own, so that a "?" in a
@@ -601,7 +654,8 @@ ngx_campaign_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  */
 
 static char *
-ngx_campaign_profile_lookup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_campaign_set_profile_lookup(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
     ngx_campaign_loc_conf_t *cplcf = conf;
 

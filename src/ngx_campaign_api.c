@@ -17,6 +17,8 @@
  */
 
 
+static ngx_uint_t ngx_campaign_api_endpoint(ngx_http_request_t *r,
+    ngx_str_t *id);
 static ngx_int_t ngx_campaign_health(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_read_json(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt handler);
@@ -27,12 +29,29 @@ static ngx_int_t ngx_campaign_preview_run(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_unitary(ngx_http_request_t *r);
 static void ngx_campaign_unitary_body(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_unitary_run(ngx_http_request_t *r);
+static ngx_int_t ngx_campaign_unitary_check(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e, ngx_str_t *body, ngx_int_t *answer);
 static const char *ngx_campaign_inactive(ngx_campaign_t *c, u_char *buf,
     size_t size);
-static ngx_int_t ngx_campaign_execution_init(ngx_http_request_t *r,
+static void ngx_campaign_unitary_client_gone(void *data);
+static void ngx_campaign_unitary_settled(ngx_campaign_execution_t *e,
+    void *data);
+static ngx_int_t ngx_campaign_unitary_answer(ngx_http_request_t *r,
     ngx_campaign_execution_t *e);
-static ngx_int_t ngx_campaign_execution_answer(ngx_http_request_t *r,
-    ngx_campaign_execution_t *e);
+
+
+/* a client waiting for an execution's outcome */
+
+typedef struct {
+    ngx_http_request_t          *request;
+    ngx_campaign_execution_t    *execution;
+} ngx_campaign_waiter_t;
+
+
+#define NGX_CAMPAIGN_ENDPOINT_NONE     0
+#define NGX_CAMPAIGN_ENDPOINT_HEALTH   1
+#define NGX_CAMPAIGN_ENDPOINT_UNITARY  2
+#define NGX_CAMPAIGN_ENDPOINT_PREVIEW  3
 
 
 static ngx_str_t  ngx_campaign_health_path = ngx_string("health");
@@ -45,7 +64,35 @@ static ngx_str_t  ngx_campaign_unitary_path =
 ngx_int_t
 ngx_campaign_api_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                  path, id;
+    ngx_str_t  id;
+
+    switch (ngx_campaign_api_endpoint(r, &id)) {
+
+    case NGX_CAMPAIGN_ENDPOINT_HEALTH:
+        return ngx_campaign_health(r);
+
+    case NGX_CAMPAIGN_ENDPOINT_UNITARY:
+        return ngx_campaign_unitary(r);
+
+    case NGX_CAMPAIGN_ENDPOINT_PREVIEW:
+        return ngx_campaign_preview(r, &id);
+
+    default:
+        return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "no such endpoint",
+                                   "", "");
+    }
+}
+
+
+/*
+ * The endpoint is the rest of the URI after the location's prefix; id is
+ * the campaign's id of campaigns/{id}/...
+ */
+
+static ngx_uint_t
+ngx_campaign_api_endpoint(ngx_http_request_t *r, ngx_str_t *id)
+{
+    ngx_str_t                  path;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
@@ -62,8 +109,7 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
 
         if (clcf->name.len && clcf->name.data[clcf->name.len - 1] != '/') {
             if (path.len == 0 || path.data[0] != '/') {
-                return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND,
-                                           "no such endpoint", "", "");
+                return NGX_CAMPAIGN_ENDPOINT_NONE;
             }
 
             path.data++;
@@ -75,14 +121,14 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
         && ngx_strncmp(path.data, ngx_campaign_health_path.data,
                        path.len) == 0)
     {
-        return ngx_campaign_health(r);
+        return NGX_CAMPAIGN_ENDPOINT_HEALTH;
     }
 
     if (path.len == ngx_campaign_unitary_path.len
         && ngx_strncmp(path.data, ngx_campaign_unitary_path.data,
                        path.len) == 0)
     {
-        return ngx_campaign_unitary(r);
+        return NGX_CAMPAIGN_ENDPOINT_UNITARY;
     }
 
     /* campaigns/{id}/preview */
@@ -95,15 +141,14 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
                        ngx_campaign_preview_path.data,
                        ngx_campaign_preview_path.len) == 0)
     {
-        id.data = path.data + ngx_campaign_campaigns_path.len;
-        id.len = path.len - ngx_campaign_campaigns_path.len
-                 - ngx_campaign_preview_path.len;
+        id->data = path.data + ngx_campaign_campaigns_path.len;
+        id->len = path.len - ngx_campaign_campaigns_path.len
+                  - ngx_campaign_preview_path.len;
 
-        return ngx_campaign_preview(r, &id);
+        return NGX_CAMPAIGN_ENDPOINT_PREVIEW;
     }
 
-    return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "no such endpoint",
-                               "", "");
+    return NGX_CAMPAIGN_ENDPOINT_NONE;
 }
 
 
@@ -197,7 +242,6 @@ static ngx_int_t
 ngx_campaign_preview(ngx_http_request_t *r, ngx_str_t *id)
 {
     ngx_campaign_t            *c;
-    ngx_campaign_execution_t  *e;
     ngx_campaign_main_conf_t  *cmcf;
 
     if (r->method != NGX_HTTP_POST) {
@@ -211,18 +255,6 @@ ngx_campaign_preview(ngx_http_request_t *r, ngx_str_t *id)
         return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "unknown campaign",
                                    "", "no campaign has this id");
     }
-
-    /* the module's context is always an execution: here one that sends none */
-
-    e = ngx_pcalloc(r->pool, sizeof(ngx_campaign_execution_t));
-    if (e == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    e->request = r;
-    e->campaign = c;
-
-    ngx_http_set_ctx(r, e, ngx_http_campaign_module);
 
     return ngx_campaign_read_json(r, ngx_campaign_preview_body);
 }
@@ -248,19 +280,23 @@ ngx_campaign_preview_run(ngx_http_request_t *r)
     size_t                    len;
     cJSON                    *data;
     u_char                   *json;
-    ngx_str_t                 body;
+    ngx_str_t                 body, id;
     ngx_campaign_t           *c;
     ngx_campaign_out_t        o;
     ngx_campaign_alloc_t      a;
     ngx_campaign_problems_t   problems;
-    ngx_campaign_execution_t *e;
+    ngx_campaign_main_conf_t *cmcf;
 
     if (r->connection->error) {
         return NGX_HTTP_CLIENT_CLOSED_REQUEST;
     }
 
-    e = ngx_http_get_module_ctx(r, ngx_http_campaign_module);
-    c = e->campaign;
+    /* found before the body was read: the configuration is the same */
+
+    (void) ngx_campaign_api_endpoint(r, &id);
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
+    c = ngx_campaign_find(cmcf, id.data, id.len);
 
     if (ngx_campaign_read_body(r, &body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -312,20 +348,20 @@ ngx_campaign_unitary_body(ngx_http_request_t *r)
 }
 
 
+/*
+ * The checks a trigger passes, every problem in one answer; then the
+ * execution starts and the client waits for its outcome, unless it
+ * leaves: the execution goes on without it.
+ */
+
 static ngx_int_t
 ngx_campaign_unitary_run(ngx_http_request_t *r)
 {
-    u_char                      detail[NGX_MAX_ERROR_STR];
-    ngx_int_t                   rc;
-    ngx_str_t                   body;
-    const char                 *why;
-    ngx_campaign_t             *c;
-    ngx_campaign_alloc_t        a;
-    ngx_campaign_trigger_t     *t;
-    ngx_campaign_loc_conf_t    *cplcf;
-    ngx_campaign_execution_t   *e;
-    ngx_campaign_problems_t     problems;
-    ngx_campaign_main_conf_t   *cmcf;
+    ngx_int_t                  rc;
+    ngx_str_t                  body;
+    ngx_http_cleanup_t        *cln;
+    ngx_campaign_waiter_t     *w;
+    ngx_campaign_execution_t  *e;
 
     if (r->connection->error) {
         return NGX_HTTP_CLIENT_CLOSED_REQUEST;
@@ -341,32 +377,100 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
                                        "a JSON object is required");
     }
 
-    e = ngx_pcalloc(r->pool, sizeof(ngx_campaign_execution_t));
+    e = ngx_campaign_execution_create(r->connection->log);
     if (e == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ngx_campaign_unitary_check(r, e, &body, &rc) != NGX_OK) {
+        ngx_campaign_execution_destroy(e);
+        return rc;
+    }
+
+    w = ngx_palloc(r->pool, sizeof(ngx_campaign_waiter_t));
+    if (w == NULL) {
+        ngx_campaign_execution_destroy(e);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        ngx_campaign_execution_destroy(e);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    w->request = r;
+    w->execution = e;
+
+    cln->handler = ngx_campaign_unitary_client_gone;
+    cln->data = w;
+
+    e->settled = ngx_campaign_unitary_settled;
+    e->data = w;
+
+    /* a client that leaves is noticed, and let go */
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    if (ngx_campaign_execution_start(e, r) != NGX_OK) {
+        w->execution = NULL;
+        ngx_campaign_execution_destroy(e);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the outcome may be known already: the answer is sent then */
+
+    return NGX_DONE;
+}
+
+
+/*
+ * NGX_OK when the trigger is good and e holds it; NGX_DECLINED when it is
+ * refused, with what the refusal's answer returned in *answer.
+ */
+
+static ngx_int_t
+ngx_campaign_unitary_check(ngx_http_request_t *r, ngx_campaign_execution_t *e,
+    ngx_str_t *body, ngx_int_t *answer)
+{
+    u_char                      detail[NGX_MAX_ERROR_STR];
+    ngx_int_t                   rc;
+    const char                 *why;
+    ngx_campaign_t             *c;
+    ngx_campaign_alloc_t        a;
+    ngx_campaign_trigger_t     *t;
+    ngx_campaign_loc_conf_t    *cplcf;
+    ngx_campaign_problems_t     problems;
+    ngx_campaign_main_conf_t   *cmcf;
+
     t = &e->trigger;
 
-    ngx_campaign_pool_alloc(&a, r->pool);
+    /* the trigger lives in the execution's pool, the problems in r's */
+
+    ngx_campaign_pool_alloc(&a, e->pool);
     ngx_memzero(&problems, sizeof(ngx_campaign_problems_t));
 
-    rc = ngx_campaign_trigger_parse(&a, body.data, body.len, NULL, t,
+    rc = ngx_campaign_trigger_parse(&a, body->data, body->len, NULL, t,
                                     &problems);
     if (rc == -2) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     if (rc != 0) {
         if (problems.status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
-            return ngx_campaign_send_problem(r, problems.status,
+            *answer = ngx_campaign_send_problem(r, problems.status,
                                              "context data is too large",
                                              &problems);
+            return NGX_DECLINED;
         }
 
-        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
+        *answer = ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
                                          "the request is invalid",
                                          &problems);
+
+        return NGX_DECLINED;
     }
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
@@ -374,27 +478,31 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
     c = ngx_campaign_find(cmcf, (u_char *) t->campaign_id,
                           ngx_strlen(t->campaign_id));
     if (c == NULL) {
-        return ngx_campaign_send_error(r, NGX_HTTP_NOT_FOUND,
+        *answer = ngx_campaign_send_error(r, NGX_HTTP_NOT_FOUND,
                                        "unknown campaign", "/campaignId",
                                        "no campaign has this id");
+        return NGX_DECLINED;
     }
 
     why = ngx_campaign_inactive(c, detail, sizeof(detail));
     if (why) {
-        return ngx_campaign_send_error(r, NGX_HTTP_CONFLICT,
+        *answer = ngx_campaign_send_error(r, NGX_HTTP_CONFLICT,
                                        "the campaign cannot be triggered "
                                        "now", "/campaignId", why);
+        return NGX_DECLINED;
     }
 
     rc = ngx_campaign_trigger_validate(&a, t, c, &problems);
     if (rc == -2) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     if (rc != 0) {
-        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
+        *answer = ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
                                          "the request is invalid",
                                          &problems);
+        return NGX_DECLINED;
     }
 
     cplcf = ngx_http_get_module_loc_conf(r, ngx_http_campaign_module);
@@ -406,60 +514,23 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
                       "campaign \"%s\": no campaign_gateway for channel "
                       "\"%s\"", c->id, ngx_campaign_channel_name(c->channel));
 
-        return ngx_campaign_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+        *answer = ngx_campaign_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                        "no gateway is configured for "
                                        "the campaign's channel", "", "");
+
+        return NGX_DECLINED;
     }
 
-    e->request = r;
     e->campaign = c;
+    e->conf = cplcf;
     e->gateway = &cplcf->gateways[c->channel];
-    e->retries = cplcf->retries;
-    e->retry_delay = cplcf->retry_delay;
 
-    if (ngx_campaign_execution_init(r, e) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (ngx_campaign_execution_messages(e) != NGX_OK) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
-    ngx_http_set_ctx(r, e, ngx_http_campaign_module);
-
-    rc = ngx_campaign_profile_start(e, cplcf);
-
-    if (rc == NGX_DONE) {
-        return NGX_DONE;
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_campaign_execution_dispatch(r, e);
-}
-
-
-/*
- * With every profile known: the messages of the recipients that have one
- * are rendered and sent.
- */
-
-ngx_int_t
-ngx_campaign_execution_dispatch(ngx_http_request_t *r,
-    ngx_campaign_execution_t *e)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_campaign_dispatch_start(e);
-
-    if (rc == NGX_HTTP_INTERNAL_SERVER_ERROR) {
-        return ngx_campaign_send_error(r, rc, "the messages could not be "
-                                       "rendered", "", "");
-    }
-
-    if (rc == NGX_DONE || rc == NGX_ERROR) {
-        return rc;
-    }
-
-    return ngx_campaign_execution_answer(r, e);
+    return NGX_OK;
 }
 
 
@@ -508,159 +579,112 @@ ngx_campaign_inactive(ngx_campaign_t *c, u_char *buf, size_t size)
 }
 
 
-static ngx_int_t
-ngx_campaign_execution_init(ngx_http_request_t *r,
-    ngx_campaign_execution_t *e)
+static void
+ngx_campaign_unitary_client_gone(void *data)
 {
-    u_char                  *p, *id;
-    uint32_t                 rnd[4];
-    ngx_tm_t                 tm;
-    ngx_uint_t               i;
-    ngx_time_t              *tp;
-    ngx_pool_cleanup_t      *cln;
-    ngx_campaign_message_t  *m;
+    ngx_campaign_waiter_t *w = data;
 
-    static const char  hex[] = "0123456789abcdef";
-
-    /* a version 4 UUID */
-
-#if (NGX_OPENSSL)
-    if (RAND_bytes((u_char *) rnd, sizeof(rnd)) != 1)
-#endif
-    {
-        for (i = 0; i < 4; i++) {
-            rnd[i] = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
-        }
-    }
-
-    p = (u_char *) rnd;
-    p[6] = (p[6] & 0x0f) | 0x40;
-    p[8] = (p[8] & 0x3f) | 0x80;
-
-    id = e->id;
-
-    for (i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            *id++ = '-';
-        }
-
-        *id++ = hex[p[i] >> 4];
-        *id++ = hex[p[i] & 0xf];
-    }
-
-    tp = ngx_timeofday();
-    ngx_gmtime(tp->sec, &tm);
-
-    e->created_at.data = ngx_pnalloc(r->pool,
-                                     sizeof("1970-01-01T00:00:00.000Z") - 1);
-    if (e->created_at.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    e->nmessages = e->trigger.nrecipients;
-    e->messages = ngx_pcalloc(r->pool,
-                              e->nmessages * sizeof(ngx_campaign_message_t));
-    if (e->messages == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* whatever ends the request, no message goes unaccounted for */
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_campaign_dispatch_cleanup;
-    cln->data = e;
-
-    for (i = 0; i < e->nmessages; i++) {
-        m = &e->messages[i];
-
-        m->execution = e;
-        m->recipient = &e->trigger.recipients[i];
-
-        p = ngx_pnalloc(r->pool, NGX_CAMPAIGN_EXECUTION_ID_LEN + 1
-                                 + NGX_INT_T_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        m->idempotency_key.data = p;
-        m->idempotency_key.len = ngx_sprintf(p, "%*s-%ui",
-                                             (size_t)
-                                             NGX_CAMPAIGN_EXECUTION_ID_LEN,
-                                             e->id, i)
-                                 - p;
-    }
-
-    e->created_at.len = ngx_sprintf(e->created_at.data,
-                                    "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
-                                    tm.ngx_tm_year, tm.ngx_tm_mon,
-                                    tm.ngx_tm_mday, tm.ngx_tm_hour,
-                                    tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec)
-                        - e->created_at.data;
-
-    return NGX_OK;
-}
-
-
-void
-ngx_campaign_execution_finish(ngx_http_request_t *r)
-{
     ngx_campaign_execution_t  *e;
 
-    e = ngx_http_get_module_ctx(r, ngx_http_campaign_module);
+    e = w->execution;
 
-    r->write_event_handler = ngx_http_request_empty_handler;
+    if (e == NULL) {
+        return;
+    }
 
-    ngx_http_finalize_request(r, ngx_campaign_execution_answer(r, e));
+    ngx_log_error(NGX_LOG_INFO, w->request->connection->log, 0,
+                  "campaign: the client left, execution %*s goes on",
+                  (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, e->id);
+
+    e->settled = NULL;
+    e->data = NULL;
+    w->execution = NULL;
 }
 
 
+static void
+ngx_campaign_unitary_settled(ngx_campaign_execution_t *e, void *data)
+{
+    ngx_campaign_waiter_t *w = data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = w->request;
+    c = r->connection;
+
+    w->execution = NULL;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_http_finalize_request(r, ngx_campaign_unitary_answer(r, e));
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * 202 with every recipient's outcome when at least one message was
+ * accepted; otherwise a problem that says why none was.
+ */
+
 static ngx_int_t
-ngx_campaign_execution_answer(ngx_http_request_t *r,
+ngx_campaign_unitary_answer(ngx_http_request_t *r,
     ngx_campaign_execution_t *e)
 {
     u_char                   *p;
-    ngx_uint_t                i, accepted, timedout, unknown, lookups,
+    ngx_uint_t                i, n[NGX_CAMPAIGN_OUTCOME_TIMEOUT + 1],
                               status;
     const char               *detail, *reason;
     ngx_campaign_out_t        o;
     ngx_campaign_message_t   *m;
     ngx_campaign_problems_t   problems;
 
-    accepted = 0;
-    timedout = 0;
-    unknown = 0;
-    lookups = 0;
+    ngx_memzero(n, sizeof(n));
 
     for (i = 0; i < e->nmessages; i++) {
-        m = &e->messages[i];
-
-        accepted += m->accepted;
-        timedout += (m->status == NGX_HTTP_GATEWAY_TIME_OUT);
-        unknown += (m->profile_failed
-                    && m->profile_status == NGX_HTTP_NOT_FOUND);
-        lookups += m->profile_failed;
+        n[e->messages[i].outcome]++;
     }
 
-    if (accepted == 0) {
+    if (n[NGX_CAMPAIGN_OUTCOME_ACCEPTED] == 0) {
 
-        /* as AJO does for profiles it does not know */
-
-        if (unknown == e->nmessages) {
+        if (n[NGX_CAMPAIGN_OUTCOME_NO_PROFILE] == e->nmessages) {
+            /* as AJO does for profiles it does not know */
             status = NGX_HTTP_NOT_FOUND;
             detail = "no recipient has a profile";
 
-        } else if (lookups == e->nmessages) {
+        } else if (n[NGX_CAMPAIGN_OUTCOME_NO_PROFILE]
+                   + n[NGX_CAMPAIGN_OUTCOME_LOOKUP] == e->nmessages)
+        {
             status = NGX_HTTP_BAD_GATEWAY;
             detail = "every recipient's profile lookup failed";
 
+        } else if (n[NGX_CAMPAIGN_OUTCOME_RENDER] == e->nmessages) {
+            status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            detail = "the messages could not be rendered";
+
+        } else if (n[NGX_CAMPAIGN_OUTCOME_TIMEOUT] == e->nmessages
+                   || e->timed_out)
+        {
+            status = NGX_HTTP_GATEWAY_TIME_OUT;
+            detail = "the execution timed out";
+
         } else {
-            status = (timedout == e->nmessages) ? NGX_HTTP_GATEWAY_TIME_OUT
-                                                : NGX_HTTP_BAD_GATEWAY;
+            status = NGX_HTTP_BAD_GATEWAY;
             detail = "every recipient's dispatch failed";
+
+            for (i = 0; i < e->nmessages; i++) {
+                m = &e->messages[i];
+
+                if (m->outcome == NGX_CAMPAIGN_OUTCOME_GATEWAY
+                    && m->status != NGX_HTTP_GATEWAY_TIME_OUT)
+                {
+                    break;
+                }
+            }
+
+            if (i == e->nmessages) {
+                status = NGX_HTTP_GATEWAY_TIME_OUT;
+            }
         }
 
         problems.items = ngx_palloc(r->pool, e->nmessages
@@ -683,18 +707,27 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
 
             problems.items[i].pointer = (char *) p;
 
-            if (m->profile_failed) {
+            reason = ngx_campaign_outcome_reason(m);
+
+            if (m->outcome == NGX_CAMPAIGN_OUTCOME_NO_PROFILE
+                || m->outcome == NGX_CAMPAIGN_OUTCOME_LOOKUP)
+            {
                 p = ngx_sprintf(p, "/recipients/%ui/userId%Z", i);
                 problems.items[i].message = (char *) p;
-                ngx_sprintf(p, "%s%Z", ngx_campaign_profile_reason(m));
+                ngx_sprintf(p, "%s%Z", reason);
                 continue;
             }
 
             p = ngx_sprintf(p, "/recipients/%ui%Z", i);
-
             problems.items[i].message = (char *) p;
-            ngx_sprintf(p, "gateway answered %ui after %ui attempt(s)%Z",
-                        m->status, m->attempts);
+
+            if (m->outcome == NGX_CAMPAIGN_OUTCOME_GATEWAY) {
+                ngx_sprintf(p, "gateway answered %ui after %ui attempt(s)%Z",
+                            m->status, m->attempts);
+
+            } else {
+                ngx_sprintf(p, "%s%Z", reason);
+            }
         }
 
         return ngx_campaign_send_problem(r, status, detail, &problems);
@@ -728,20 +761,22 @@ ngx_campaign_execution_answer(ngx_http_request_t *r,
         ngx_campaign_out_string(&o, m->idempotency_key.data,
                                 m->idempotency_key.len);
 
-        if (m->accepted) {
+        if (m->outcome == NGX_CAMPAIGN_OUTCOME_ACCEPTED) {
             ngx_campaign_out_literal(&o, ",\"status\":\"accepted\"");
 
         } else {
             ngx_campaign_out_literal(&o, ",\"status\":\"failed\"");
         }
 
-        if (m->profile_failed) {
-            reason = ngx_campaign_profile_reason(m);
+        reason = ngx_campaign_outcome_reason(m);
+
+        if (reason) {
             ngx_campaign_out_literal(&o, ",\"reason\":");
             ngx_campaign_out_string(&o, (u_char *) reason,
                                     ngx_strlen(reason));
+        }
 
-        } else {
+        if (m->status) {
             ngx_campaign_out_literal(&o, ",\"gatewayStatus\":");
             ngx_campaign_out_uint(&o, m->status);
         }

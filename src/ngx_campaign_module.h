@@ -21,6 +21,7 @@
 
 
 #define NGX_CAMPAIGN_EXECUTION_ID_LEN  36     /* a UUID's text */
+#define NGX_CAMPAIGN_MAX_RETRY_DELAY   30000  /* ms, whatever the backoff */
 
 
 typedef struct {
@@ -44,6 +45,9 @@ typedef struct {
     ngx_flag_t                   api;
     off_t                        max_body_size;
 
+    ngx_msec_t                   execution_timeout;
+    ngx_uint_t                   concurrency;
+
     ngx_http_complex_value_t    *profile_uri;
     ngx_http_complex_value_t    *profile_args;
     size_t                       profile_max_size;
@@ -63,56 +67,141 @@ typedef struct {
 
 
 typedef struct ngx_campaign_execution_s  ngx_campaign_execution_t;
+typedef struct ngx_campaign_message_s    ngx_campaign_message_t;
+typedef struct ngx_campaign_sr_s         ngx_campaign_sr_t;
+
+typedef void (*ngx_campaign_sr_done_pt)(ngx_campaign_sr_t *s);
+typedef void (*ngx_campaign_settled_pt)(ngx_campaign_execution_t *e,
+    void *data);
+
+
+/*
+ * One subrequest of ours, a profile lookup or a gateway attempt: its
+ * completion goes to done() once, with the final status; its answer is
+ * dropped, or kept in body when capture is set.
+ */
+
+struct ngx_campaign_sr_s {
+    ngx_http_request_t          *request;     /* NULL once it is over */
+    ngx_campaign_execution_t    *execution;
+    ngx_campaign_message_t      *message;
+    ngx_campaign_sr_done_pt      done;
+
+    ngx_uint_t                   status;
+
+    /* a captured answer, at most max_size bytes, from its own pool */
+    ngx_pool_t                  *pool;
+    u_char                      *start;
+    u_char                      *pos;
+    u_char                      *end;
+    size_t                       max_size;
+
+    unsigned                     capture:1;
+    unsigned                     abandoned:1; /* its outcome is settled */
+    unsigned                     too_large:1;
+    unsigned                     unreadable:1;
+};
+
+
+typedef enum {
+    NGX_CAMPAIGN_MESSAGE_NEW = 0,         /* parsed, no profile yet */
+    NGX_CAMPAIGN_MESSAGE_LOOKUP,          /* its profile is looked up */
+    NGX_CAMPAIGN_MESSAGE_READY,           /* rendered, waiting to be sent */
+    NGX_CAMPAIGN_MESSAGE_SENDING,         /* an attempt is in flight */
+    NGX_CAMPAIGN_MESSAGE_WAITING,         /* waiting to be retried */
+    NGX_CAMPAIGN_MESSAGE_DONE             /* settled */
+} ngx_campaign_message_state_e;
+
+
+typedef enum {
+    NGX_CAMPAIGN_OUTCOME_NONE = 0,
+    NGX_CAMPAIGN_OUTCOME_ACCEPTED,
+    NGX_CAMPAIGN_OUTCOME_GATEWAY,         /* the gateway refused or failed */
+    NGX_CAMPAIGN_OUTCOME_NO_PROFILE,
+    NGX_CAMPAIGN_OUTCOME_LOOKUP,          /* the profile lookup failed */
+    NGX_CAMPAIGN_OUTCOME_RENDER,          /* the content could not render */
+    NGX_CAMPAIGN_OUTCOME_TIMEOUT          /* the execution's time ran out */
+} ngx_campaign_outcome_e;
 
 
 /* one message: a recipient's rendered payload and its delivery */
 
-typedef struct {
+struct ngx_campaign_message_s {
     ngx_campaign_execution_t    *execution;
     ngx_campaign_recipient_t    *recipient;
+    ngx_uint_t                   index;
+
+    ngx_campaign_message_state_e state;
+    ngx_campaign_outcome_e       outcome;
 
     ngx_str_t                    payload;
     ngx_str_t                    idempotency_key;
 
     ngx_uint_t                   attempts;
     ngx_uint_t                   status;      /* the gateway's last answer */
-    ngx_msec_t                   elapsed;
+    ngx_uint_t                   profile_status;
 
     ngx_event_t                  retry;
-    ngx_http_request_t          *subrequest;  /* the attempt in flight */
+    ngx_campaign_sr_t           *sr;          /* the subrequest in flight */
+};
 
-    /* the recipient's profile, when it is looked up */
-    ngx_http_request_t          *lookup;
-    ngx_uint_t                   profile_status;
-    u_char                      *profile_start;
-    u_char                      *profile_pos;
-    u_char                      *profile_end;
 
-    unsigned                     done:1;
-    unsigned                     accepted:1;
-    unsigned                     profile_failed:1;
-    unsigned                     profile_too_large:1;
-} ngx_campaign_message_t;
+typedef enum {
+    NGX_CAMPAIGN_EXECUTION_PARSED = 0,
+    NGX_CAMPAIGN_EXECUTION_LOOKUP,        /* profiles are looked up */
+    NGX_CAMPAIGN_EXECUTION_RENDERED,      /* every message is rendered */
+    NGX_CAMPAIGN_EXECUTION_SENDING,
+    NGX_CAMPAIGN_EXECUTION_SETTLED        /* every outcome is known */
+} ngx_campaign_execution_state_e;
 
+
+/*
+ * An execution: one unitary trigger now, one audience run later.  It is
+ * owned by the worker, not by a client's request: it has its own pool and
+ * its own (fake) connection and request, the main request of its
+ * subrequests, so that it goes on when the client leaves and can be
+ * started with no client at all.
+ */
 
 struct ngx_campaign_execution_s {
-    ngx_http_request_t          *request;
+    ngx_pool_t                  *pool;
+    ngx_log_t                   *log;
+    ngx_connection_t            *connection;  /* fd -1, ours */
+    ngx_http_request_t          *request;     /* main of our subrequests */
+
+    ngx_campaign_execution_state_e  state;
+
     ngx_campaign_t              *campaign;
     ngx_campaign_trigger_t       trigger;
     ngx_campaign_gateway_t      *gateway;
+    ngx_campaign_loc_conf_t     *conf;
 
     u_char                       id[NGX_CAMPAIGN_EXECUTION_ID_LEN];
     ngx_str_t                    created_at;
+    ngx_msec_t                   started;
 
     ngx_campaign_message_t      *messages;
     ngx_uint_t                   nmessages;
-    ngx_uint_t                   pending;
+
+    ngx_uint_t                   in_flight;   /* subrequests of ours */
+    ngx_uint_t                   waiting;     /* messages to be retried */
 
     /* whose $campaign_user_id a profile URI is being built for */
     ngx_campaign_message_t      *current;
 
-    ngx_uint_t                   retries;
-    ngx_msec_t                   retry_delay;
+    /* who waits for the outcome: the API's answer to a client */
+    ngx_campaign_settled_pt      settled;
+    void                        *data;
+
+    ngx_event_t                  advance;     /* posted: go on */
+    ngx_event_t                  deadline;    /* campaign_execution_timeout */
+    ngx_event_t                  linger;      /* closes once subrequests end */
+
+    ngx_queue_t                  queue;       /* the worker's executions */
+
+    unsigned                     notified:1;
+    unsigned                     closing:1;
+    unsigned                     timed_out:1;
 };
 
 
@@ -126,32 +215,40 @@ ngx_campaign_t *ngx_campaign_find(ngx_campaign_main_conf_t *cmcf,
 ngx_int_t ngx_campaign_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_campaign_outbox_handler(ngx_http_request_t *r);
 
-ngx_int_t ngx_campaign_dispatch_init(ngx_conf_t *cf);
-ngx_int_t ngx_campaign_dispatch_start(ngx_campaign_execution_t *e);
-void ngx_campaign_dispatch_cleanup(void *data);
-ngx_int_t ngx_campaign_dispatch_done(ngx_http_request_t *sr, void *data,
-    ngx_int_t rc);
-ngx_int_t ngx_campaign_subrequest_answer(ngx_http_request_t *sr,
-    ngx_int_t rc, ngx_uint_t *status);
-ngx_int_t ngx_campaign_subrequest_survive(ngx_int_t rc);
-ngx_http_request_t *ngx_campaign_subrequest(ngx_http_request_t *r,
-    ngx_str_t *uri, ngx_str_t *args, ngx_http_post_subrequest_pt handler,
-    void *data, ngx_uint_t method, ngx_str_t *method_name,
-    ngx_http_headers_in_t *hi, ngx_http_request_body_t *rb);
-ngx_http_headers_in_t *ngx_campaign_subrequest_headers(ngx_http_request_t *r,
-    ngx_uint_t n);
-void ngx_campaign_execution_finish(ngx_http_request_t *r);
-ngx_int_t ngx_campaign_execution_dispatch(ngx_http_request_t *r,
-    ngx_campaign_execution_t *e);
+ngx_campaign_execution_t *ngx_campaign_execution_create(ngx_log_t *log);
+ngx_int_t ngx_campaign_execution_messages(ngx_campaign_execution_t *e);
+ngx_int_t ngx_campaign_execution_start(ngx_campaign_execution_t *e,
+    ngx_http_request_t *client);
+void ngx_campaign_execution_destroy(ngx_campaign_execution_t *e);
+void ngx_campaign_execution_post(ngx_campaign_execution_t *e);
+void ngx_campaign_execution_profile(ngx_campaign_message_t *m,
+    ngx_pool_t *pool, cJSON *profile);
+void ngx_campaign_execution_settle(ngx_campaign_message_t *m,
+    ngx_campaign_outcome_e outcome);
+void ngx_campaign_execution_retry(ngx_campaign_message_t *m,
+    ngx_msec_t delay);
+void ngx_campaign_execution_exit(ngx_cycle_t *cycle);
+
+ngx_int_t ngx_campaign_subrequest_init(ngx_conf_t *cf);
+ngx_campaign_sr_t *ngx_campaign_subrequest(ngx_campaign_message_t *m,
+    ngx_str_t *uri, ngx_str_t *args, ngx_uint_t method,
+    ngx_str_t *method_name, ngx_http_headers_in_t *hi,
+    ngx_http_request_body_t *rb, ngx_campaign_sr_done_pt done);
+ngx_http_headers_in_t *ngx_campaign_subrequest_headers(
+    ngx_campaign_execution_t *e, ngx_uint_t n);
+ngx_table_elt_t *ngx_campaign_subrequest_header(ngx_pool_t *pool,
+    ngx_http_headers_in_t *hi, char *key, u_char *value, size_t len);
+ngx_campaign_message_t *ngx_campaign_subrequest_message(
+    ngx_http_request_t *r);
+void ngx_campaign_subrequest_release(ngx_campaign_sr_t *s);
+
+ngx_int_t ngx_campaign_dispatch_render(ngx_campaign_message_t *m,
+    ngx_pool_t *scratch);
+ngx_int_t ngx_campaign_dispatch_send(ngx_campaign_message_t *m);
 
 ngx_int_t ngx_campaign_profile_add_variables(ngx_conf_t *cf);
-ngx_int_t ngx_campaign_profile_start(ngx_campaign_execution_t *e,
-    ngx_campaign_loc_conf_t *cplcf);
-ngx_int_t ngx_campaign_profile_done(ngx_http_request_t *sr, void *data,
-    ngx_int_t rc);
-void ngx_campaign_profile_capture(ngx_campaign_message_t *m,
-    ngx_chain_t *in);
-const char *ngx_campaign_profile_reason(ngx_campaign_message_t *m);
+ngx_int_t ngx_campaign_profile_lookup(ngx_campaign_message_t *m);
+const char *ngx_campaign_outcome_reason(ngx_campaign_message_t *m);
 
 ngx_int_t ngx_campaign_read_body(ngx_http_request_t *r, ngx_str_t *body);
 

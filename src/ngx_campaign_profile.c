@@ -15,18 +15,16 @@
  * Profile lookup: a recipient that comes without an inline "profile" gets
  * one from the location that campaign_profile_lookup names, built from
  * $campaign_namespace and $campaign_user_id: a GET subrequest per
- * recipient, all in parallel, before anything is rendered.  Its answer is
- * kept by the module's body filter, up to campaign_profile_max_size.
+ * recipient, at most campaign_execution_concurrency at a time.  Its
+ * answer is captured, up to campaign_profile_max_size, checked as
+ * strictly as a request body and handed to the execution, which renders
+ * the message with it and lets it go.
  */
 
 
-static ngx_int_t ngx_campaign_profile_send(ngx_campaign_execution_t *e,
-    ngx_campaign_message_t *m, ngx_campaign_loc_conf_t *cplcf);
-static ngx_int_t ngx_campaign_profile_user_id_safe(const char *id);
-static void ngx_campaign_profile_parse(ngx_campaign_message_t *m,
-    ngx_log_t *log);
-static void ngx_campaign_profile_settle(ngx_campaign_message_t *m);
-static void ngx_campaign_profile_finish(ngx_http_request_t *r);
+static void ngx_campaign_profile_done(ngx_campaign_sr_t *s);
+static ngx_int_t ngx_campaign_profile_parse(ngx_campaign_sr_t *s,
+    cJSON **profile);
 static ngx_int_t ngx_campaign_profile_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -67,79 +65,35 @@ ngx_campaign_profile_add_variables(ngx_conf_t *cf)
 }
 
 
-ngx_int_t
-ngx_campaign_profile_start(ngx_campaign_execution_t *e,
-    ngx_campaign_loc_conf_t *cplcf)
-{
-    ngx_uint_t               i;
-    ngx_campaign_message_t  *m;
-
-    if (cplcf->profile_uri == NULL) {
-        return NGX_OK;
-    }
-
-    for (i = 0; i < e->nmessages; i++) {
-        m = &e->messages[i];
-
-        if (m->recipient->profile) {
-            continue;
-        }
-
-        if (!ngx_campaign_profile_user_id_safe(m->recipient->user_id)) {
-            m->profile_failed = 1;
-            m->profile_status = NGX_HTTP_NOT_FOUND;
-            m->done = 1;
-            continue;
-        }
-
-        e->pending++;
-
-        if (ngx_campaign_profile_send(e, m, cplcf) != NGX_OK) {
-            e->pending--;
-            m->profile_failed = 1;
-            m->profile_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            m->done = 1;
-        }
-    }
-
-    if (e->pending == 0) {
-        return NGX_OK;
-    }
-
-    /*
-     * Nothing is sent yet: a client that goes away while the profiles are
-     * fetched gets its messages cancelled, as an upstream request would be
-     */
-
-    e->request->read_event_handler = ngx_http_test_reading;
-    e->request->write_event_handler = ngx_http_request_empty_handler;
-
-    return NGX_DONE;
-}
-
-
 /*
- * The URI is built in the main request, with $campaign_user_id and
- * $campaign_namespace naming the recipient at hand.
+ * The URI is built in the execution's request, with $campaign_user_id and
+ * $campaign_namespace naming the message's recipient, escaped; it is then
+ * decoded and checked as nginx checks a URI that comes from a variable
+ * (no "..", no NUL), so that a lookup stays in the location it is meant
+ * for.  NGX_DECLINED when the URI is unsafe: the recipient has no profile.
  */
 
-static ngx_int_t
-ngx_campaign_profile_send(ngx_campaign_execution_t *e,
-    ngx_campaign_message_t *m, ngx_campaign_loc_conf_t *cplcf)
+ngx_int_t
+ngx_campaign_profile_lookup(ngx_campaign_message_t *m)
 {
-    ngx_str_t               uri, args;
-    ngx_http_request_t     *r, *sr;
-    ngx_http_headers_in_t  *hi;
+    ngx_str_t                  uri, args, split;
+    ngx_uint_t                 flags;
+    ngx_campaign_sr_t         *s;
+    ngx_http_request_t        *r;
+    ngx_http_headers_in_t     *hi;
+    ngx_campaign_execution_t  *e;
 
+    e = m->execution;
     r = e->request;
 
     ngx_str_null(&args);
+    ngx_str_null(&split);
 
     e->current = m;
 
-    if (ngx_http_complex_value(r, cplcf->profile_uri, &uri) != NGX_OK
-        || (cplcf->profile_args
-            && ngx_http_complex_value(r, cplcf->profile_args, &args)
+    if (ngx_http_complex_value(r, e->conf->profile_uri, &uri) != NGX_OK
+        || (e->conf->profile_args
+            && ngx_http_complex_value(r, e->conf->profile_args, &args)
                != NGX_OK))
     {
         e->current = NULL;
@@ -148,317 +102,173 @@ ngx_campaign_profile_send(ngx_campaign_execution_t *e,
 
     e->current = NULL;
 
-    hi = ngx_campaign_subrequest_headers(r, 0);
+    flags = NGX_HTTP_LOG_UNSAFE;
+
+    if (ngx_http_parse_unsafe_uri(r, &uri, &split, &flags) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (args.len == 0) {
+        args = split;
+    }
+
+    hi = ngx_campaign_subrequest_headers(e, 0);
     if (hi == NULL) {
         return NGX_ERROR;
     }
 
-    sr = ngx_campaign_subrequest(r, &uri, &args, ngx_campaign_profile_done,
-                                 m, NGX_HTTP_GET, &ngx_campaign_get, hi,
-                                 NULL);
-    if (sr == NULL) {
+    s = ngx_campaign_subrequest(m, &uri, &args, NGX_HTTP_GET,
+                                &ngx_campaign_get, hi, NULL,
+                                ngx_campaign_profile_done);
+    if (s == NULL) {
         return NGX_ERROR;
     }
 
-    m->lookup = sr;
+    s->capture = 1;
+    s->max_size = e->conf->profile_max_size;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "campaign: profile of \"%s\" from \"%V\"",
-                   m->recipient->user_id, &uri);
+    m->sr = s;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, e->log, 0,
+                   "campaign: profile of message %ui from \"%V\"",
+                   m->index, &uri);
 
     return NGX_OK;
 }
 
 
-/*
- * A userId becomes part of a path: one that could step out of it (a
- * slash, a backslash, "." or "..") or carries control characters does
- * not name a profile.
- */
-
-static ngx_int_t
-ngx_campaign_profile_user_id_safe(const char *id)
+static void
+ngx_campaign_profile_done(ngx_campaign_sr_t *s)
 {
-    const u_char  *p;
+    cJSON                   *profile;
+    ngx_campaign_message_t  *m;
 
-    if (ngx_strcmp(id, ".") == 0 || ngx_strcmp(id, "..") == 0) {
-        return 0;
-    }
+    m = s->message;
+    m->sr = NULL;
+    m->profile_status = s->status;
 
-    for (p = (const u_char *) id; *p; p++) {
-        if (*p == '/' || *p == '\\' || *p < 0x20 || *p == 0x7f) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-ngx_int_t
-ngx_campaign_profile_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
-{
-    ngx_campaign_message_t *m = data;
-
-    if (m->lookup != sr) {
-        return ngx_campaign_subrequest_survive(rc);
-    }
-
-    if (ngx_campaign_subrequest_answer(sr, rc, &m->profile_status)
-        == NGX_AGAIN)
+    if (s->status == NGX_HTTP_OK
+        && ngx_campaign_profile_parse(s, &profile) == NGX_OK)
     {
-        return rc;
+        ngx_campaign_execution_profile(m, s->pool, profile);
+        ngx_campaign_subrequest_release(s);
+        return;
     }
 
-    m->lookup = NULL;
+    ngx_campaign_subrequest_release(s);
+
+    if (s->status == NGX_HTTP_NOT_FOUND) {
+        ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_NO_PROFILE);
+        return;
+    }
 
     if (m->profile_status == NGX_HTTP_OK) {
-        ngx_campaign_profile_parse(m, sr->connection->log);
+        m->profile_status = NGX_HTTP_BAD_GATEWAY;
 
     } else {
-        m->profile_failed = 1;
-
-        if (m->profile_status != NGX_HTTP_NOT_FOUND) {
-            ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
-                          "campaign: profile lookup of \"%s\" answered %ui",
-                          m->recipient->user_id, m->profile_status);
-        }
+        ngx_log_error(NGX_LOG_WARN, m->execution->log, 0,
+                      "campaign: profile lookup of message %V answered %ui",
+                      &m->idempotency_key, s->status);
     }
 
-    if (m->profile_failed) {
-        m->done = 1;
-    }
-
-    ngx_campaign_profile_settle(m);
-
-    return ngx_campaign_subrequest_survive(rc);
+    ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_LOOKUP);
 }
 
 
-static void
-ngx_campaign_profile_parse(ngx_campaign_message_t *m, ngx_log_t *log)
+/* a profile service is checked as strictly as a client */
+
+static ngx_int_t
+ngx_campaign_profile_parse(ngx_campaign_sr_t *s, cJSON **profile)
 {
-    int                        rc;
-    cJSON                     *profile, *copy;
-    ngx_campaign_alloc_t       a;
-    ngx_campaign_problems_t    problems;
-    ngx_campaign_recipient_t  *rcp;
+    int                       rc;
+    ngx_log_t                *log;
+    ngx_campaign_alloc_t      a;
+    ngx_campaign_problems_t   problems;
 
-    rcp = m->recipient;
+    log = s->execution->log;
 
-    if (m->profile_too_large) {
+    if (s->too_large) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "campaign: profile of \"%s\" is larger than "
-                      "campaign_profile_max_size", rcp->user_id);
-        goto failed;
+                      "campaign: profile of message %V is larger than "
+                      "campaign_profile_max_size",
+                      &s->message->idempotency_key);
+        return NGX_ERROR;
     }
 
-    /* a profile service is checked as strictly as a client */
+    if (s->unreadable) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "campaign: profile of message %V could not be read",
+                      &s->message->idempotency_key);
+        return NGX_ERROR;
+    }
 
-    ngx_campaign_pool_alloc(&a, m->execution->request->pool);
+    if (s->pool == NULL) {
+        s->pool = ngx_create_pool(1024, log);
+        if (s->pool == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_campaign_pool_alloc(&a, s->pool);
     ngx_memzero(&problems, sizeof(ngx_campaign_problems_t));
 
-    rc = ngx_campaign_trigger_parse_object(&a, m->profile_start,
-                                           m->profile_pos - m->profile_start,
-                                           &profile, &problems);
+    rc = ngx_campaign_trigger_parse_object(&a, s->start, s->pos - s->start,
+                                           profile, &problems);
     if (rc != 0) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "campaign: profile of \"%s\" is not a JSON object: %s",
-                      rcp->user_id,
+                      "campaign: profile of message %V is not a JSON "
+                      "object: %s", &s->message->idempotency_key,
                       problems.nitems ? problems.items[0].message
                                       : "out of memory");
-        goto failed;
+        return NGX_ERROR;
     }
 
-    /*
-     * The parsed tree goes with the pool; the recipient's data takes a
-     * reference to it.
-     */
-
-    copy = cJSON_CreateObjectReference(profile->child);
-
-    if (copy == NULL
-        || !cJSON_ReplaceItemInObjectCaseSensitive(rcp->data, "profile",
-                                                   copy))
-    {
-        cJSON_Delete(copy);
-        goto failed;
-    }
-
-    rcp->profile = profile;
-
-    return;
-
-failed:
-
-    m->profile_failed = 1;
-    m->profile_status = NGX_HTTP_BAD_GATEWAY;
-}
-
-
-void
-ngx_campaign_profile_capture(ngx_campaign_message_t *m, ngx_chain_t *in)
-{
-    size_t                     len, size, used;
-    u_char                    *p;
-    ssize_t                    n;
-    ngx_buf_t                 *b;
-    ngx_uint_t                 in_file;
-    ngx_chain_t               *cl;
-    ngx_http_request_t        *r;
-    ngx_campaign_loc_conf_t   *cplcf;
-
-    r = m->execution->request;
-
-    for (cl = in; cl; cl = cl->next) {
-
-        if (m->profile_too_large || ngx_buf_special(cl->buf)) {
-            continue;
-        }
-
-        b = cl->buf;
-        in_file = (b->in_file && !ngx_buf_in_memory(b));
-
-        /* sendfile and proxy temporary files give buffers in files */
-
-        len = in_file ? (size_t) (b->file_last - b->file_pos)
-                      : (size_t) (b->last - b->pos);
-
-        if ((size_t) (m->profile_end - m->profile_pos) < len) {
-            cplcf = ngx_http_get_module_loc_conf(r,
-                                                 ngx_http_campaign_module);
-            size = (size_t) (m->profile_pos - m->profile_start) + len;
-
-            if (size > cplcf->profile_max_size) {
-                m->profile_too_large = 1;
-                continue;
-            }
-
-            size = ngx_max(size * 2, 1024);
-            size = ngx_min(size, cplcf->profile_max_size);
-
-            p = ngx_pnalloc(r->pool, size);
-            if (p == NULL) {
-                m->profile_too_large = 1;
-                continue;
-            }
-
-            used = m->profile_pos - m->profile_start;
-
-            if (used) {
-                ngx_memcpy(p, m->profile_start, used);
-            }
-
-            m->profile_start = p;
-            m->profile_pos = p + used;
-            m->profile_end = p + size;
-        }
-
-        if (in_file) {
-            n = ngx_read_file(b->file, m->profile_pos, len, b->file_pos);
-
-            if (n != (ssize_t) len) {
-                m->profile_too_large = 1;
-                continue;
-            }
-
-            m->profile_pos += len;
-            continue;
-        }
-
-        m->profile_pos = ngx_cpymem(m->profile_pos, b->pos, len);
-    }
-}
-
-
-static void
-ngx_campaign_profile_settle(ngx_campaign_message_t *m)
-{
-    ngx_http_request_t        *r;
-    ngx_campaign_execution_t  *e;
-
-    e = m->execution;
-    r = e->request;
-
-    if (--e->pending) {
-        return;
-    }
-
-    /* every profile is in: the main request goes on with the dispatch */
-
-    r->write_event_handler = ngx_campaign_profile_finish;
-
-    if (ngx_http_post_request(r, NULL) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-    }
-}
-
-
-static void
-ngx_campaign_profile_finish(ngx_http_request_t *r)
-{
-    ngx_int_t                  rc;
-    ngx_campaign_execution_t  *e;
-
-    e = ngx_http_get_module_ctx(r, ngx_http_campaign_module);
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    if (r->connection->error) {
-        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
-        return;
-    }
-
-    rc = ngx_campaign_execution_dispatch(r, e);
-
-    if (rc == NGX_DONE) {
-        return;
-    }
-
-    ngx_http_finalize_request(r, rc);
+    return NGX_OK;
 }
 
 
 const char *
-ngx_campaign_profile_reason(ngx_campaign_message_t *m)
+ngx_campaign_outcome_reason(ngx_campaign_message_t *m)
 {
-    return (m->profile_status == NGX_HTTP_NOT_FOUND)
-           ? "no profile for this userId in its namespace"
-           : "the profile lookup failed";
+    switch (m->outcome) {
+
+    case NGX_CAMPAIGN_OUTCOME_NO_PROFILE:
+        return "no profile for this userId in its namespace";
+
+    case NGX_CAMPAIGN_OUTCOME_LOOKUP:
+        return "the profile lookup failed";
+
+    case NGX_CAMPAIGN_OUTCOME_RENDER:
+        return "the content could not be rendered";
+
+    case NGX_CAMPAIGN_OUTCOME_TIMEOUT:
+        return "the execution timed out (campaign_execution_timeout)";
+
+    default:
+        return NULL;
+    }
 }
 
 
 /*
- * In a lookup or gateway subrequest: its recipient; in the main request:
- * the recipient whose profile URI is being built.
+ * In a lookup or gateway subrequest: its recipient's; in the execution's
+ * request: the recipient whose profile URI is being built.  The value is
+ * escaped as a URI component (RFC 3986: all but letters, digits and
+ * "-._~"), so that it can go in a path or in arguments; the recipient's
+ * identifiers are checked against an alphabet before, as well.
  */
 
 static ngx_int_t
 ngx_campaign_profile_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    const char                  *value;
-    ngx_campaign_message_t      *m;
-    ngx_campaign_execution_t    *e;
-    ngx_http_post_subrequest_t  *ps;
+    size_t                   len;
+    u_char                  *p;
+    uintptr_t                n;
+    const char              *value;
+    ngx_campaign_message_t  *m;
 
-    m = NULL;
-    ps = r->post_subrequest;
-
-    if (r != r->main && ps
-        && (ps->handler == ngx_campaign_profile_done
-            || ps->handler == ngx_campaign_dispatch_done))
-    {
-        m = ps->data;
-
-    } else {
-        e = ngx_http_get_module_ctx(r->main, ngx_http_campaign_module);
-
-        if (e) {
-            m = e->current;
-        }
-    }
+    m = ngx_campaign_subrequest_message(r);
 
     if (m == NULL) {
         v->not_found = 1;
@@ -466,9 +276,27 @@ ngx_campaign_profile_variable(ngx_http_request_t *r,
     }
 
     value = data ? m->recipient->user_id : m->recipient->namespace;
+    len = ngx_strlen(value);
 
-    v->data = (u_char *) value;
-    v->len = ngx_strlen(value);
+    n = ngx_escape_uri(NULL, (u_char *) value, len,
+                       NGX_ESCAPE_URI_COMPONENT);
+
+    if (n == 0) {
+        v->data = (u_char *) value;
+        v->len = len;
+
+    } else {
+        p = ngx_pnalloc(r->pool, len + 2 * n);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+        v->len = (u_char *) ngx_escape_uri(p, (u_char *) value, len,
+                                           NGX_ESCAPE_URI_COMPONENT)
+                 - p;
+    }
+
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
