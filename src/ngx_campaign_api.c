@@ -446,9 +446,7 @@ ngx_campaign_unitary_check(ngx_http_request_t *r, ngx_campaign_execution_t *e,
 
     t = &e->trigger;
 
-    /* the trigger lives in the execution's pool, the problems in r's */
-
-    ngx_campaign_pool_alloc(&a, e->pool);
+    ngx_campaign_pool_alloc(&a, e->trigger_pool);
     ngx_memzero(&problems, sizeof(ngx_campaign_problems_t));
 
     rc = ngx_campaign_trigger_parse(&a, body->data, body->len, NULL, t,
@@ -738,8 +736,7 @@ ngx_campaign_unitary_answer(ngx_http_request_t *r,
     ngx_campaign_out_literal(&o, "{\"executionId\":");
     ngx_campaign_out_string(&o, e->id, NGX_CAMPAIGN_EXECUTION_ID_LEN);
     ngx_campaign_out_literal(&o, ",\"requestId\":");
-    ngx_campaign_out_string(&o, (u_char *) e->trigger.request_id,
-                            ngx_strlen(e->trigger.request_id));
+    ngx_campaign_out_string(&o, e->request_id.data, e->request_id.len);
     ngx_campaign_out_literal(&o, ",\"campaignId\":");
     ngx_campaign_out_string(&o, (u_char *) e->campaign->id,
                             ngx_strlen(e->campaign->id));
@@ -755,8 +752,7 @@ ngx_campaign_unitary_answer(ngx_http_request_t *r,
         }
 
         ngx_campaign_out_literal(&o, "{\"userId\":");
-        ngx_campaign_out_string(&o, (u_char *) m->recipient->user_id,
-                                ngx_strlen(m->recipient->user_id));
+        ngx_campaign_out_string(&o, m->user_id.data, m->user_id.len);
         ngx_campaign_out_literal(&o, ",\"messageId\":");
         ngx_campaign_out_string(&o, m->idempotency_key.data,
                                 m->idempotency_key.len);

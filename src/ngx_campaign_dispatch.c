@@ -77,8 +77,7 @@ ngx_campaign_dispatch_render(ngx_campaign_message_t *m, ngx_pool_t *scratch)
     ngx_campaign_out_literal(&o, ",\"campaignId\":");
     ngx_campaign_out_string(&o, (u_char *) c->id, ngx_strlen(c->id));
     ngx_campaign_out_literal(&o, ",\"requestId\":");
-    ngx_campaign_out_string(&o, (u_char *) e->trigger.request_id,
-                            ngx_strlen(e->trigger.request_id));
+    ngx_campaign_out_string(&o, e->request_id.data, e->request_id.len);
     ngx_campaign_out_literal(&o, ",\"channel\":\"");
     ngx_campaign_out_raw(&o, (u_char *) ngx_campaign_channel_name(c->channel),
                          ngx_strlen(ngx_campaign_channel_name(c->channel)));

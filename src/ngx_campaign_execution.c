@@ -43,6 +43,8 @@ typedef struct {
 
 
 static void ngx_campaign_execution_id(ngx_campaign_execution_t *e);
+static ngx_int_t ngx_campaign_execution_copy(ngx_campaign_execution_t *e,
+    ngx_str_t *to, const char *from);
 static void ngx_campaign_execution_cleanup(void *data);
 static ngx_int_t ngx_campaign_execution_request(ngx_campaign_execution_t *e,
     ngx_http_request_t *client);
@@ -112,6 +114,12 @@ ngx_campaign_execution_create(ngx_log_t *log)
     cln->handler = ngx_campaign_execution_cleanup;
     cln->data = e;
 
+    e->trigger_pool = ngx_create_pool(NGX_CAMPAIGN_EXECUTION_POOL_SIZE,
+                                      e->log);
+    if (e->trigger_pool == NULL) {
+        goto failed;
+    }
+
     ngx_campaign_execution_id(e);
 
     p = ngx_pnalloc(pool, sizeof("1970-01-01T00:00:00.000Z") - 1);
@@ -134,6 +142,14 @@ ngx_campaign_execution_create(ngx_log_t *log)
     return e;
 
 failed:
+
+    if (e) {
+        e->closing = 1;
+
+        if (e->trigger_pool) {
+            ngx_destroy_pool(e->trigger_pool);
+        }
+    }
 
     ngx_destroy_pool(pool);
 
@@ -188,7 +204,18 @@ ngx_campaign_execution_messages(ngx_campaign_execution_t *e)
 {
     u_char                  *p;
     ngx_uint_t               i;
+    ngx_str_t                s;
     ngx_campaign_message_t  *m;
+
+    s.data = (u_char *) e->trigger.request_id;
+    s.len = ngx_strlen(s.data);
+
+    e->request_id.data = ngx_pstrdup(e->pool, &s);
+    if (e->request_id.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    e->request_id.len = s.len;
 
     e->nmessages = e->trigger.nrecipients;
     e->messages = ngx_pcalloc(e->pool,
@@ -203,6 +230,16 @@ ngx_campaign_execution_messages(ngx_campaign_execution_t *e)
         m->execution = e;
         m->recipient = &e->trigger.recipients[i];
         m->index = i;
+
+        if (ngx_campaign_execution_copy(e, &m->user_id,
+                                        m->recipient->user_id)
+               != NGX_OK
+            || ngx_campaign_execution_copy(e, &m->namespace,
+                                           m->recipient->namespace)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
 
         p = ngx_pnalloc(e->pool, NGX_CAMPAIGN_EXECUTION_ID_LEN + 1
                                  + NGX_INT_T_LEN);
@@ -221,6 +258,23 @@ ngx_campaign_execution_messages(ngx_campaign_execution_t *e)
         m->retry.data = m;
         m->retry.log = e->log;
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_campaign_execution_copy(ngx_campaign_execution_t *e, ngx_str_t *to,
+    const char *from)
+{
+    to->len = ngx_strlen(from);
+
+    to->data = ngx_pnalloc(e->pool, to->len);
+    if (to->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to->data, from, to->len);
 
     return NGX_OK;
 }
@@ -248,6 +302,9 @@ ngx_int_t
 ngx_campaign_execution_start(ngx_campaign_execution_t *e,
     ngx_http_request_t *client)
 {
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
     if (ngx_campaign_execution_request(e, client) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -280,9 +337,21 @@ ngx_campaign_execution_start(ngx_campaign_execution_t *e,
                    "campaign: execution of \"%s\", %ui message(s)",
                    e->campaign->id, e->nmessages);
 
-    /* whoever started it is told the outcome later, never from here */
+    /*
+     * The messages with an inline profile are rendered now, and the
+     * trigger let go when it can be; whoever started the execution is
+     * told the outcome later, never from here.
+     */
 
-    ngx_campaign_execution_post(e);
+    c = e->connection;
+
+    e->starting = 1;
+    rc = ngx_campaign_execution_advance(e);
+    e->starting = 0;
+
+    if (rc != NGX_DONE) {
+        ngx_http_run_posted_requests(c);
+    }
 
     return NGX_OK;
 }
@@ -631,6 +700,15 @@ ngx_campaign_execution_advance(ngx_campaign_execution_t *e)
 
     case NGX_CAMPAIGN_EXECUTION_RENDERED:
 
+        /* every payload is built: the trigger is no longer needed */
+
+        for (i = 0; i < e->nmessages; i++) {
+            e->messages[i].recipient = NULL;
+        }
+
+        ngx_destroy_pool(e->trigger_pool);
+        e->trigger_pool = NULL;
+
         e->state = NGX_CAMPAIGN_EXECUTION_SENDING;
 
         /* fall through */
@@ -657,6 +735,11 @@ ngx_campaign_execution_advance(ngx_campaign_execution_t *e)
         /* fall through */
 
     case NGX_CAMPAIGN_EXECUTION_SETTLED:
+
+        if (e->starting) {
+            ngx_campaign_execution_post(e);
+            return NGX_AGAIN;
+        }
 
         if (!e->notified) {
             e->notified = 1;
@@ -935,6 +1018,11 @@ ngx_campaign_execution_release(ngx_campaign_execution_t *e)
     if (e->queue.next) {
         ngx_queue_remove(&e->queue);
         e->queue.next = NULL;
+    }
+
+    if (e->trigger_pool) {
+        ngx_destroy_pool(e->trigger_pool);
+        e->trigger_pool = NULL;
     }
 
     c = e->connection;

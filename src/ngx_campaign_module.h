@@ -128,8 +128,12 @@ typedef enum {
 
 struct ngx_campaign_message_s {
     ngx_campaign_execution_t    *execution;
-    ngx_campaign_recipient_t    *recipient;
+    ngx_campaign_recipient_t    *recipient;   /* NULL once rendered */
     ngx_uint_t                   index;
+
+    /* the recipient's, copied: they outlive the trigger */
+    ngx_str_t                    user_id;
+    ngx_str_t                    namespace;
 
     ngx_campaign_message_state_e state;
     ngx_campaign_outcome_e       outcome;
@@ -172,8 +176,16 @@ struct ngx_campaign_execution_s {
     ngx_campaign_execution_state_e  state;
 
     ngx_campaign_t              *campaign;
-    ngx_campaign_trigger_t       trigger;
     ngx_campaign_gateway_t      *gateway;
+
+    /*
+     * The trigger, parsed, in a pool of its own that goes once every
+     * message is rendered: profiles and context can be large, payloads
+     * are small.
+     */
+    ngx_pool_t                  *trigger_pool;
+    ngx_campaign_trigger_t       trigger;
+    ngx_str_t                    request_id;
     ngx_campaign_loc_conf_t     *conf;
 
     u_char                       id[NGX_CAMPAIGN_EXECUTION_ID_LEN];
@@ -199,6 +211,7 @@ struct ngx_campaign_execution_s {
 
     ngx_queue_t                  queue;       /* the worker's executions */
 
+    unsigned                     starting:1;
     unsigned                     notified:1;
     unsigned                     closing:1;
     unsigned                     timed_out:1;

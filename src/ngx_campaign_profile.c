@@ -262,10 +262,9 @@ static ngx_int_t
 ngx_campaign_profile_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    size_t                   len;
     u_char                  *p;
     uintptr_t                n;
-    const char              *value;
+    ngx_str_t               *value;
     ngx_campaign_message_t  *m;
 
     m = ngx_campaign_subrequest_message(r);
@@ -275,24 +274,23 @@ ngx_campaign_profile_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    value = data ? m->recipient->user_id : m->recipient->namespace;
-    len = ngx_strlen(value);
+    value = data ? &m->user_id : &m->namespace;
 
-    n = ngx_escape_uri(NULL, (u_char *) value, len,
+    n = ngx_escape_uri(NULL, value->data, value->len,
                        NGX_ESCAPE_URI_COMPONENT);
 
     if (n == 0) {
-        v->data = (u_char *) value;
-        v->len = len;
+        v->data = value->data;
+        v->len = value->len;
 
     } else {
-        p = ngx_pnalloc(r->pool, len + 2 * n);
+        p = ngx_pnalloc(r->pool, value->len + 2 * n);
         if (p == NULL) {
             return NGX_ERROR;
         }
 
         v->data = p;
-        v->len = (u_char *) ngx_escape_uri(p, (u_char *) value, len,
+        v->len = (u_char *) ngx_escape_uri(p, value->data, value->len,
                                            NGX_ESCAPE_URI_COMPONENT)
                  - p;
     }
