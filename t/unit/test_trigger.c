@@ -371,7 +371,8 @@ test_control_characters_and_nul(void **state)
         "{'requestId': 'r\\u007f', 'campaignId': 'c', 'recipients': [{'type':"
         " 'aep', 'userId': 'u', 'namespace': 'e'}]}"), -1);
     test_expect(c, 400, 1);
-    test_expect_problem(c, "/requestId", "must not contain control characters");
+    test_expect_problem(c, "/requestId",
+                        "must not contain control characters");
 
     assert_int_equal(test_parse(c, "{'requestId': '\\ud800'}"), -1);
     test_expect(c, 400, 1);
@@ -1545,7 +1546,8 @@ test_duplicate_members(void **state)
         " 'recipients': [{'type': 'aep', 'userId': 'u', 'namespace': 'e'}]}"),
         -1);
     test_expect(c, 400, 1);
-    test_expect_problem(c, "/requestId", "duplicate member name \"requestId\"");
+    test_expect_problem(c, "/requestId",
+                        "duplicate member name \"requestId\"");
 
     /* nested in objects and arrays, in document order */
 
@@ -1789,6 +1791,7 @@ test_out_of_memory(void **state)
 {
     test_t  *c = *state;
     int      rc;
+    cJSON   *object;
     size_t   fail_at;
 
     for (fail_at = 1; /* void */; fail_at++) {
@@ -1830,6 +1833,31 @@ test_out_of_memory(void **state)
     }
 
     test_expect(c, 400, 5);
+
+    /* in cJSON's own allocations, and while sorting a large object */
+
+    for (fail_at = 1; /* void */; fail_at++) {
+        ngx_campaign_arena_destroy(&c->arena);
+        c->arena.fail_at = fail_at;
+
+        rc = test_parse_object(c,
+            "{'p': {'k0': 0, 'k1': 0, 'k2': 0, 'k3': 0, 'k4': 0, 'k5': 0,"
+            " 'k6': 0, 'k7': 0, 'k8': 0, 'k9': 0, 'k10': 0, 'k11': 0,"
+            " 'k12': 0, 'k13': 0, 'k14': 0, 'k15': 0, 'k16': 0, 'k3': 1}}",
+            &object);
+
+        if (rc == -1) {
+            break;
+        }
+
+        assert_int_equal(rc, -2);
+        assert_null(object);
+        assert_int_equal(ngx_campaign_json_live(), 0);
+    }
+
+    assert_true(fail_at > 40);
+    test_expect(c, 400, 1);
+    test_expect_problem(c, "/p/k3", "duplicate member name \"k3\"");
 }
 
 
