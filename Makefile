@@ -146,6 +146,12 @@ $(BUILD)/render_bench: bench/render_bench.c $(ENGINE_DEPS) | deps
 	$(CC) -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
 	    $(ENGINE_SRCS) $< -lcjson -lpcre2-8 -lm -o $@
 
+# instruction counts of the trigger step: see bench/trigger_bench.c
+$(BUILD)/trigger_bench: bench/trigger_bench.c $(ENGINE_DEPS) | deps
+	@mkdir -p $(BUILD)
+	$(CC) -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -g -Isrc \
+	    $(ENGINE_SRCS) $< -lcjson -lpcre2-8 -lm -o $@
+
 bench: $(MODULE) $(BUILD)/render_bench
 	$(call install_packages,$(BENCH_PKGS))
 	$(BUILD)/render_bench

@@ -238,6 +238,10 @@ ngx_campaign_find(ngx_campaign_main_conf_t *cmcf, u_char *id, size_t len)
 static ngx_int_t
 ngx_campaign_preconfiguration(ngx_conf_t *cf)
 {
+    /* before any cJSON allocation: the campaign files are parsed next */
+
+    ngx_campaign_json_hooks_init();
+
     return ngx_campaign_profile_add_variables(cf);
 }
 

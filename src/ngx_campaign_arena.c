@@ -34,6 +34,8 @@ struct ngx_campaign_arena_cleanup_s {
 
 
 static void *ngx_campaign_arena_alloc(void *pool, size_t size);
+static void *ngx_campaign_arena_get(ngx_campaign_arena_t *arena,
+    size_t size);
 static void *ngx_campaign_arena_alloc_chunk(ngx_campaign_arena_t *arena,
     size_t size);
 static int ngx_campaign_arena_cleanup(void *pool, void (*handler)(void *data),
@@ -58,10 +60,11 @@ ngx_campaign_arena_destroy(ngx_campaign_arena_t *arena)
     ngx_campaign_arena_chunk_t    *chunk, *next_chunk;
     ngx_campaign_arena_cleanup_t  *cln, *next_cln;
 
+    /* the records are in the chunks, as in an nginx pool */
+
     for (cln = arena->cleanups; cln; cln = next_cln) {
         next_cln = cln->next;
         cln->handler(cln->data);
-        free(cln);
     }
 
     for (chunk = arena->chunks; chunk; chunk = next_chunk) {
@@ -76,7 +79,6 @@ ngx_campaign_arena_destroy(ngx_campaign_arena_t *arena)
 static void *
 ngx_campaign_arena_alloc(void *pool, size_t size)
 {
-    unsigned char         *p;
     ngx_campaign_arena_t  *arena;
 
     arena = pool;
@@ -85,6 +87,15 @@ ngx_campaign_arena_alloc(void *pool, size_t size)
     if (arena->fail_at && arena->nallocs >= arena->fail_at) {
         return NULL;
     }
+
+    return ngx_campaign_arena_get(arena, size);
+}
+
+
+static void *
+ngx_campaign_arena_get(ngx_campaign_arena_t *arena, size_t size)
+{
+    unsigned char  *p;
 
     if (size > (size_t) -1 - 2 * NGX_CAMPAIGN_ARENA_HEADER) {
         return NULL;
@@ -146,7 +157,7 @@ ngx_campaign_arena_cleanup(void *pool, void (*handler)(void *data),
         return -1;
     }
 
-    cln = malloc(sizeof(ngx_campaign_arena_cleanup_t));
+    cln = ngx_campaign_arena_get(arena, sizeof(ngx_campaign_arena_cleanup_t));
     if (cln == NULL) {
         return -1;
     }

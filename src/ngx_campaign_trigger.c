@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ngx_campaign_json.h"
 #include "ngx_campaign_trigger.h"
 
 
@@ -22,6 +23,9 @@
 
 /* room for "/recipients/N/channelData/pushInfo" whatever N's size */
 #define NGX_CAMPAIGN_BASE_LEN        80
+
+/* objects up to this many members are checked for duplicates pairwise */
+#define NGX_CAMPAIGN_PAIRWISE        16
 
 
 /*
@@ -35,7 +39,29 @@ typedef struct {
     ngx_campaign_problems_t     *problems;
     unsigned                     nomem:1;
     unsigned                     too_large:1;
+    size_t                       duplicates;
 } ngx_campaign_trigger_ctx_t;
+
+
+/*
+ * Where the duplicate-name walk is: a chain of the parents' member names
+ * or array indexes, on the stack, made into a JSON pointer only when a
+ * duplicate is found.
+ */
+
+typedef struct ngx_campaign_trigger_path_s  ngx_campaign_trigger_path_t;
+
+struct ngx_campaign_trigger_path_s {
+    const ngx_campaign_trigger_path_t  *parent;
+    const char                         *key;     /* NULL: in an array */
+    size_t                              index;
+};
+
+
+typedef struct {
+    const char                  *key;
+    size_t                       index;
+} ngx_campaign_trigger_member_t;
 
 
 static int ngx_campaign_problems_vadd(ngx_campaign_alloc_t *a,
@@ -49,8 +75,13 @@ static void ngx_campaign_trigger_fail(ngx_campaign_trigger_ctx_t *ctx,
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+static void ngx_campaign_trigger_start(ngx_campaign_trigger_ctx_t *ctx,
+    ngx_campaign_alloc_t *a, ngx_campaign_problems_t *problems);
 static void ngx_campaign_trigger_reset(ngx_campaign_problems_t *problems);
 static int ngx_campaign_trigger_finish(ngx_campaign_trigger_ctx_t *ctx);
+static int ngx_campaign_trigger_compile_patterns(void);
+static int ngx_campaign_trigger_own(ngx_campaign_trigger_ctx_t *ctx,
+    cJSON *tree);
 static cJSON *ngx_campaign_trigger_document(ngx_campaign_trigger_ctx_t *ctx,
     const u_char *body, size_t len, size_t max_depth);
 
@@ -63,33 +94,56 @@ static size_t ngx_campaign_utf8_count(const char *s);
 static void ngx_campaign_trigger_malformed(ngx_campaign_trigger_ctx_t *ctx,
     const u_char *p, size_t offset, const char *what);
 
+static void ngx_campaign_trigger_duplicates(ngx_campaign_trigger_ctx_t *ctx,
+    const cJSON *item, const ngx_campaign_trigger_path_t *path);
+static void ngx_campaign_trigger_duplicates_sorted(
+    ngx_campaign_trigger_ctx_t *ctx, const cJSON *object,
+    const ngx_campaign_trigger_path_t *path);
+static int ngx_campaign_trigger_member_cmp(const void *one, const void *two);
+static void ngx_campaign_trigger_duplicate(ngx_campaign_trigger_ctx_t *ctx,
+    const ngx_campaign_trigger_path_t *path, const char *key);
+static size_t ngx_campaign_trigger_path_len(
+    const ngx_campaign_trigger_path_t *path);
+static char *ngx_campaign_trigger_path_write(char *d,
+    const ngx_campaign_trigger_path_t *path);
+static char *ngx_campaign_trigger_index(char *d, size_t n);
+static void ngx_campaign_trigger_base(char *buf, size_t n,
+    const char *suffix);
+static void ngx_campaign_trigger_members(const cJSON *obj,
+    const char *const *names, size_t n, cJSON **found);
+
 static void ngx_campaign_trigger_json_cleanup(void *data);
+static void ngx_campaign_trigger_pooled_cleanup(void *data);
+static cJSON *ngx_campaign_trigger_preview_data(
+    ngx_campaign_trigger_ctx_t *ctx, cJSON *root);
 static void ngx_campaign_trigger_check_root(ngx_campaign_trigger_ctx_t *ctx,
     cJSON *root, const ngx_campaign_trigger_limits_t *limits,
     ngx_campaign_trigger_t *t);
 static ngx_campaign_recipient_t *ngx_campaign_trigger_check_recipients(
-    ngx_campaign_trigger_ctx_t *ctx, cJSON *root, size_t *n,
-    cJSON **contexts);
+    ngx_campaign_trigger_ctx_t *ctx, cJSON *recipients, size_t *n);
 static void ngx_campaign_trigger_check_recipient(
     ngx_campaign_trigger_ctx_t *ctx, cJSON *item, size_t n,
-    ngx_campaign_recipient_t *r, cJSON **context);
+    ngx_campaign_recipient_t *r);
 static void ngx_campaign_trigger_check_channel_data(
-    ngx_campaign_trigger_ctx_t *ctx, cJSON *item, const char *base,
-    size_t n);
+    ngx_campaign_trigger_ctx_t *ctx, cJSON *channel_data, size_t n);
 static const char *ngx_campaign_trigger_string(
-    ngx_campaign_trigger_ctx_t *ctx, cJSON *obj, const char *base,
+    ngx_campaign_trigger_ctx_t *ctx, cJSON *item, const char *base,
     const char *key, unsigned required);
+static const char *ngx_campaign_trigger_identifier(
+    ngx_campaign_trigger_ctx_t *ctx, cJSON *item, const char *base,
+    const char *key, const char *(*check)(const char *s));
 static cJSON *ngx_campaign_trigger_object(ngx_campaign_trigger_ctx_t *ctx,
-    cJSON *obj, const char *base, const char *key);
+    cJSON *item, const char *base, const char *key);
 static size_t ngx_campaign_trigger_json_size(const cJSON *item);
 static size_t ngx_campaign_trigger_string_size(const char *s);
+static size_t ngx_campaign_trigger_int_size(int n);
 static cJSON *ngx_campaign_trigger_data(ngx_campaign_trigger_ctx_t *ctx,
     cJSON *profile, cJSON *top, cJSON *own);
 static int ngx_campaign_trigger_key_cmp(const void *one, const void *two);
 
 static void ngx_campaign_trigger_check_channel(
     ngx_campaign_trigger_ctx_t *ctx, ngx_campaign_recipient_t *r,
-    cJSON *item, size_t n, ngx_campaign_channel_e channel);
+    size_t n, ngx_campaign_channel_e channel);
 static void ngx_campaign_trigger_check_context(
     ngx_campaign_trigger_ctx_t *ctx, const ngx_campaign_t *campaign,
     size_t n, cJSON *own, cJSON *top, u_char *checked);
@@ -126,8 +180,125 @@ static pcre2_code        *ngx_campaign_trigger_e164_re;
 static pcre2_match_data  *ngx_campaign_trigger_e164_md;
 
 
+/*
+ * The identifier alphabets, as bits of a byte's entry: namespaces take
+ * A-Z a-z 0-9 _ -, userIds also @ . + : = ~ (RFC 3986 unreserved
+ * characters and a few sub-delims that no lookup path treats specially).
+ */
+
+#define NGX_CAMPAIGN_NAMESPACE_CHAR  1
+#define NGX_CAMPAIGN_USER_ID_CHAR    2
+
+static const u_char  ngx_campaign_identifier_chars[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+ /*    !  "  #  $  %  &  '  (  )  *  +  ,  -  .  / */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 3, 2, 0,
+ /* 0  1  2  3  4  5  6  7  8  9  :  ;  <  =  >  ? */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 0, 0, 2, 0, 0,
+ /* @  A  B  C  D  E  F  G  H  I  J  K  L  M  N  O */
+    2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+ /* P  Q  R  S  T  U  V  W  X  Y  Z  [  \  ]  ^  _ */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 3,
+ /* `  a  b  c  d  e  f  g  h  i  j  k  l  m  n  o */
+    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+ /* p  q  r  s  t  u  v  w  x  y  z  {  |  }  ~    */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 2, 0,
+    /* 0x80 - 0xff: none */
+};
+
+
 int
 ngx_campaign_trigger_init(void)
+{
+    /* before any tree is parsed: see ngx_campaign_json.h */
+    ngx_campaign_json_hooks_init();
+
+    return ngx_campaign_trigger_compile_patterns();
+}
+
+
+const char *
+ngx_campaign_namespace_check(const char *s)
+{
+    const u_char  *p;
+
+    if (*s == '\0') {
+        return "must not be empty";
+    }
+
+    for (p = (const u_char *) s; *p; p++) {
+        if (!(ngx_campaign_identifier_chars[*p] & NGX_CAMPAIGN_NAMESPACE_CHAR))
+        {
+            return "must contain only the characters A-Z a-z 0-9 _ -";
+        }
+    }
+
+    if (p - (const u_char *) s > NGX_CAMPAIGN_MAX_NAMESPACE) {
+        return "must be at most 64 characters";
+    }
+
+    return NULL;
+}
+
+
+const char *
+ngx_campaign_user_id_check(const char *s)
+{
+    const u_char  *p;
+    unsigned       dots;
+
+    if (*s == '\0') {
+        return "must not be empty";
+    }
+
+    dots = 0;
+
+    for (p = (const u_char *) s; *p; p++) {
+        if (!(ngx_campaign_identifier_chars[*p] & NGX_CAMPAIGN_USER_ID_CHAR)) {
+            return "must contain only the characters "
+                   "A-Z a-z 0-9 @ . _ - + : = ~";
+        }
+
+        if (*p == '.' && p[1] == '.') {
+            dots = 1;
+        }
+    }
+
+    /* nothing that a path could take for "." or ".." */
+
+    if (*s == '.') {
+        return "must not start with \".\"";
+    }
+
+    if (dots) {
+        return "must not contain \"..\"";
+    }
+
+    if (p - (const u_char *) s > NGX_CAMPAIGN_MAX_USER_ID) {
+        return "must be at most 255 characters";
+    }
+
+    return NULL;
+}
+
+
+int
+ngx_campaign_namespace_valid(const char *s)
+{
+    return ngx_campaign_namespace_check(s) == NULL;
+}
+
+
+int
+ngx_campaign_user_id_valid(const char *s)
+{
+    return ngx_campaign_user_id_check(s) == NULL;
+}
+
+
+static int
+ngx_campaign_trigger_compile_patterns(void)
 {
     if (ngx_campaign_trigger_email_re == NULL) {
         ngx_campaign_trigger_email_re = ngx_campaign_trigger_compile(
@@ -323,6 +494,20 @@ ngx_campaign_trigger_fail(ngx_campaign_trigger_ctx_t *ctx, const char *base,
 
 
 static void
+ngx_campaign_trigger_start(ngx_campaign_trigger_ctx_t *ctx,
+    ngx_campaign_alloc_t *a, ngx_campaign_problems_t *problems)
+{
+    ngx_campaign_trigger_reset(problems);
+
+    ctx->a = a;
+    ctx->problems = problems;
+    ctx->nomem = 0;
+    ctx->too_large = 0;
+    ctx->duplicates = 0;
+}
+
+
+static void
 ngx_campaign_trigger_reset(ngx_campaign_problems_t *problems)
 {
     problems->items = NULL;
@@ -352,15 +537,17 @@ ngx_campaign_trigger_finish(ngx_campaign_trigger_ctx_t *ctx)
 
 /*
  * The body as a JSON document, or NULL with the problem recorded: empty,
- * invalid UTF-8, too deep, malformed, or followed by more than white
- * space.  The tree is freed with the allocator.
+ * invalid UTF-8, too deep, malformed, followed by more than white space,
+ * or with a duplicate member name.  The tree is freed with the
+ * allocator.  The caller is inside ngx_campaign_json_enter(): cJSON
+ * allocates from the allocator.
  */
 
 static cJSON *
 ngx_campaign_trigger_document(ngx_campaign_trigger_ctx_t *ctx,
     const u_char *body, size_t len, size_t max_depth)
 {
-    size_t       offset;
+    size_t       offset, nproblems;
     cJSON       *root;
     const char  *end;
 
@@ -386,6 +573,7 @@ ngx_campaign_trigger_document(ngx_campaign_trigger_ctx_t *ctx,
      */
 
     end = NULL;
+    nproblems = ctx->problems->nitems;
     root = cJSON_ParseWithLengthOpts((const char *) body, len, &end, 0);
 
     if (root == NULL) {
@@ -394,11 +582,7 @@ ngx_campaign_trigger_document(ngx_campaign_trigger_ctx_t *ctx,
         return NULL;
     }
 
-    if (ngx_campaign_cleanup(ctx->a, ngx_campaign_trigger_json_cleanup, root)
-        != 0)
-    {
-        cJSON_Delete(root);
-        ctx->nomem = 1;
+    if (ngx_campaign_trigger_own(ctx, root) != 0) {
         return NULL;
     }
 
@@ -414,7 +598,57 @@ ngx_campaign_trigger_document(ngx_campaign_trigger_ctx_t *ctx,
         }
     }
 
+    /* I-JSON: a reader may take either of two same-named members */
+
+    ngx_campaign_trigger_duplicates(ctx, root, NULL);
+
+    if (ctx->nomem || ctx->problems->nitems != nproblems) {
+        return NULL;
+    }
+
     return root;
+}
+
+
+/*
+ * The tree goes with the allocator.  Under the engine's hooks it is in
+ * the pool already, and only what was malloc'd and put into it later
+ * needs freeing.
+ */
+
+static int
+ngx_campaign_trigger_own(ngx_campaign_trigger_ctx_t *ctx, cJSON *tree)
+{
+    void  (*handler)(void *data);
+
+    handler = ngx_campaign_json_hooked() ? ngx_campaign_trigger_pooled_cleanup
+                                         : ngx_campaign_trigger_json_cleanup;
+
+    if (ngx_campaign_cleanup(ctx->a, handler, tree) != 0) {
+        cJSON_Delete(tree);
+        ctx->nomem = 1;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_campaign_trigger_json_cleanup(void *data)
+{
+    cJSON_Delete(data);
+}
+
+
+static void
+ngx_campaign_trigger_pooled_cleanup(void *data)
+{
+    /* no malloc'd cJSON block anywhere: none in this tree either */
+
+    if (ngx_campaign_json_live() != 0) {
+        cJSON_Delete(data);
+    }
 }
 
 
@@ -424,18 +658,20 @@ ngx_campaign_trigger_parse_object(ngx_campaign_alloc_t *a,
     ngx_campaign_problems_t *problems)
 {
     cJSON                       *root;
+    ngx_campaign_json_scope_t    scope;
     ngx_campaign_trigger_ctx_t   ctx;
 
     *object = NULL;
-    ngx_campaign_trigger_reset(problems);
+    ngx_campaign_trigger_start(&ctx, a, problems);
 
-    ctx.a = a;
-    ctx.problems = problems;
-    ctx.nomem = 0;
-    ctx.too_large = 0;
+    ngx_campaign_json_enter(&scope, a);
 
     root = ngx_campaign_trigger_document(&ctx, body, len,
                                          NGX_CAMPAIGN_MAX_DEPTH);
+
+    if (ngx_campaign_json_leave(&scope) != 0) {
+        return -2;
+    }
 
     if (root != NULL && !cJSON_IsObject(root)) {
         ngx_campaign_trigger_fail(&ctx, "", NULL,
@@ -455,51 +691,71 @@ ngx_campaign_trigger_parse_preview(ngx_campaign_alloc_t *a,
     const u_char *body, size_t len, cJSON **data,
     ngx_campaign_problems_t *problems)
 {
-    size_t                       i;
-    cJSON                       *root, *item, *wrapper;
+    int                          rc;
+    cJSON                       *root, *wrapper;
+    ngx_campaign_json_scope_t    scope;
     ngx_campaign_trigger_ctx_t   ctx;
 
-    static const char           *members[] = { "profile", "context" };
-
     *data = NULL;
-    ngx_campaign_trigger_reset(problems);
+    ngx_campaign_trigger_start(&ctx, a, problems);
 
-    ctx.a = a;
-    ctx.problems = problems;
-    ctx.nomem = 0;
-    ctx.too_large = 0;
+    ngx_campaign_json_enter(&scope, a);
 
     root = ngx_campaign_trigger_document(&ctx, body, len,
                                          NGX_CAMPAIGN_MAX_DEPTH);
-    if (root == NULL) {
-        return ngx_campaign_trigger_finish(&ctx);
+    wrapper = NULL;
+
+    if (root != NULL) {
+        wrapper = ngx_campaign_trigger_preview_data(&ctx, root);
     }
 
+    if (ngx_campaign_json_leave(&scope) != 0) {
+        return -2;
+    }
+
+    rc = ngx_campaign_trigger_finish(&ctx);
+
+    if (rc == 0) {
+        *data = wrapper;
+    }
+
+    return rc;
+}
+
+
+/* {"profile": ..., "context": ...}, each an object, {} when absent */
+
+static cJSON *
+ngx_campaign_trigger_preview_data(ngx_campaign_trigger_ctx_t *ctx,
+    cJSON *root)
+{
+    size_t        i;
+    cJSON        *wrapper, *item;
+    cJSON        *found[2];
+
+    static const char  *members[] = { "profile", "context" };
+
     if (!cJSON_IsObject(root)) {
-        ngx_campaign_trigger_fail(&ctx, "", NULL,
+        ngx_campaign_trigger_fail(ctx, "", NULL,
                                   "must be an object, found %s",
                                   ngx_campaign_trigger_type_name(root));
-        return ngx_campaign_trigger_finish(&ctx);
+        return NULL;
     }
 
     wrapper = cJSON_CreateObject();
 
-    if (wrapper == NULL
-        || ngx_campaign_cleanup(a, ngx_campaign_trigger_json_cleanup,
-                                wrapper)
-           != 0)
-    {
-        cJSON_Delete(wrapper);
-        return -2;
+    if (wrapper == NULL || ngx_campaign_trigger_own(ctx, wrapper) != 0) {
+        ctx->nomem = 1;
+        return NULL;
     }
 
-    /* {"profile": ..., "context": ...}, each an object, {} when absent */
+    ngx_campaign_trigger_members(root, members, 2, found);
 
     for (i = 0; i < 2; i++) {
-        item = cJSON_GetObjectItemCaseSensitive(root, members[i]);
+        item = found[i];
 
         if (item != NULL && !cJSON_IsNull(item) && !cJSON_IsObject(item)) {
-            ngx_campaign_trigger_fail(&ctx, "", members[i], "must be an "
+            ngx_campaign_trigger_fail(ctx, "", members[i], "must be an "
                                       "object, found %s",
                                       ngx_campaign_trigger_type_name(item));
             continue;
@@ -515,13 +771,12 @@ ngx_campaign_trigger_parse_preview(ngx_campaign_alloc_t *a,
         }
 
         if (item == NULL) {
-            return -2;
+            ctx->nomem = 1;
+            return NULL;
         }
     }
 
-    *data = wrapper;
-
-    return ngx_campaign_trigger_finish(&ctx);
+    return wrapper;
 }
 
 
@@ -532,15 +787,11 @@ ngx_campaign_trigger_parse(ngx_campaign_alloc_t *a, const u_char *body,
 {
     size_t                       max_depth;
     cJSON                       *root;
+    ngx_campaign_json_scope_t    scope;
     ngx_campaign_trigger_ctx_t   ctx;
 
     memset(t, 0, sizeof(ngx_campaign_trigger_t));
-    ngx_campaign_trigger_reset(problems);
-
-    ctx.a = a;
-    ctx.problems = problems;
-    ctx.nomem = 0;
-    ctx.too_large = 0;
+    ngx_campaign_trigger_start(&ctx, a, problems);
 
     max_depth = NGX_CAMPAIGN_MAX_DEPTH;
 
@@ -548,15 +799,20 @@ ngx_campaign_trigger_parse(ngx_campaign_alloc_t *a, const u_char *body,
         max_depth = limits->max_depth;
     }
 
+    /* the tree and the recipients' data objects come from the pool */
+
+    ngx_campaign_json_enter(&scope, a);
+
     root = ngx_campaign_trigger_document(&ctx, body, len, max_depth);
 
-    if (root == NULL) {
-        return ngx_campaign_trigger_finish(&ctx);
+    if (root != NULL) {
+        t->root = root;
+        ngx_campaign_trigger_check_root(&ctx, root, limits, t);
     }
 
-    t->root = root;
-
-    ngx_campaign_trigger_check_root(&ctx, root, limits, t);
+    if (ngx_campaign_json_leave(&scope) != 0) {
+        return -2;
+    }
 
     return ngx_campaign_trigger_finish(&ctx);
 }
@@ -567,22 +823,68 @@ ngx_campaign_trigger_parse(ngx_campaign_alloc_t *a, const u_char *body,
  * or code points above U+10FFFF), nesting depth counted outside strings,
  * and what cJSON would let through but should not: raw control
  * characters (JSON forbids them) and "\u" escapes that decode to U+0000.
+ *
+ * Most bytes need nothing: the byte classes below let the loop skip runs
+ * of them, inside strings and outside, and stop only where there is
+ * something to do.
  */
+
+#define NGX_CAMPAIGN_SCAN_IN   1     /* stops a run inside a string */
+#define NGX_CAMPAIGN_SCAN_OUT  2     /* stops a run outside strings */
+
+static const u_char  ngx_campaign_trigger_scan_class[256] = {
+    /* control characters; outside strings \t \n \r are white space */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 3, 3, 1, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    /* '"' */
+    0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* '[' '\\' ']' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 2, 0, 0,
+    /* '{' '}' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2, 0, 0,
+    /* 0x80 - 0xff: UTF-8 sequences */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3
+};
+
 
 static void
 ngx_campaign_trigger_scan(ngx_campaign_trigger_ctx_t *ctx, const u_char *p,
     size_t len, size_t max_depth)
 {
-    u_char       c;
+    u_char       c, stop;
     size_t       i, n, depth;
-    unsigned     in_string, escaped;
     const char  *what;
 
     depth = 0;
-    in_string = 0;
-    escaped = 0;
+    stop = NGX_CAMPAIGN_SCAN_OUT;
 
-    for (i = 0; i < len; /* void */) {
+    for (i = 0; /* void */; i++) {
+
+        if (stop == NGX_CAMPAIGN_SCAN_IN) {
+            i = ngx_campaign_json_ascii_run(&p[i], &p[len]) - p;
+
+        } else {
+            while (i < len
+                   && !(ngx_campaign_trigger_scan_class[p[i]] & stop))
+            {
+                i++;
+            }
+        }
+
+        if (i == len) {
+            return;
+        }
+
         c = p[i];
 
         if (c >= 0x80) {
@@ -595,43 +897,55 @@ ngx_campaign_trigger_scan(ngx_campaign_trigger_ctx_t *ctx, const u_char *p,
                 return;
             }
 
-            escaped = 0;
-            i += n;
+            i += n - 1;
             continue;
         }
 
-        if (c < 0x20
-            && (in_string || (c != '\t' && c != '\n' && c != '\r')))
-        {
+        if (c < 0x20) {
+            /* only those that stop a run: none is white space here */
             ngx_campaign_trigger_malformed(ctx, p, i,
                                            "unescaped control character");
             return;
         }
 
-        if (in_string) {
-            if (escaped) {
-                escaped = 0;
+        if (stop == NGX_CAMPAIGN_SCAN_IN) {
 
-                if (c == 'u') {
-                    what = ngx_campaign_trigger_check_escape(&p[i + 1],
-                                                             len - i - 1);
-                    if (what != NULL) {
-                        ngx_campaign_trigger_malformed(ctx, p, i - 1, what);
-                        return;
-                    }
-                }
-
-            } else if (c == '\\') {
-                escaped = 1;
-
-            } else if (c == '"') {
-                in_string = 0;
+            if (c == '"') {
+                stop = NGX_CAMPAIGN_SCAN_OUT;
+                continue;
             }
 
-        } else if (c == '"') {
-            in_string = 1;
+            /*
+             * A backslash: the next byte is taken with it, unless it is a
+             * control character or starts a UTF-8 sequence, which are
+             * checked as such next (and which cJSON refuses anyway).
+             */
 
-        } else if (c == '{' || c == '[') {
+            if (i + 1 == len || p[i + 1] < 0x20 || p[i + 1] >= 0x80) {
+                continue;
+            }
+
+            if (p[i + 1] == 'u') {
+                what = ngx_campaign_trigger_check_escape(&p[i + 2],
+                                                         len - i - 2);
+                if (what != NULL) {
+                    ngx_campaign_trigger_malformed(ctx, p, i, what);
+                    return;
+                }
+            }
+
+            i++;
+            continue;
+        }
+
+        switch (c) {
+
+        case '"':
+            stop = NGX_CAMPAIGN_SCAN_IN;
+            break;
+
+        case '{':
+        case '[':
             if (++depth > max_depth) {
                 ngx_campaign_trigger_fail(ctx, "", NULL,
                                           "nested deeper than %zu levels "
@@ -640,11 +954,13 @@ ngx_campaign_trigger_scan(ngx_campaign_trigger_ctx_t *ctx, const u_char *p,
                 return;
             }
 
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            depth--;
-        }
+            break;
 
-        i++;
+        default:   /* '}' ']' */
+            if (depth > 0) {
+                depth--;
+            }
+        }
     }
 }
 
@@ -795,10 +1111,316 @@ ngx_campaign_trigger_malformed(ngx_campaign_trigger_ctx_t *ctx,
 }
 
 
+/*
+ * Duplicate member names, anywhere in the tree, each reported once at its
+ * second occurrence.  Small objects are checked pairwise; larger ones
+ * (a profile may have thousands of members) by sorting their names, so
+ * that no object costs more than O(n log n) comparisons.  The depth is
+ * bounded by the scan, so recursion is too.
+ */
+
 static void
-ngx_campaign_trigger_json_cleanup(void *data)
+ngx_campaign_trigger_duplicates(ngx_campaign_trigger_ctx_t *ctx,
+    const cJSON *item, const ngx_campaign_trigger_path_t *path)
 {
-    cJSON_Delete(data);
+    int                           type;
+    size_t                        i, n, same;
+    const char                   *key;
+    const cJSON                  *child, *prev;
+    ngx_campaign_trigger_path_t   here;
+
+    type = item->type & 0xff;
+
+    if (type != cJSON_Object && type != cJSON_Array) {
+        return;
+    }
+
+    n = 0;
+
+    if (type == cJSON_Object) {
+        for (child = item->child;
+             child != NULL && n <= NGX_CAMPAIGN_PAIRWISE;
+             child = child->next)
+        {
+            n++;
+        }
+
+        if (n > NGX_CAMPAIGN_PAIRWISE) {
+            ngx_campaign_trigger_duplicates_sorted(ctx, item, path);
+            n = 0;
+        }
+    }
+
+    here.parent = path;
+
+    for (i = 0, child = item->child; child != NULL; i++, child = child->next)
+    {
+        if (ctx->nomem || ctx->duplicates >= NGX_CAMPAIGN_MAX_DUPLICATES) {
+            return;
+        }
+
+        /* small objects pairwise, in the same pass */
+
+        if (n && i) {
+            key = child->string;
+            same = 0;
+
+            for (prev = item->child; prev != child; prev = prev->next) {
+                if (prev->string[0] == key[0]
+                    && strcmp(prev->string, key) == 0)
+                {
+                    same++;
+                }
+            }
+
+            if (same == 1) {
+                ngx_campaign_trigger_duplicate(ctx, path, key);
+            }
+        }
+
+        if (child->child != NULL) {
+            here.key = (type == cJSON_Object) ? child->string : NULL;
+            here.index = i;
+
+            ngx_campaign_trigger_duplicates(ctx, child, &here);
+        }
+    }
+}
+
+
+static void
+ngx_campaign_trigger_duplicates_sorted(ngx_campaign_trigger_ctx_t *ctx,
+    const cJSON *object, const ngx_campaign_trigger_path_t *path)
+{
+    size_t                          i, j, n;
+    u_char                         *second;
+    const cJSON                    *child;
+    ngx_campaign_trigger_member_t  *m;
+
+    n = 0;
+
+    for (child = object->child; child != NULL; child = child->next) {
+        n++;
+    }
+
+    m = ngx_campaign_alloc(ctx->a, n * sizeof(ngx_campaign_trigger_member_t));
+    second = ngx_campaign_alloc(ctx->a, n);
+
+    if (m == NULL || second == NULL) {
+        ctx->nomem = 1;
+        return;
+    }
+
+    for (i = 0, child = object->child; i < n; i++, child = child->next) {
+        m[i].key = child->string;
+        m[i].index = i;
+    }
+
+    /* by name, then by position: a run of equals starts with the first */
+
+    qsort(m, n, sizeof(ngx_campaign_trigger_member_t),
+          ngx_campaign_trigger_member_cmp);
+
+    memset(second, 0, n);
+
+    for (i = 1; i < n; i = j) {
+        if (strcmp(m[i].key, m[i - 1].key) != 0) {
+            j = i + 1;
+            continue;
+        }
+
+        second[m[i].index] = 1;
+
+        for (j = i + 1; j < n && strcmp(m[j].key, m[i].key) == 0; j++) {
+            /* void */
+        }
+
+        j++;
+    }
+
+    /* reported in document order */
+
+    for (i = 0, child = object->child; i < n; i++, child = child->next) {
+        if (second[i]) {
+            ngx_campaign_trigger_duplicate(ctx, path, child->string);
+        }
+    }
+}
+
+
+static int
+ngx_campaign_trigger_member_cmp(const void *one, const void *two)
+{
+    int                                   rc;
+    const ngx_campaign_trigger_member_t  *a, *b;
+
+    a = one;
+    b = two;
+
+    rc = strcmp(a->key, b->key);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+
+static void
+ngx_campaign_trigger_duplicate(ngx_campaign_trigger_ctx_t *ctx,
+    const ngx_campaign_trigger_path_t *path, const char *key)
+{
+    char  *base;
+
+    if (ctx->duplicates >= NGX_CAMPAIGN_MAX_DUPLICATES) {
+        return;
+    }
+
+    ctx->duplicates++;
+
+    base = ngx_campaign_alloc(ctx->a, ngx_campaign_trigger_path_len(path)
+                                      + 1);
+    if (base == NULL) {
+        ctx->nomem = 1;
+        return;
+    }
+
+    *ngx_campaign_trigger_path_write(base, path) = '\0';
+
+    ngx_campaign_trigger_fail(ctx, base, key, "duplicate member name \"%s\"",
+                              key);
+}
+
+
+/* the length of the path as a JSON pointer, escaped per RFC 6901 */
+
+static size_t
+ngx_campaign_trigger_path_len(const ngx_campaign_trigger_path_t *path)
+{
+    size_t       len;
+    const char  *s;
+
+    len = 0;
+
+    for ( /* void */ ; path != NULL; path = path->parent) {
+        len++;
+
+        if (path->key == NULL) {
+            len += 20;                   /* the digits of any size_t */
+            continue;
+        }
+
+        for (s = path->key; *s; s++) {
+            len += (*s == '~' || *s == '/') ? 2 : 1;
+        }
+    }
+
+    return len;
+}
+
+
+static char *
+ngx_campaign_trigger_path_write(char *d,
+    const ngx_campaign_trigger_path_t *path)
+{
+    const char  *s;
+
+    if (path == NULL) {
+        return d;
+    }
+
+    d = ngx_campaign_trigger_path_write(d, path->parent);
+
+    *d++ = '/';
+
+    if (path->key == NULL) {
+        return ngx_campaign_trigger_index(d, path->index);
+    }
+
+    for (s = path->key; *s; s++) {
+        if (*s == '~') {
+            *d++ = '~';
+            *d++ = '0';
+
+        } else if (*s == '/') {
+            *d++ = '~';
+            *d++ = '1';
+
+        } else {
+            *d++ = *s;
+        }
+    }
+
+    return d;
+}
+
+
+/* the decimal digits of n, without snprintf()'s cost on the hot path */
+
+static char *
+ngx_campaign_trigger_index(char *d, size_t n)
+{
+    char    digits[24], *p;
+    size_t  len;
+
+    p = digits + sizeof(digits);
+
+    do {
+        *--p = (char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    len = digits + sizeof(digits) - p;
+    memcpy(d, p, len);
+
+    return d + len;
+}
+
+
+/* "/recipients/N" and suffix, in a buffer of NGX_CAMPAIGN_BASE_LEN */
+
+static void
+ngx_campaign_trigger_base(char *buf, size_t n, const char *suffix)
+{
+    char  *d;
+
+    memcpy(buf, "/recipients/", sizeof("/recipients/") - 1);
+    d = ngx_campaign_trigger_index(buf + sizeof("/recipients/") - 1, n);
+    strcpy(d, suffix);
+}
+
+
+/*
+ * The first member of each name, in one pass over the object rather than
+ * a pass per name.
+ */
+
+static void
+ngx_campaign_trigger_members(const cJSON *obj, const char *const *names,
+    size_t n, cJSON **found)
+{
+    size_t       i;
+    cJSON       *item;
+    const char  *s;
+
+    for (i = 0; i < n; i++) {
+        found[i] = NULL;
+    }
+
+    for (item = obj->child; item != NULL; item = item->next) {
+        s = item->string;
+
+        for (i = 0; i < n; i++) {
+            if (s[0] == names[i][0] && strcmp(s, names[i]) == 0) {
+                if (found[i] == NULL) {
+                    found[i] = item;
+                }
+
+                break;
+            }
+        }
+    }
 }
 
 
@@ -807,10 +1429,14 @@ ngx_campaign_trigger_check_root(ngx_campaign_trigger_ctx_t *ctx, cJSON *root,
     const ngx_campaign_trigger_limits_t *limits, ngx_campaign_trigger_t *t)
 {
     cJSON                     *top;
-    cJSON                     *contexts[NGX_CAMPAIGN_MAX_RECIPIENTS];
-    size_t                     i, n, size, max_size;
+    cJSON                     *found[4];
+    size_t                     i, n, size, max_size, len;
     const char                *request_id, *campaign_id;
     ngx_campaign_recipient_t  *r;
+
+    static const char         *members[] = {
+        "requestId", "campaignId", "recipients", "context"
+    };
 
     if (!cJSON_IsObject(root)) {
         ngx_campaign_trigger_fail(ctx, "", NULL,
@@ -819,30 +1445,35 @@ ngx_campaign_trigger_check_root(ngx_campaign_trigger_ctx_t *ctx, cJSON *root,
         return;
     }
 
-    request_id = ngx_campaign_trigger_string(ctx, root, "", "requestId", 1);
+    ngx_campaign_trigger_members(root, members, 4, found);
 
-    if (request_id != NULL
-        && strlen(request_id) > NGX_CAMPAIGN_MAX_REQUEST_ID)
-    {
-        ngx_campaign_trigger_fail(ctx, "", "requestId",
-                                  "must be at most %d bytes, found %zu",
-                                  NGX_CAMPAIGN_MAX_REQUEST_ID,
-                                  strlen(request_id));
+    request_id = ngx_campaign_trigger_string(ctx, found[0], "", members[0],
+                                             1);
+
+    if (request_id != NULL) {
+        len = strlen(request_id);
+
+        if (len > NGX_CAMPAIGN_MAX_REQUEST_ID) {
+            ngx_campaign_trigger_fail(ctx, "", members[0],
+                                      "must be at most %d bytes, found %zu",
+                                      NGX_CAMPAIGN_MAX_REQUEST_ID, len);
+        }
     }
 
-    campaign_id = ngx_campaign_trigger_string(ctx, root, "", "campaignId", 1);
+    campaign_id = ngx_campaign_trigger_string(ctx, found[1], "", members[1],
+                                              1);
 
-    r = ngx_campaign_trigger_check_recipients(ctx, root, &n, contexts);
+    r = ngx_campaign_trigger_check_recipients(ctx, found[2], &n);
 
-    top = ngx_campaign_trigger_object(ctx, root, "", "context");
+    top = ngx_campaign_trigger_object(ctx, found[3], "", members[3]);
 
     /* as the compact JSON that a gateway payload would carry */
 
     size = top ? ngx_campaign_trigger_json_size(top) : 0;
 
     for (i = 0; i < n; i++) {
-        if (contexts[i] != NULL) {
-            size += ngx_campaign_trigger_json_size(contexts[i]);
+        if (r[i].context != NULL) {
+            size += ngx_campaign_trigger_json_size(r[i].context);
         }
     }
 
@@ -865,7 +1496,7 @@ ngx_campaign_trigger_check_root(ngx_campaign_trigger_ctx_t *ctx, cJSON *root,
 
     for (i = 0; i < n; i++) {
         r[i].data = ngx_campaign_trigger_data(ctx, r[i].profile, top,
-                                              contexts[i]);
+                                              r[i].context);
         if (r[i].data == NULL) {
             ctx->nomem = 1;
             return;
@@ -876,28 +1507,27 @@ ngx_campaign_trigger_check_root(ngx_campaign_trigger_ctx_t *ctx, cJSON *root,
     t->campaign_id = campaign_id;
     t->recipients = r;
     t->nrecipients = n;
+    t->context = top;
 }
 
 
 /*
- * The recipients with their own context objects (or NULL) in contexts;
- * NULL with *n set to 0 unless the list has 1..20 items.  The items of an
- * oversized list are not looked at, which keeps the answer bounded.
+ * The recipients, NULL with *n set to 0 unless the list has 1..20 items.
+ * The items of an oversized list are not looked at, which keeps the
+ * answer bounded.
  */
 
 static ngx_campaign_recipient_t *
 ngx_campaign_trigger_check_recipients(ngx_campaign_trigger_ctx_t *ctx,
-    cJSON *root, size_t *n, cJSON **contexts)
+    cJSON *recipients, size_t *n)
 {
     int                        count;
     char                       base[NGX_CAMPAIGN_BASE_LEN];
-    cJSON                     *recipients, *item;
+    cJSON                     *item;
     size_t                     i, j;
     ngx_campaign_recipient_t  *r;
 
     *n = 0;
-
-    recipients = cJSON_GetObjectItemCaseSensitive(root, "recipients");
 
     if (recipients == NULL) {
         ngx_campaign_trigger_fail(ctx, "", "recipients", "is required");
@@ -934,8 +1564,7 @@ ngx_campaign_trigger_check_recipients(ngx_campaign_trigger_ctx_t *ctx,
          i < (size_t) count && item != NULL;
          i++, item = item->next)
     {
-        ngx_campaign_trigger_check_recipient(ctx, item, i, &r[i],
-                                             &contexts[i]);
+        ngx_campaign_trigger_check_recipient(ctx, item, i, &r[i]);
     }
 
     *n = i;
@@ -949,7 +1578,7 @@ ngx_campaign_trigger_check_recipients(ngx_campaign_trigger_ctx_t *ctx,
             if (r[j].user_id != NULL
                 && strcmp(r[i].user_id, r[j].user_id) == 0)
             {
-                snprintf(base, sizeof(base), "/recipients/%zu", i);
+                ngx_campaign_trigger_base(base, i, "");
                 ngx_campaign_trigger_fail(ctx, base, "userId",
                                           "is a duplicate of "
                                           "/recipients/%zu/userId", j);
@@ -964,14 +1593,17 @@ ngx_campaign_trigger_check_recipients(ngx_campaign_trigger_ctx_t *ctx,
 
 static void
 ngx_campaign_trigger_check_recipient(ngx_campaign_trigger_ctx_t *ctx,
-    cJSON *item, size_t n, ngx_campaign_recipient_t *r, cJSON **context)
+    cJSON *item, size_t n, ngx_campaign_recipient_t *r)
 {
-    char         base[NGX_CAMPAIGN_BASE_LEN];
-    const char  *type;
+    char                base[NGX_CAMPAIGN_BASE_LEN];
+    cJSON              *found[6];
+    const char         *type;
 
-    *context = NULL;
+    static const char  *members[] = {
+        "type", "userId", "namespace", "channelData", "profile", "context"
+    };
 
-    snprintf(base, sizeof(base), "/recipients/%zu", n);
+    ngx_campaign_trigger_base(base, n, "");
 
     if (!cJSON_IsObject(item)) {
         ngx_campaign_trigger_fail(ctx, base, NULL,
@@ -980,76 +1612,89 @@ ngx_campaign_trigger_check_recipient(ngx_campaign_trigger_ctx_t *ctx,
         return;
     }
 
-    type = ngx_campaign_trigger_string(ctx, item, base, "type", 1);
+    ngx_campaign_trigger_members(item, members, 6, found);
+
+    type = ngx_campaign_trigger_string(ctx, found[0], base, members[0], 1);
 
     if (type != NULL) {
         if (strcmp(type, "aep") != 0 && strcmp(type, "external") != 0) {
-            ngx_campaign_trigger_fail(ctx, base, "type",
+            ngx_campaign_trigger_fail(ctx, base, members[0],
                                       "must be \"aep\" or \"external\"");
         }
 
         r->type = type;
     }
 
-    r->user_id = ngx_campaign_trigger_string(ctx, item, base, "userId", 1);
-    r->namespace = ngx_campaign_trigger_string(ctx, item, base, "namespace",
-                                               1);
+    r->user_id = ngx_campaign_trigger_identifier(ctx, found[1], base,
+                                                 members[1],
+                                                 ngx_campaign_user_id_check);
+    r->namespace = ngx_campaign_trigger_identifier(ctx, found[2], base,
+                                                   members[2],
+                                                ngx_campaign_namespace_check);
 
-    ngx_campaign_trigger_check_channel_data(ctx, item, base, n);
+    r->channel_data = ngx_campaign_trigger_object(ctx, found[3], base,
+                                                  members[3]);
+    if (r->channel_data != NULL) {
+        ngx_campaign_trigger_check_channel_data(ctx, r->channel_data, n);
+    }
 
-    r->profile = ngx_campaign_trigger_object(ctx, item, base, "profile");
-    *context = ngx_campaign_trigger_object(ctx, item, base, "context");
+    r->profile = ngx_campaign_trigger_object(ctx, found[4], base,
+                                             members[4]);
+    r->context = ngx_campaign_trigger_object(ctx, found[5], base,
+                                             members[5]);
 }
 
 
 static void
 ngx_campaign_trigger_check_channel_data(ngx_campaign_trigger_ctx_t *ctx,
-    cJSON *item, const char *base, size_t n)
+    cJSON *channel_data, size_t n)
 {
-    char    cd[NGX_CAMPAIGN_BASE_LEN], push[NGX_CAMPAIGN_BASE_LEN];
-    cJSON  *channel_data, *push_info;
+    char                cd[NGX_CAMPAIGN_BASE_LEN];
+    char                push[NGX_CAMPAIGN_BASE_LEN];
+    cJSON              *found[3], *push_info;
 
-    channel_data = ngx_campaign_trigger_object(ctx, item, base,
-                                               "channelData");
-    if (channel_data == NULL) {
-        return;
-    }
+    static const char  *members[] = {
+        "emailAddress", "mobilePhoneNumber", "pushInfo"
+    };
+    static const char  *push_members[] = { "appID", "platform", "token" };
 
-    snprintf(cd, sizeof(cd), "/recipients/%zu/channelData", n);
+    ngx_campaign_trigger_base(cd, n, "/channelData");
 
-    (void) ngx_campaign_trigger_string(ctx, channel_data, cd, "emailAddress",
-                                       0);
-    (void) ngx_campaign_trigger_string(ctx, channel_data, cd,
-                                       "mobilePhoneNumber", 0);
+    ngx_campaign_trigger_members(channel_data, members, 3, found);
 
-    push_info = ngx_campaign_trigger_object(ctx, channel_data, cd,
-                                            "pushInfo");
+    (void) ngx_campaign_trigger_string(ctx, found[0], cd, members[0], 0);
+    (void) ngx_campaign_trigger_string(ctx, found[1], cd, members[1], 0);
+
+    push_info = ngx_campaign_trigger_object(ctx, found[2], cd, members[2]);
     if (push_info == NULL) {
         return;
     }
 
-    snprintf(push, sizeof(push), "/recipients/%zu/channelData/pushInfo", n);
+    ngx_campaign_trigger_base(push, n, "/channelData/pushInfo");
 
-    (void) ngx_campaign_trigger_string(ctx, push_info, push, "appID", 0);
-    (void) ngx_campaign_trigger_string(ctx, push_info, push, "platform", 0);
-    (void) ngx_campaign_trigger_string(ctx, push_info, push, "token", 0);
+    ngx_campaign_trigger_members(push_info, push_members, 3, found);
+
+    (void) ngx_campaign_trigger_string(ctx, found[0], push, push_members[0],
+                                       0);
+    (void) ngx_campaign_trigger_string(ctx, found[1], push, push_members[1],
+                                       0);
+    (void) ngx_campaign_trigger_string(ctx, found[2], push, push_members[2],
+                                       0);
 }
 
 
 /*
- * A member that must be a string.  A required one must be there and not
- * be empty; an optional one may be absent or null, as clients serialising
- * optional fields often send them.  NULL unless a usable string.
+ * A member (item, NULL when absent) that must be a string.  A required
+ * one must be there and not be empty; an optional one may be absent or
+ * null, as clients serialising optional fields often send them.  NULL
+ * unless a usable string.
  */
 
 static const char *
-ngx_campaign_trigger_string(ngx_campaign_trigger_ctx_t *ctx, cJSON *obj,
+ngx_campaign_trigger_string(ngx_campaign_trigger_ctx_t *ctx, cJSON *item,
     const char *base, const char *key, unsigned required)
 {
-    cJSON         *item;
     const u_char  *p;
-
-    item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
     if (item == NULL || (!required && cJSON_IsNull(item))) {
         if (required) {
@@ -1072,8 +1717,8 @@ ngx_campaign_trigger_string(ngx_campaign_trigger_ctx_t *ctx, cJSON *obj,
     }
 
     /*
-     * The required strings are identifiers: they end up in paths, log
-     * lines and, through variables, in gateway headers.
+     * The required strings are identifiers: they end up in log lines and,
+     * through variables, in gateway headers.
      */
 
     if (required) {
@@ -1090,16 +1735,43 @@ ngx_campaign_trigger_string(ngx_campaign_trigger_ctx_t *ctx, cJSON *obj,
 }
 
 
+/* a required string of an identifier alphabet */
+
+static const char *
+ngx_campaign_trigger_identifier(ngx_campaign_trigger_ctx_t *ctx, cJSON *item,
+    const char *base, const char *key, const char *(*check)(const char *s))
+{
+    const char  *message;
+
+    if (item == NULL) {
+        ngx_campaign_trigger_fail(ctx, base, key, "is required");
+        return NULL;
+    }
+
+    if (!cJSON_IsString(item)) {
+        ngx_campaign_trigger_fail(ctx, base, key,
+                                  "must be a string, found %s",
+                                  ngx_campaign_trigger_type_name(item));
+        return NULL;
+    }
+
+    message = check(item->valuestring);
+
+    if (message != NULL) {
+        ngx_campaign_trigger_fail(ctx, base, key, "%s", message);
+        return NULL;
+    }
+
+    return item->valuestring;
+}
+
+
 /* an optional member that must be an object; null counts as absent */
 
 static cJSON *
-ngx_campaign_trigger_object(ngx_campaign_trigger_ctx_t *ctx, cJSON *obj,
+ngx_campaign_trigger_object(ngx_campaign_trigger_ctx_t *ctx, cJSON *item,
     const char *base, const char *key)
 {
-    cJSON  *item;
-
-    item = cJSON_GetObjectItemCaseSensitive(obj, key);
-
     if (item == NULL || cJSON_IsNull(item)) {
         return NULL;
     }
@@ -1148,8 +1820,7 @@ ngx_campaign_trigger_json_size(const cJSON *item)
         }
 
         if (d == (double) item->valueint) {
-            return (size_t) snprintf(buf, sizeof(buf), "%d",
-                                     item->valueint);
+            return ngx_campaign_trigger_int_size(item->valueint);
         }
 
         size = (size_t) snprintf(buf, sizeof(buf), "%1.15g", d);
@@ -1184,31 +1855,38 @@ ngx_campaign_trigger_json_size(const cJSON *item)
 }
 
 
+/* cJSON escapes as the engine does: "\n" and the like, or "\u00XX" */
+
 static size_t
 ngx_campaign_trigger_string_size(const char *s)
 {
-    size_t  size;
-
     if (s == NULL) {
         return 2;
     }
 
-    for (size = 2; *s; s++) {
-        switch (*s) {
+    return 2 + ngx_campaign_json_escaped_strlen(s);
+}
 
-        case '"':
-        case '\\':
-        case '\b':
-        case '\f':
-        case '\n':
-        case '\r':
-        case '\t':
-            size += 2;
-            break;
 
-        default:
-            size += ((u_char) *s < 0x20) ? 6 : 1;
-        }
+static size_t
+ngx_campaign_trigger_int_size(int n)
+{
+    size_t        size;
+    unsigned int  u;
+
+    size = 1;
+
+    if (n < 0) {
+        size++;
+        u = 0U - (unsigned int) n;
+
+    } else {
+        u = (unsigned int) n;
+    }
+
+    while (u >= 10) {
+        size++;
+        u /= 10;
     }
 
     return size;
@@ -1230,14 +1908,8 @@ ngx_campaign_trigger_data(ngx_campaign_trigger_ctx_t *ctx, cJSON *profile,
     const char  **keys;
 
     data = cJSON_CreateObject();
-    if (data == NULL) {
-        return NULL;
-    }
 
-    if (ngx_campaign_cleanup(ctx->a, ngx_campaign_trigger_json_cleanup, data)
-        != 0)
-    {
-        cJSON_Delete(data);
+    if (data == NULL || ngx_campaign_trigger_own(ctx, data) != 0) {
         return NULL;
     }
 
@@ -1328,21 +2000,17 @@ ngx_campaign_trigger_validate(ngx_campaign_alloc_t *a,
     ngx_campaign_problems_t *problems)
 {
     char                         base[NGX_CAMPAIGN_BASE_LEN];
-    cJSON                       *top, *own, *item;
     size_t                       n;
     u_char                      *checked;
     ngx_campaign_recipient_t    *r;
     ngx_campaign_trigger_ctx_t   ctx;
 
-    ngx_campaign_trigger_reset(problems);
+    ngx_campaign_trigger_start(&ctx, a, problems);
 
-    ctx.a = a;
-    ctx.problems = problems;
-    ctx.nomem = 0;
-    ctx.too_large = 0;
+    /* the patterns only: the hooks are installed before any parse or not */
 
     if (ngx_campaign_trigger_email_re == NULL
-        && ngx_campaign_trigger_init() != 0)
+        && ngx_campaign_trigger_compile_patterns() != 0)
     {
         return -2;
     }
@@ -1360,32 +2028,22 @@ ngx_campaign_trigger_validate(ngx_campaign_alloc_t *a,
         memset(checked, 0, campaign->nfields);
     }
 
-    top = cJSON_GetObjectItemCaseSensitive(t->root, "context");
-    top = cJSON_IsObject(top) ? top : NULL;
-
-    item = cJSON_GetObjectItemCaseSensitive(t->root, "recipients");
-    item = item ? item->child : NULL;
-
-    for (n = 0; n < t->nrecipients && item != NULL; n++, item = item->next) {
+    for (n = 0; n < t->nrecipients; n++) {
         r = &t->recipients[n];
 
-        ngx_campaign_trigger_check_channel(&ctx, r, item, n,
-                                           campaign->channel);
+        ngx_campaign_trigger_check_channel(&ctx, r, n, campaign->channel);
 
         if (campaign->namespace != NULL && r->namespace != NULL
             && strcmp(campaign->namespace, r->namespace) != 0)
         {
-            snprintf(base, sizeof(base), "/recipients/%zu", n);
+            ngx_campaign_trigger_base(base, n, "");
             ngx_campaign_trigger_fail(&ctx, base, "namespace",
                                       "must be \"%s\" for this campaign",
                                       campaign->namespace);
         }
 
-        own = cJSON_GetObjectItemCaseSensitive(item, "context");
-        own = cJSON_IsObject(own) ? own : NULL;
-
-        ngx_campaign_trigger_check_context(&ctx, campaign, n, own, top,
-                                           checked);
+        ngx_campaign_trigger_check_context(&ctx, campaign, n, r->context,
+                                           t->context, checked);
     }
 
     return ngx_campaign_trigger_finish(&ctx);
@@ -1408,7 +2066,7 @@ ngx_campaign_trigger_check_context(ngx_campaign_trigger_ctx_t *ctx,
     size_t                       i;
     const ngx_campaign_field_t  *f;
 
-    snprintf(base, sizeof(base), "/recipients/%zu/context", n);
+    ngx_campaign_trigger_base(base, n, "/context");
 
     for (i = 0; i < campaign->nfields; i++) {
         f = &campaign->fields[i];
@@ -1447,18 +2105,16 @@ ngx_campaign_trigger_check_context(ngx_campaign_trigger_ctx_t *ctx,
 
 static void
 ngx_campaign_trigger_check_channel(ngx_campaign_trigger_ctx_t *ctx,
-    ngx_campaign_recipient_t *r, cJSON *item, size_t n,
-    ngx_campaign_channel_e channel)
+    ngx_campaign_recipient_t *r, size_t n, ngx_campaign_channel_e channel)
 {
     char         cd[NGX_CAMPAIGN_BASE_LEN], push[NGX_CAMPAIGN_BASE_LEN];
     cJSON       *channel_data, *push_info;
     size_t       len;
     const char  *s;
 
-    snprintf(cd, sizeof(cd), "/recipients/%zu/channelData", n);
+    ngx_campaign_trigger_base(cd, n, "/channelData");
 
-    channel_data = cJSON_GetObjectItemCaseSensitive(item, "channelData");
-    channel_data = cJSON_IsObject(channel_data) ? channel_data : NULL;
+    channel_data = r->channel_data;
 
     switch (channel) {
 
@@ -1512,8 +2168,7 @@ ngx_campaign_trigger_check_channel(ngx_campaign_trigger_ctx_t *ctx,
         return;
 
     case NGX_CAMPAIGN_CHANNEL_PUSH:
-        snprintf(push, sizeof(push), "/recipients/%zu/channelData/pushInfo",
-                 n);
+        ngx_campaign_trigger_base(push, n, "/channelData/pushInfo");
 
         push_info = cJSON_GetObjectItemCaseSensitive(channel_data,
                                                      "pushInfo");

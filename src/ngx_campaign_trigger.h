@@ -26,6 +26,11 @@
 #define NGX_CAMPAIGN_MAX_RECIPIENTS    20
 #define NGX_CAMPAIGN_MAX_DEPTH         32
 #define NGX_CAMPAIGN_MAX_CONTEXT_SIZE  (200 * 1024)
+#define NGX_CAMPAIGN_MAX_NAMESPACE     64
+#define NGX_CAMPAIGN_MAX_USER_ID       255
+
+/* duplicate member names reported per document, the rest are not */
+#define NGX_CAMPAIGN_MAX_DUPLICATES    10
 
 
 typedef struct {
@@ -62,6 +67,10 @@ typedef struct {
      * laid over it (a shallow merge); profile is {} when absent.
      */
     cJSON                     *data;
+
+    /* the recipient's own members, for step two; NULL when absent */
+    cJSON                     *channel_data;
+    cJSON                     *context;
 } ngx_campaign_recipient_t;
 
 
@@ -72,6 +81,8 @@ typedef struct {
 
     ngx_campaign_recipient_t  *recipients;
     size_t                     nrecipients;
+
+    cJSON                     *context;     /* top-level, or NULL */
 } ngx_campaign_trigger_t;
 
 
@@ -82,17 +93,46 @@ typedef struct {
 
 
 /*
- * Once per process, before any validation: compiles (with PCRE2 JIT) the
- * e-mail address and E.164 patterns.  0 on success.
+ * Once per process, before any parsing and before any other cJSON
+ * allocation that is freed later: installs the engine's cJSON hooks (see
+ * ngx_campaign_json.h), so that the trees of a request are allocated from
+ * its pool, and compiles (with PCRE2 JIT) the e-mail address and E.164
+ * patterns.  0 on success.
  */
 
 int ngx_campaign_trigger_init(void);
 
 
 /*
- * Step one: UTF-8 and depth scan, JSON parse, AJO shape (requestId,
- * campaignId, recipients 1..20 with unique userIds, types of every known
- * field, top-level and recipients' context are objects, context size).
+ * Identifiers.  They end up in profile lookup locations (paths and
+ * arguments), log lines, idempotency keys and gateway headers, so they
+ * are kept to alphabets that need no escaping anywhere:
+ *
+ *   namespace  1..64 characters of A-Z a-z 0-9 _ -
+ *              (AJO identity namespaces: email, phone, ecid, crmId,
+ *              email_lc_sha256)
+ *   userId     1..255 characters of A-Z a-z 0-9 @ . _ - + : = ~
+ *              (e-mail addresses, E.164 numbers, UUIDs, ECIDs, base64url
+ *              ids), neither starting with "." nor containing ".."
+ *
+ * So never "/", "%", "?", "#", ";", spaces, quotes, backslashes, control
+ * or non-ASCII characters.  The _valid() functions return 1 or 0; the
+ * _check() ones NULL, or why not, as a problem message naming the rule.
+ */
+
+int ngx_campaign_namespace_valid(const char *s);
+int ngx_campaign_user_id_valid(const char *s);
+const char *ngx_campaign_namespace_check(const char *s);
+const char *ngx_campaign_user_id_check(const char *s);
+
+
+/*
+ * Step one: UTF-8 and depth scan, JSON parse, no duplicate member names
+ * (I-JSON, RFC 7493: each reported at its second occurrence), AJO shape
+ * (requestId, campaignId, recipients 1..20 with unique userIds and
+ * namespaces and userIds of the identifier alphabets, types of every
+ * known field, top-level and recipients' context are objects, context
+ * size).
  * Returns 0 when the body is usable (t filled), -1 with problems filled
  * (status 400 or 413), -2 on memory exhaustion.  problems is reset first;
  * limits may be NULL.  Optional members that are null count as absent.
@@ -138,8 +178,9 @@ int ngx_campaign_problems_add(ngx_campaign_alloc_t *a,
 
 /*
  * A JSON object from elsewhere (a looked-up profile), checked as a body
- * is: UTF-8, depth, JSON, nothing after it.  The tree is freed with the
- * allocator.  0, -1 with problems, -2 on memory exhaustion.
+ * is: UTF-8, depth, JSON, no duplicate member names, nothing after it.
+ * The tree is freed with the allocator.  0, -1 with problems, -2 on
+ * memory exhaustion.
  */
 
 int ngx_campaign_trigger_parse_object(ngx_campaign_alloc_t *a,
@@ -149,7 +190,8 @@ int ngx_campaign_trigger_parse_object(ngx_campaign_alloc_t *a,
 
 /*
  * The body of a preview, {"profile": {...}, "context": {...}}, both
- * optional: checked like a trigger's body (UTF-8, depth, JSON) and turned
+ * optional: checked like a trigger's body (UTF-8, depth, JSON, no
+ * duplicate member names) and turned
  * into the object templates render against.  0, -1 with problems (400),
  * -2 on memory exhaustion.
  */

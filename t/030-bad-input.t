@@ -426,3 +426,12 @@ POST /ajo/im/executions/unitary
 {}
 --- error_code: 400
 --- response_body_like: "pointer":"/requestId"
+
+
+
+=== TEST 37: a duplicate member name anywhere is refused at its second occurrence (I-JSON)
+--- request
+POST /ajo/im/executions/unitary
+{"requestId":"d1","campaignId":"password-reset","recipients":[{"type":"aep","userId":"u","namespace":"email","channelData":{"emailAddress":"u@example.com"},"context":{"a/b":1,"a/b":2}}],"context":{"resetLink":"https://x.example/"},"requestId":"d2"}
+--- error_code: 400
+--- response_body_like: "errors":\[\{"pointer":"/recipients/0/context/a~1b","message":"duplicate member name \\"a/b\\""\},\{"pointer":"/requestId","message":"duplicate member name \\"requestId\\""\}\]

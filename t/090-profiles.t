@@ -143,14 +143,15 @@ is not a JSON object
 
 
 
-=== TEST 6: a userId that would leave the path is never looked up
+=== TEST 6: a userId or namespace that would leave the path is refused, never looked up
 --- request
 POST /ajo/im/executions/unitary
-{"requestId":"p6","campaignId":"order-sms","context":{"orderId":"P-6"},"recipients":[{"type":"aep","userId":"../../../etc/passwd","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"}}]}
---- error_code: 404
---- response_body_like: "pointer":"/recipients/0/userId"
+{"requestId":"p6","campaignId":"order-sms","context":{"orderId":"P-6"},"recipients":[{"type":"aep","userId":"../../../etc/passwd","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"}},{"type":"aep","userId":"+14155550100","namespace":"../secret","channelData":{"mobilePhoneNumber":"+14155550100"}}]}
+--- error_code: 400
+--- response_body_like: "errors":\[\{"pointer":"/recipients/0/userId","message":"must contain only the characters A-Z a-z 0-9 @ \. _ - \+ : = ~"\},\{"pointer":"/recipients/1/namespace","message":"must contain only the characters A-Z a-z 0-9 _ -"\}\]
 --- no_error_log
 /etc/passwd" failed
+open()
 [alert]
 
 
@@ -298,6 +299,20 @@ POST /ajo/im/executions/unitary
 --- response_body_like: "message":"the profile lookup failed"
 --- error_log
 is not a JSON object: malformed JSON at line 1, column 24
+
+
+
+=== TEST 11b: a profile with a duplicate member name fails its recipient (I-JSON)
+--- user_files
+>>> profiles/phone/+14155550100.json
+{"person": {"firstName": "Grace", "firstName": "Mallory"}}
+--- request
+POST /ajo/im/executions/unitary
+{"requestId":"p11b","campaignId":"order-sms","context":{"orderId":"P-11"},"recipients":[{"type":"aep","userId":"+14155550100","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"}}]}
+--- error_code: 502
+--- response_body_like: "message":"the profile lookup failed"
+--- error_log
+is not a JSON object: duplicate member name "firstName"
 
 
 

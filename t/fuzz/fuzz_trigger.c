@@ -17,8 +17,10 @@
  *
  * Besides the sanitizers it checks what must hold for any input: every
  * problem has a pointer and a message, the status agrees with the return
- * code, the context size limit agrees with cJSON's own printing, and no
- * cJSON node outlives the arena.
+ * code, the context size limit agrees with cJSON's own printing, a
+ * parsed tree has no duplicate member names, and no cJSON block outlives
+ * the arena: the trees are in the arena (the engine's cJSON hooks), and
+ * a malloc'd node put into one is freed with it.
  */
 
 
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ngx_campaign_json.h"
 #include "ngx_campaign_trigger.h"
 #include "ngx_campaign_arena.h"
 
@@ -40,11 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fuzz_check_problems(int rc, ngx_campaign_problems_t *problems);
 static size_t fuzz_context_size(const cJSON *root);
 static size_t fuzz_printed_size(const cJSON *item);
-static void *fuzz_cjson_malloc(size_t size);
-static void fuzz_cjson_free(void *p);
-
-
-static long  fuzz_cjson_live;
+static void fuzz_check_names(const cJSON *item);
 
 
 static ngx_campaign_field_t  fuzz_fields[] = {
@@ -68,14 +67,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     int           err;
     PCRE2_SIZE    off;
-    cJSON_Hooks   hooks;
 
     (void) argc;
     (void) argv;
-
-    hooks.malloc_fn = fuzz_cjson_malloc;
-    hooks.free_fn = fuzz_cjson_free;
-    cJSON_InitHooks(&hooks);
 
     if (ngx_campaign_trigger_init() != 0) {
         abort();
@@ -132,7 +126,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
+    if (t.root != NULL) {
+        fuzz_check_names(t.root);
+
+        /* nothing of a parsed tree is malloc'd */
+
+        if (ngx_campaign_json_live() != 0) {
+            abort();
+        }
+    }
+
     if (rc == 0) {
+        if (!ngx_campaign_user_id_valid(t.recipients[0].user_id)
+            || !ngx_campaign_namespace_valid(t.recipients[0].namespace))
+        {
+            abort();
+        }
+
+        /* a malloc'd node in a pooled tree, as the module puts a profile */
+
+        item = cJSON_CreateObject();
+        if (item == NULL
+            || !cJSON_ReplaceItemInObjectCaseSensitive(t.recipients[0].data,
+                                                       "profile", item))
+        {
+            abort();
+        }
+
         if (t.request_id == NULL || t.campaign_id == NULL
             || t.nrecipients < 1
             || t.nrecipients > NGX_CAMPAIGN_MAX_RECIPIENTS)
@@ -178,11 +198,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ngx_campaign_arena_destroy(&arena);
 
-    if (fuzz_cjson_live != 0) {
+    if (ngx_campaign_json_live() != 0) {
         abort();
     }
 
     return 0;
+}
+
+
+/* no object of the tree has two members of the same name */
+
+static void
+fuzz_check_names(const cJSON *item)
+{
+    const cJSON  *child, *prev;
+
+    for (child = item->child; child != NULL; child = child->next) {
+        if (cJSON_IsObject(item)) {
+            for (prev = item->child; prev != child; prev = prev->next) {
+                if (strcmp(prev->string, child->string) == 0) {
+                    abort();
+                }
+            }
+        }
+
+        fuzz_check_names(child);
+    }
 }
 
 
@@ -270,30 +311,4 @@ fuzz_printed_size(const cJSON *item)
     cJSON_free(s);
 
     return size;
-}
-
-
-static void *
-fuzz_cjson_malloc(size_t size)
-{
-    void  *p;
-
-    p = malloc(size);
-
-    if (p != NULL) {
-        fuzz_cjson_live++;
-    }
-
-    return p;
-}
-
-
-static void
-fuzz_cjson_free(void *p)
-{
-    if (p != NULL) {
-        fuzz_cjson_live--;
-    }
-
-    free(p);
 }

@@ -187,6 +187,84 @@ test_random_text(void **state)
 }
 
 
+/*
+ * The scanner's run of plain ASCII: it must stop exactly at the first
+ * control character, quote, backslash or non-ASCII byte, wherever that
+ * falls in a word, and never read past the end.
+ */
+
+static void
+test_ascii_run(void **state)
+{
+    size_t         len, at, i;
+    u_char        *buf;
+    unsigned       b;
+    const u_char  *end, *stop;
+
+    (void) state;
+
+    for (len = 0; len <= 40; len++) {
+
+        /* a private buffer of exactly len bytes, for ASan */
+        buf = malloc(len ? len : 1);
+        assert_non_null(buf);
+
+        for (i = 0; i < len; i++) {
+            buf[i] = (u_char) ('a' + i % 26);
+        }
+
+        end = buf + len;
+        assert_ptr_equal(ngx_campaign_json_ascii_run(buf, end), end);
+
+        for (at = 0; at < len; at++) {
+            for (b = 0; b < 256; b++) {
+                buf[at] = (u_char) b;
+
+                stop = (b < 0x20 || b >= 0x80 || b == '"' || b == '\\')
+                       ? buf + at : end;
+
+                assert_ptr_equal(ngx_campaign_json_ascii_run(buf, end), stop);
+            }
+
+            buf[at] = (u_char) ('a' + at % 26);
+        }
+
+        free(buf);
+    }
+
+    /* the first of several */
+
+    buf = (u_char *) strdup("abcdefghij\"kl\\mn\x01");
+    assert_non_null(buf);
+    end = buf + strlen((char *) buf);
+    assert_ptr_equal(ngx_campaign_json_ascii_run(buf, end), buf + 10);
+    assert_ptr_equal(ngx_campaign_json_ascii_run(buf + 11, end), buf + 13);
+    free(buf);
+}
+
+
+static void
+test_escaped_strlen(void **state)
+{
+    char      s[2];
+    unsigned  b;
+
+    (void) state;
+
+    assert_int_equal(ngx_campaign_json_escaped_strlen(""), 0);
+    assert_int_equal(ngx_campaign_json_escaped_strlen("a\"b\\c\n\x01\xc3\xa9"),
+                     strlen("a\\\"b\\\\c\\n\\u0001\xc3\xa9"));
+
+    for (b = 1; b < 256; b++) {
+        s[0] = (char) b;
+        s[1] = '\0';
+
+        assert_int_equal(ngx_campaign_json_escaped_strlen(s),
+                         ngx_campaign_json_escaped_len((u_char *) s, 1));
+    }
+}
+
+
 int
 main(void)
 {
@@ -196,6 +274,8 @@ main(void)
         cmocka_unit_test(test_control_characters),
         cmocka_unit_test(test_every_byte_round_trips),
         cmocka_unit_test(test_random_text),
+        cmocka_unit_test(test_ascii_run),
+        cmocka_unit_test(test_escaped_strlen),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

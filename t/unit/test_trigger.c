@@ -23,6 +23,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ngx_campaign_json.h"
 #include "ngx_campaign_trigger.h"
 #include "ngx_campaign_arena.h"
 
@@ -51,12 +52,7 @@ static void test_expect_problem_at(test_t *c, size_t i, const char *pointer,
 static void test_print_problems(test_t *c);
 static char *test_request(const char *recipients, const char *context);
 static char *test_printf(const char *fmt, ...);
-static void *test_cjson_malloc(size_t size);
-static void test_cjson_free(void *p);
-
-
-/* every cJSON node is counted: none may outlive the arena */
-static long  test_cjson_live;
+static int test_parse_object(test_t *c, const char *src, cJSON **object);
 
 
 /*
@@ -210,11 +206,9 @@ test_valid_request(void **state)
     assert_string_equal(r[1].address, "bob@example.org");
     assert_null(r[0].platform);
 
-    /* the trees and the data objects go with the pool, each exactly once */
+    /* the trees and the data objects are in the pool: nothing malloc'd */
 
-    assert_true(test_cjson_live > 0);
-    ngx_campaign_arena_destroy(&c->arena);
-    assert_int_equal(test_cjson_live, 0);
+    assert_int_equal(ngx_campaign_json_live(), 0);
 }
 
 
@@ -370,6 +364,14 @@ test_control_characters_and_nul(void **state)
         " 'aep', 'userId': 'a\\r\\nX-Evil: 1', 'namespace': 'e'}]}"), -1);
     test_expect(c, 400, 1);
     test_expect_problem(c, "/recipients/0/userId",
+                        "must contain only the characters "
+                        "A-Z a-z 0-9 @ . _ - + : = ~");
+
+    assert_int_equal(test_parse(c,
+        "{'requestId': 'r\\u007f', 'campaignId': 'c', 'recipients': [{'type':"
+        " 'aep', 'userId': 'u', 'namespace': 'e'}]}"), -1);
+    test_expect(c, 400, 1);
+    test_expect_problem(c, "/requestId",
                         "must not contain control characters");
 
     assert_int_equal(test_parse(c, "{'requestId': '\\ud800'}"), -1);
@@ -1339,6 +1341,449 @@ test_problems_add(void **state)
 }
 
 
+/*
+ * Identifiers: namespace and userId keep to alphabets that need no
+ * escaping in a lookup path, a log line or a header.
+ */
+
+static void
+test_identifier_alphabets(void **state)
+{
+    char        id[300];
+    size_t      i;
+    const char  *ns_chars, *user_chars;
+
+    static const char  *namespaces[] = {
+        "email", "phone", "ecid", "crmId", "email_lc_sha256", "Push-2", "_",
+        "-"
+    };
+
+    static const char  *user_ids[] = {
+        "jane.doe+tag@mail.example.com", "+14155550100", "u",
+        "123e4567-e89b-12d3-a456-426614174000",
+        "91288836254553297440219468331394870416",
+        "dGhpcyBpcyBhbiBpZA-_", "dGhpcyBpcyBhbiBpZA==", "urn:crm:42",
+        "~jane", "a.b.c", "trailing.", "email_lc_sha256"
+    };
+
+    /* one of each forbidden class, in the middle of a valid id */
+
+    static const char  *forbidden[] = {
+        "/", "%", "?", "#", ";", " ", "\"", "'", "\\", ",", "*", "&", "$",
+        "!", "(", ")", "<", ">", "[", "]", "{", "}", "|", "^", "`",
+        "\t", "\n", "\r", "\x01", "\x1f", "\x7f",
+        "\xc3\xa9",                          /* non-ASCII: e acute */
+        "\xe2\x80\x8b"                       /* a zero-width space */
+    };
+
+    ns_chars = "must contain only the characters A-Z a-z 0-9 _ -";
+    user_chars = "must contain only the characters "
+                 "A-Z a-z 0-9 @ . _ - + : = ~";
+
+    (void) state;
+
+    for (i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++) {
+        assert_true(ngx_campaign_namespace_valid(namespaces[i]));
+        assert_null(ngx_campaign_namespace_check(namespaces[i]));
+    }
+
+    for (i = 0; i < sizeof(user_ids) / sizeof(user_ids[0]); i++) {
+        assert_true(ngx_campaign_user_id_valid(user_ids[i]));
+        assert_null(ngx_campaign_user_id_check(user_ids[i]));
+    }
+
+    for (i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
+        snprintf(id, sizeof(id), "ab%scd", forbidden[i]);
+
+        assert_false(ngx_campaign_namespace_valid(id));
+        assert_string_equal(ngx_campaign_namespace_check(id), ns_chars);
+
+        assert_false(ngx_campaign_user_id_valid(id));
+        assert_string_equal(ngx_campaign_user_id_check(id), user_chars);
+
+        /* at either end too */
+
+        snprintf(id, sizeof(id), "%sab", forbidden[i]);
+        assert_false(ngx_campaign_user_id_valid(id));
+        snprintf(id, sizeof(id), "ab%s", forbidden[i]);
+        assert_false(ngx_campaign_user_id_valid(id));
+        assert_false(ngx_campaign_namespace_valid(id));
+    }
+
+    /* what userIds may hold and namespaces may not */
+
+    assert_string_equal(ngx_campaign_namespace_check("a.b"), ns_chars);
+    assert_string_equal(ngx_campaign_namespace_check("a@b"), ns_chars);
+    assert_string_equal(ngx_campaign_namespace_check("a+b"), ns_chars);
+    assert_string_equal(ngx_campaign_namespace_check("a:b"), ns_chars);
+    assert_string_equal(ngx_campaign_namespace_check("a=b"), ns_chars);
+    assert_string_equal(ngx_campaign_namespace_check("a~b"), ns_chars);
+    assert_string_equal(ngx_campaign_namespace_check("../secret"), ns_chars);
+
+    /* nothing a path could take for "." or ".." */
+
+    assert_string_equal(ngx_campaign_user_id_check("."),
+                        "must not start with \".\"");
+    assert_string_equal(ngx_campaign_user_id_check(".."),
+                        "must not start with \".\"");
+    assert_string_equal(ngx_campaign_user_id_check(".jane"),
+                        "must not start with \".\"");
+    assert_string_equal(ngx_campaign_user_id_check("jane..doe"),
+                        "must not contain \"..\"");
+    assert_string_equal(ngx_campaign_user_id_check("jane.."),
+                        "must not contain \"..\"");
+    assert_string_equal(ngx_campaign_user_id_check("../../etc/passwd"),
+                        user_chars);
+
+    assert_string_equal(ngx_campaign_namespace_check(""),
+                        "must not be empty");
+    assert_string_equal(ngx_campaign_user_id_check(""), "must not be empty");
+
+    /* lengths: 64 and 255 characters at most */
+
+    memset(id, 'n', 64);
+    id[64] = '\0';
+    assert_true(ngx_campaign_namespace_valid(id));
+    id[64] = 'n';
+    id[65] = '\0';
+    assert_string_equal(ngx_campaign_namespace_check(id),
+                        "must be at most 64 characters");
+
+    memset(id, 'u', 255);
+    id[255] = '\0';
+    assert_true(ngx_campaign_user_id_valid(id));
+    id[255] = 'u';
+    id[256] = '\0';
+    assert_string_equal(ngx_campaign_user_id_check(id),
+                        "must be at most 255 characters");
+}
+
+
+static void
+test_identifiers_in_requests(void **state)
+{
+    test_t  *c = *state;
+    char    *body;
+
+    assert_int_equal(test_parse(c,
+        "{'requestId': 'r', 'campaignId': 'c', 'recipients': ["
+        " {'type': 'aep', 'userId': 'jane.doe+x@example.com',"
+        "  'namespace': 'email_lc_sha256'},"
+        " {'type': 'aep', 'userId': '+14155550100', 'namespace': 'phone'},"
+        " {'type': 'aep', 'userId': 'urn:x=1~2', 'namespace': 'crmId'}]}"),
+        0);
+    assert_string_equal(c->t.recipients[2].user_id, "urn:x=1~2");
+    assert_string_equal(c->t.recipients[0].namespace, "email_lc_sha256");
+
+    /* a namespace that would read another directory */
+
+    assert_int_equal(test_parse(c,
+        "{'requestId': 'r', 'campaignId': 'c', 'recipients': ["
+        " {'type': 'aep', 'userId': 'u', 'namespace': '../secret'},"
+        " {'type': 'aep', 'userId': '../../etc/passwd', 'namespace': 'e'},"
+        " {'type': 'aep', 'userId': '..', 'namespace': 'e'},"
+        " {'type': 'aep', 'userId': 'a..b', 'namespace': 'e'},"
+        " {'type': 'aep', 'userId': 'a%2F..%2Fb', 'namespace': 'e%00'},"
+        " {'type': 'aep', 'userId': 'a b', 'namespace': 'e\\u00e9'},"
+        " {'type': 'aep', 'userId': 'a\\\\b', 'namespace': 'e\\\"'}]}"),
+        -1);
+
+    test_expect(c, 400, 10);
+    test_expect_problem_at(c, 0, "/recipients/0/namespace",
+                           "must contain only the characters "
+                           "A-Z a-z 0-9 _ -");
+    test_expect_problem_at(c, 1, "/recipients/1/userId",
+                           "must contain only the characters "
+                           "A-Z a-z 0-9 @ . _ - + : = ~");
+    test_expect_problem_at(c, 2, "/recipients/2/userId",
+                           "must not start with \".\"");
+    test_expect_problem_at(c, 3, "/recipients/3/userId",
+                           "must not contain \"..\"");
+    test_expect_problem(c, "/recipients/4/userId",
+                        "must contain only the characters "
+                        "A-Z a-z 0-9 @ . _ - + : = ~");
+    test_expect_problem(c, "/recipients/4/namespace",
+                        "must contain only the characters A-Z a-z 0-9 _ -");
+    test_expect_problem(c, "/recipients/5/userId",
+                        "must contain only the characters "
+                        "A-Z a-z 0-9 @ . _ - + : = ~");
+    test_expect_problem(c, "/recipients/5/namespace",
+                        "must contain only the characters A-Z a-z 0-9 _ -");
+    test_expect_problem(c, "/recipients/6/userId",
+                        "must contain only the characters "
+                        "A-Z a-z 0-9 @ . _ - + : = ~");
+    test_expect_problem(c, "/recipients/6/namespace",
+                        "must contain only the characters A-Z a-z 0-9 _ -");
+
+    /* the lengths, through a request */
+
+    body = test_printf("{\"requestId\": \"r\", \"campaignId\": \"c\","
+                       " \"recipients\": [{\"type\": \"aep\","
+                       " \"userId\": \"%0256d\", \"namespace\": \"%065d\"}]}",
+                       0, 0);
+    assert_int_equal(test_parse_raw(c, body, strlen(body), NULL), -1);
+    test_expect(c, 400, 2);
+    test_expect_problem_at(c, 0, "/recipients/0/userId",
+                           "must be at most 255 characters");
+    test_expect_problem_at(c, 1, "/recipients/0/namespace",
+                           "must be at most 64 characters");
+    free(body);
+}
+
+
+/*
+ * Duplicate member names (I-JSON): anywhere in a body, a preview or a
+ * profile, one problem per name, at its second occurrence.
+ */
+
+static void
+test_duplicate_members(void **state)
+{
+    test_t  *c = *state;
+
+    assert_int_equal(test_parse(c,
+        "{'requestId': 'r', 'campaignId': 'c', 'requestId': 'r2',"
+        " 'recipients': [{'type': 'aep', 'userId': 'u', 'namespace': 'e'}]}"),
+        -1);
+    test_expect(c, 400, 1);
+    test_expect_problem(c, "/requestId",
+                        "duplicate member name \"requestId\"");
+
+    /* nested in objects and arrays, in document order */
+
+    assert_int_equal(test_parse(c,
+        "{'requestId': 'r', 'campaignId': 'c', 'recipients': ["
+        " {'type': 'aep', 'userId': 'u', 'namespace': 'e',"
+        "  'profile': {'person': {'name': 'A', 'age': 1, 'name': 'B'}},"
+        "  'context': {'x': 1, 'y': 2, 'x': 3, 'x': 4, 'y': 5}}],"
+        " 'context': {'items': [1, {'k': 1}, {'k': 2, 'j': 0, 'k': 3}],"
+        "             'same': {'k': 1}, 'other': {'k': 1}}}"), -1);
+    test_expect(c, 400, 4);
+    test_expect_problem_at(c, 0, "/recipients/0/profile/person/name",
+                           "duplicate member name \"name\"");
+    test_expect_problem_at(c, 1, "/recipients/0/context/x",
+                           "duplicate member name \"x\"");
+    test_expect_problem_at(c, 2, "/recipients/0/context/y",
+                           "duplicate member name \"y\"");
+    test_expect_problem_at(c, 3, "/context/items/2/k",
+                           "duplicate member name \"k\"");
+
+    /* names are compared decoded; pointers are escaped per RFC 6901 */
+
+    assert_int_equal(test_parse(c,
+        "{'context': {'a/b~c': {'\\u0061': 1, 'a': 2},"
+        " 'a/b~c': 0, '': 1, '': 2, 'A': 1, 'a': 1, 'aa': 1}}"), -1);
+    test_expect(c, 400, 3);
+    test_expect_problem_at(c, 0, "/context/a~1b~0c/a",
+                           "duplicate member name \"a\"");
+    test_expect_problem_at(c, 1, "/context/a~1b~0c",
+                           "duplicate member name \"a/b~c\"");
+    test_expect_problem_at(c, 2, "/context/", "duplicate member name \"\"");
+
+    /* a duplicate makes the document ambiguous: its shape is not checked */
+
+    assert_int_equal(test_parse(c, "{'x': 1, 'x': 1}"), -1);
+    test_expect(c, 400, 1);
+    test_expect_problem(c, "/x", "duplicate member name \"x\"");
+}
+
+
+/* objects larger than the pairwise limit are sorted */
+
+static void
+test_duplicate_members_many(void **state)
+{
+    test_t  *c = *state;
+    char    *body, *p, pointer[32];
+    cJSON   *object;
+    size_t   i;
+
+    body = malloc(64 * 1024);
+    assert_non_null(body);
+
+    p = body + sprintf(body, "{\"id\": 1, \"traits\": {");
+
+    for (i = 0; i < 3000; i++) {
+        p += sprintf(p, "\"k%zu\": %zu, ", i, i);
+    }
+
+    /* later: k2999 again, k7 three times, and the first key again */
+
+    strcpy(p, "\"k2999\": 0, \"k7\": 0, \"k7\": 0, \"k0\": 0}}");
+
+    assert_int_equal(ngx_campaign_trigger_parse_object(&c->arena.alloc,
+                         (const u_char *) body, strlen(body), &object,
+                         &c->problems), -1);
+    assert_null(object);
+    test_expect(c, 400, 3);
+    test_expect_problem_at(c, 0, "/traits/k2999",
+                           "duplicate member name \"k2999\"");
+    test_expect_problem_at(c, 1, "/traits/k7",
+                           "duplicate member name \"k7\"");
+    test_expect_problem_at(c, 2, "/traits/k0",
+                           "duplicate member name \"k0\"");
+
+    /* without them, the profile is an object */
+
+    strcpy(p, "\"last\": 0}}");
+
+    assert_int_equal(ngx_campaign_trigger_parse_object(&c->arena.alloc,
+                         (const u_char *) body, strlen(body), &object,
+                         &c->problems), 0);
+    assert_int_equal(cJSON_GetArraySize(
+                         cJSON_GetObjectItemCaseSensitive(object, "traits")),
+                     3001);
+
+    /* at most NGX_CAMPAIGN_MAX_DUPLICATES are reported */
+
+    p = body + sprintf(body, "{\"context\": {");
+
+    for (i = 0; i < 40; i++) {
+        p += sprintf(p, "\"d%02zu\": 0, \"d%02zu\": 1, ", i, i);
+    }
+
+    strcpy(p, "\"end\": 0}}");
+
+    assert_int_equal(test_parse_raw(c, body, strlen(body), NULL), -1);
+    test_expect(c, 400, NGX_CAMPAIGN_MAX_DUPLICATES);
+
+    for (i = 0; i < NGX_CAMPAIGN_MAX_DUPLICATES; i++) {
+        snprintf(pointer, sizeof(pointer), "/context/d%02zu", i);
+        assert_string_equal(c->problems.items[i].pointer, pointer);
+    }
+
+    free(body);
+}
+
+
+static void
+test_duplicate_members_preview_and_profile(void **state)
+{
+    test_t  *c = *state;
+    cJSON   *object;
+
+    assert_int_equal(test_parse_object(c,
+        "{'person': {'name': {'firstName': 'Ada', 'firstName': 'Bob'}}}",
+        &object), -1);
+    assert_null(object);
+    test_expect(c, 400, 1);
+    test_expect_problem(c, "/person/name/firstName",
+                        "duplicate member name \"firstName\"");
+
+    assert_int_equal(test_parse_object(c,
+        "{'person': {'name': {'firstName': 'Ada'}}, 'tags': ['a', 'a']}",
+        &object), 0);
+    assert_true(cJSON_IsObject(object));
+
+    /* a profile is an object; like a body, nothing may follow it */
+
+    assert_int_equal(test_parse_object(c, "[{'a': 1}]", &object), -1);
+    test_expect_problem(c, "", "must be an object, found array");
+
+    assert_int_equal(test_parse_object(c, "{} {}", &object), -1);
+    test_expect_problem(c, "", "malformed JSON at line 1, column 4");
+
+    /* a preview */
+
+    assert_int_equal(ngx_campaign_trigger_parse_preview(&c->arena.alloc,
+                         (const u_char *) "{\"context\": {}, \"context\": {}}",
+                         30, &object, &c->problems), -1);
+    assert_null(object);
+    test_expect(c, 400, 1);
+    test_expect_problem(c, "/context", "duplicate member name \"context\"");
+}
+
+
+/*
+ * cJSON's allocations: the trees of a request are in its pool, and
+ * cJSON_Delete() is right for any tree, pooled, malloc'd or mixed.
+ */
+
+static void
+test_cjson_allocations(void **state)
+{
+    test_t  *c = *state;
+    cJSON   *node, *copy, *holder, *profile, *item;
+    size_t   live;
+
+    assert_true(ngx_campaign_json_hooked());
+
+    assert_int_equal(test_parse(c, test_valid), 0);
+    assert_int_equal(ngx_campaign_json_live(), 0);
+
+    /* deleting part of a pooled tree frees nothing, and breaks nothing */
+
+    cJSON_Delete(cJSON_DetachItemFromObjectCaseSensitive(c->t.root,
+                                                   "unknownTopLevelKey"));
+    assert_int_equal(ngx_campaign_json_live(), 0);
+    assert_null(cJSON_GetObjectItemCaseSensitive(c->t.root,
+                                                 "unknownTopLevelKey"));
+
+    /* outside the engine cJSON mallocs, as without hooks */
+
+    node = cJSON_CreateObject();
+    assert_non_null(node);
+    assert_int_equal(ngx_campaign_json_live(), 1);
+    assert_non_null(cJSON_AddStringToObject(node, "firstName", "Looked-up"));
+    assert_int_equal(ngx_campaign_json_live(), 4);
+
+    /*
+     * Put into a pooled tree, as the module puts a looked-up profile into
+     * a recipient's data: the pooled node it replaces is not freed, the
+     * malloc'd ones are freed with the pool.
+     */
+
+    profile = cJSON_GetObjectItemCaseSensitive(c->t.recipients[0].data,
+                                               "profile");
+    assert_non_null(profile);
+    assert_true(cJSON_ReplaceItemInObjectCaseSensitive(
+                    c->t.recipients[0].data, "profile", node));
+    live = ngx_campaign_json_live();
+    assert_true(live > 4);                    /* and the key's copy */
+
+    item = cJSON_GetObjectItemCaseSensitive(
+               cJSON_GetObjectItemCaseSensitive(c->t.recipients[0].data,
+                                                "profile"),
+               "firstName");
+    assert_string_equal(item->valuestring, "Looked-up");
+
+    /* a copy of a pooled tree is malloc'd, and freed as such */
+
+    copy = cJSON_Duplicate(c->t.root, 1);
+    assert_non_null(copy);
+    assert_true(ngx_campaign_json_live() > live);
+    assert_true(cJSON_Compare(copy, c->t.root, 1));
+    cJSON_Delete(copy);
+    assert_int_equal(ngx_campaign_json_live(), live);
+
+    /* a malloc'd tree holding a pooled node, deleted before the pool */
+
+    holder = cJSON_CreateArray();
+    assert_non_null(holder);
+    item = cJSON_DetachItemFromObjectCaseSensitive(c->t.root, "context");
+    assert_non_null(item);
+    cJSON_AddItemToArray(holder, item);
+    cJSON_Delete(holder);
+    assert_int_equal(ngx_campaign_json_live(), live);
+
+    /* the pool takes the malloc'd nodes with it */
+
+    ngx_campaign_arena_destroy(&c->arena);
+    assert_int_equal(ngx_campaign_json_live(), 0);
+
+    /* what cJSON prints outside the engine is malloc'd */
+
+    assert_int_equal(test_parse(c, "{'requestId': 'r'}"), -1);
+    node = cJSON_Parse("{\"a\": [1, \"x\"]}");
+    assert_non_null(node);
+    copy = (cJSON *) cJSON_PrintUnformatted(node);
+    assert_string_equal((char *) copy, "{\"a\":[1,\"x\"]}");
+    cJSON_free(copy);
+    cJSON_Delete(node);
+    assert_int_equal(ngx_campaign_json_live(), 0);
+}
+
+
 /* out of memory at every allocation in turn: -2, and nothing leaks */
 
 static void
@@ -1346,11 +1791,12 @@ test_out_of_memory(void **state)
 {
     test_t  *c = *state;
     int      rc;
+    cJSON   *object;
     size_t   fail_at;
 
     for (fail_at = 1; /* void */; fail_at++) {
         ngx_campaign_arena_destroy(&c->arena);
-        assert_int_equal(test_cjson_live, 0);
+        assert_int_equal(ngx_campaign_json_live(), 0);
 
         c->arena.fail_at = fail_at;
 
@@ -1387,6 +1833,31 @@ test_out_of_memory(void **state)
     }
 
     test_expect(c, 400, 5);
+
+    /* in cJSON's own allocations, and while sorting a large object */
+
+    for (fail_at = 1; /* void */; fail_at++) {
+        ngx_campaign_arena_destroy(&c->arena);
+        c->arena.fail_at = fail_at;
+
+        rc = test_parse_object(c,
+            "{'p': {'k0': 0, 'k1': 0, 'k2': 0, 'k3': 0, 'k4': 0, 'k5': 0,"
+            " 'k6': 0, 'k7': 0, 'k8': 0, 'k9': 0, 'k10': 0, 'k11': 0,"
+            " 'k12': 0, 'k13': 0, 'k14': 0, 'k15': 0, 'k16': 0, 'k3': 1}}",
+            &object);
+
+        if (rc == -1) {
+            break;
+        }
+
+        assert_int_equal(rc, -2);
+        assert_null(object);
+        assert_int_equal(ngx_campaign_json_live(), 0);
+    }
+
+    assert_true(fail_at > 40);
+    test_expect(c, 400, 1);
+    test_expect_problem(c, "/p/k3", "duplicate member name \"k3\"");
 }
 
 
@@ -1417,10 +1888,11 @@ test_teardown(void **state)
     ngx_campaign_arena_destroy(&c->arena);
     free(c);
 
-    if (test_cjson_live != 0) {
-        print_error("%ld cJSON allocations outlived the arena\n",
-                    test_cjson_live);
-        test_cjson_live = 0;
+    /* every cJSON block malloc'd by a test was freed, with the arena */
+
+    if (ngx_campaign_json_live() != 0) {
+        print_error("%zu cJSON allocations outlived the arena\n",
+                    ngx_campaign_json_live());
         return -1;
     }
 
@@ -1462,6 +1934,36 @@ test_parse_raw(test_t *c, const char *body, size_t len,
 {
     return ngx_campaign_trigger_parse(&c->arena.alloc, (const u_char *) body,
                                       len, limits, &c->t, &c->problems);
+}
+
+
+/* a profile, written with single quotes as the bodies are */
+
+static int
+test_parse_object(test_t *c, const char *src, cJSON **object)
+{
+    int     rc;
+    char   *body, *p;
+    size_t  len;
+
+    len = strlen(src);
+    body = malloc(len ? len : 1);
+    assert_non_null(body);
+
+    memcpy(body, src, len);
+
+    for (p = body; p < body + len; p++) {
+        if (*p == '\'') {
+            *p = '"';
+        }
+    }
+
+    rc = ngx_campaign_trigger_parse_object(&c->arena.alloc,
+                                           (const u_char *) body, len,
+                                           object, &c->problems);
+    free(body);
+
+    return rc;
 }
 
 
@@ -1594,46 +2096,17 @@ test_printf(const char *fmt, ...)
 }
 
 
-static void *
-test_cjson_malloc(size_t size)
-{
-    void  *p;
-
-    p = malloc(size);
-
-    if (p != NULL) {
-        test_cjson_live++;
-    }
-
-    return p;
-}
-
-
-static void
-test_cjson_free(void *p)
-{
-    if (p != NULL) {
-        test_cjson_live--;
-    }
-
-    free(p);
-}
-
-
 static int
 test_group_setup(void **state)
 {
     int                    err;
     size_t                 i;
     PCRE2_SIZE             off;
-    cJSON_Hooks            hooks;
     ngx_campaign_field_t  *f;
 
     (void) state;
 
-    hooks.malloc_fn = test_cjson_malloc;
-    hooks.free_fn = test_cjson_free;
-    cJSON_InitHooks(&hooks);
+    /* before any cJSON allocation, as the module and the tool do */
 
     if (ngx_campaign_trigger_init() != 0) {
         return -1;
@@ -1718,6 +2191,12 @@ main(void)
         test(test_schema_top_level_once),
         test(test_several_problems),
         test(test_problems_add),
+        test(test_identifier_alphabets),
+        test(test_identifiers_in_requests),
+        test(test_duplicate_members),
+        test(test_duplicate_members_many),
+        test(test_duplicate_members_preview_and_profile),
+        test(test_cjson_allocations),
         test(test_out_of_memory)
     };
 
