@@ -101,14 +101,26 @@ $(MODULE): $(MODULE_SRCS) | deps
 	cp $(BUILD)/nginx/objs/ngx_http_campaign_module.so $@.tmp
 	mv -f $@.tmp $@
 
+# The workers read conf/profiles/ and write var/tmp/ (a trigger body larger
+# than client_body_buffer_size is buffered there).  nginx started by root
+# runs them as "nobody", who may not enter the checkout (e.g. under /root):
+# every larger trigger would fail with 500 and every profile lookup with
+# 403.  So as root the demo's workers run as the invoking user, who can
+# read and write everything here, as they do when you are not root.
+DEMO_USER    := $(shell [ "$$(id -u)" = 0 ] \
+                        && echo "user $$(id -un) $$(id -gn);")
+
 run: $(MODULE)
 	mkdir -p var/tmp
-	sed 's/127\.0\.0\.1:8080/127.0.0.1:$(PORT)/' conf/nginx.conf \
-	    > var/nginx.conf
+	sed -e 's/127\.0\.0\.1:8080/127.0.0.1:$(PORT)/' \
+	    $(if $(DEMO_USER),-e 's/^#user .*/$(DEMO_USER)/') \
+	    conf/nginx.conf > var/nginx.conf
 	@echo "ngx_campaign demo on http://127.0.0.1:$(PORT)/ajo/im/" \
 	      "(outbox: var/outbox.jsonl, logs: var/); Ctrl-C stops it"
-	exec $(NGINX) -p $(CURDIR)/ -c var/nginx.conf -e var/error.log \
-	    -g 'daemon off;'
+	@# `make run NGINX=...` puts NGINX in the environment, where nginx
+	@# would take it for inherited listening sockets
+	unset NGINX; exec $(NGINX) -p $(CURDIR)/ -c var/nginx.conf \
+	    -e var/error.log -g 'daemon off;'
 
 test: test-deps $(MODULE) unit integration
 
@@ -125,6 +137,8 @@ unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
 integration: $(MODULE) $(CLI) | test-deps
+	@echo "Test::Nginx: $(if $(PROVE_INC),the compatible runner in t/lib" \
+	      "(none on @INC or PERL5LIB),the one on @INC or PERL5LIB)"
 	prove $(PROVE_INC) t/*.t
 
 $(BUILD)/fuzz_%: t/fuzz/fuzz_%.c $(ENGINE_DEPS)

@@ -129,7 +129,9 @@ GET /messaging/v2/health
         campaign_api;
     }
 --- must_die
+--- suppress_stderr
 --- error_log
+[emerg]
 "campaign_api" directive must be in a prefix location
 
 
@@ -141,5 +143,7 @@ GET /messaging/v2/health
         campaign_outbox logs/outbox.jsonl;
     }
 --- must_die
+--- suppress_stderr
 --- error_log
+[emerg]
 "campaign_outbox" directive cannot share a location with "campaign_api"

@@ -4,6 +4,9 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+# Test::Nginx does not set it: a test file that uses it must
+$ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
+
 no_shuffle();
 
 add_block_preprocessor(sub {
@@ -52,6 +55,7 @@ GET /ajo/im/health
     "name": ,
 }
 --- must_die
+--- suppress_stderr
 --- error_log eval
 qr{\[emerg\] .*campaign ".*/campaigns/broken\.json", line 3, column 13: JSON syntax error}
 
@@ -73,8 +77,9 @@ qr{\[emerg\] .*campaign ".*/campaigns/broken\.json", line 3, column 13: JSON syn
     }
 }
 --- must_die
+--- suppress_stderr
 --- error_log eval
-qr{campaign ".*/tpl\.json", field "content\.html", line 2, column \d+: .*profile\.vip}
+qr{\[emerg\] .*campaign ".*/tpl\.json", field "content\.html", line 2, column \d+: .*profile\.vip}
 
 
 
@@ -90,8 +95,9 @@ qr{campaign ".*/tpl\.json", field "content\.html", line 2, column \d+: .*profile
     "content": { "body": "x" }
 }
 --- must_die
+--- suppress_stderr
 --- error_log eval
-qr{campaign ".*/fax\.json", field "channel": must be one of "email", "sms", "push", found "fax"}
+qr{\[emerg\] .*campaign ".*/fax\.json", field "channel": must be one of "email", "sms", "push", found "fax"}
 
 
 
@@ -108,8 +114,9 @@ qr{campaign ".*/fax\.json", field "channel": must be one of "email", "sms", "pus
     "content": { "body": "{{context.code}}" }
 }
 --- must_die
+--- suppress_stderr
 --- error_log eval
-qr{campaign ".*/regex\.json", field "context\.code\.pattern": invalid regular expression}
+qr{\[emerg\] .*campaign ".*/regex\.json", field "context\.code\.pattern": invalid regular expression}
 
 
 
@@ -126,9 +133,10 @@ qr{campaign ".*/regex\.json", field "context\.code\.pattern": invalid regular ex
     "content": { "body": "{{unclosed" }
 }
 --- must_die
+--- suppress_stderr
 --- error_log eval
 [
-qr{field "id"},
+qr{\[emerg\] .*field "id"},
 qr{field "name": .*required},
 qr{field "type"},
 qr{field "throttle"},
@@ -148,8 +156,9 @@ qr{\d+ mistake\(s\) in campaign definitions},
 { "id": "same", "name": "B", "type": "transactional", "status": "live",
   "channel": "sms", "content": { "body": "b" } }
 --- must_die
+--- suppress_stderr
 --- error_log eval
-qr{duplicate.*"same".*a\.json|a\.json.*duplicate.*same}
+qr{\[emerg\] .*(?:duplicate.*"same".*a\.json|a\.json.*duplicate.*same)}
 
 
 
@@ -157,8 +166,9 @@ qr{duplicate.*"same".*a\.json|a\.json.*duplicate.*same}
 --- http_config
     campaign_definitions $TEST_NGINX_HTML_DIR/no-such-dir;
 --- must_die
+--- suppress_stderr
 --- error_log eval
-qr{no-such-dir.*No such file or directory}
+qr{\[emerg\] .*no-such-dir.*No such file or directory}
 
 
 
@@ -167,7 +177,9 @@ qr{no-such-dir.*No such file or directory}
 --- config
     campaign_gateway fax /_gw;
 --- must_die
+--- suppress_stderr
 --- error_log
+[emerg]
 unknown channel "fax", it must be "email", "sms" or "push"
 
 
@@ -177,7 +189,9 @@ unknown channel "fax", it must be "email", "sms" or "push"
 --- config
     campaign_gateway email http://provider.example/send;
 --- must_die
+--- suppress_stderr
 --- error_log
+[emerg]
 must be a location URI starting with "/"
 
 
@@ -187,7 +201,9 @@ must be a location URI starting with "/"
 --- config
     campaign_gateway_retries 50;
 --- must_die
+--- suppress_stderr
 --- error_log
+[emerg]
 value must be between 0 and 10
 
 
@@ -197,5 +213,7 @@ value must be between 0 and 10
 --- config
     campaign_definitions /tmp;
 --- must_die
+--- suppress_stderr
 --- error_log
+[emerg]
 "campaign_definitions" directive is not allowed here

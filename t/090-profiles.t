@@ -4,6 +4,9 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+# Test::Nginx does not set it: a test file that uses it must
+$ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
+
 no_shuffle();
 
 add_block_preprocessor(sub {

@@ -4,6 +4,9 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+# Test::Nginx does not set it: a test file that uses it must
+$ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
+
 no_shuffle();
 
 add_block_preprocessor(sub {
@@ -113,5 +116,6 @@ __DATA__
   "channel": "sms", "content": { "body": "x" },
   "languages": { "français": { "body": "y" } } }
 --- must_die
+--- suppress_stderr
 --- error_log eval
-qr/campaign ".*bad\.json", field "languages\./
+qr/\[emerg\] .*campaign ".*bad\.json", field "languages\./

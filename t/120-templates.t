@@ -4,6 +4,9 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+# Test::Nginx does not set it: a test file that uses it must
+$ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
+
 no_shuffle();
 
 add_block_preprocessor(sub {
@@ -87,8 +90,9 @@ POST /ajo/im/campaigns/mask/preview
 { "id": "typo", "name": "Typo", "type": "transactional", "status": "live",
   "channel": "sms", "content": { "body": "Hi\n{%= lowercase(profile.firstName) %}" } }
 --- must_die
+--- suppress_stderr
 --- error_log eval
-qr/campaign ".*typo\.json", field "content\.body", line 2, column \d+: unknown function "lowercase"/
+qr/\[emerg\] .*campaign ".*typo\.json", field "content\.body", line 2, column \d+: unknown function "lowercase"/
 
 
 
@@ -99,8 +103,9 @@ qr/campaign ".*typo\.json", field "content\.body", line 2, column \d+: unknown f
 { "id": "nofrag", "name": "No fragment", "type": "transactional", "status": "live",
   "channel": "sms", "content": { "body": "{{> footer}}" } }
 --- must_die
+--- suppress_stderr
 --- error_log eval
-qr/field "content\.body", line 1, column 1: unknown fragment "footer"/
+qr/\[emerg\] .*field "content\.body", line 1, column 1: unknown fragment "footer"/
 
 
 

@@ -28,12 +28,18 @@ C<raw_response_headers_unlike>, C<response_body>, C<response_body_like>,
 C<response_body_unlike>, C<response_body_filters>, C<error_log>,
 C<no_error_log>, C<grep_error_log>, C<grep_error_log_out>, C<access_log>,
 C<no_access_log>, C<shutdown_error_log>, C<no_shutdown_error_log>,
-C<must_die>, C<timeout>, C<abort>, C<wait>, C<log_level>, C<server_name>,
+C<must_die>, C<suppress_stderr>, C<timeout>, C<abort>, C<wait>, C<log_level>, C<server_name>,
 C<init>, C<ignore_response>, C<http09>, C<shutdown>,
 C<raw_request_middle_delay>, C<tcp_listen>, C<tcp_reply>,
 C<tcp_reply_delay>, C<tcp_no_close>, C<tcp_shutdown>, C<tcp_query>,
 C<tcp_query_len>, C<skip_nginx>, C<skip_eval>, C<todo>, and the
 Test::Base meta sections C<ONLY>, C<SKIP>, C<LAST>.
+
+As in the real one, nginx's stderr goes to the terminal unless a block has
+C<suppress_stderr>, only F<error.log> is checked, and of the variables a
+configuration may name only C<TEST_NGINX_SERVER_PORT> gets a default: a test
+file that uses C<$TEST_NGINX_HTML_DIR> sets it itself
+(C<< $ENV{TEST_NGINX_HTML_DIR} ||= html_dir(); >>).
 
 Not supported: HUP reload mode, valgrind, systemtap, check-leak, benchmark,
 HTTP/2 and HTTP/3 modes, UDP servers.
@@ -114,7 +120,6 @@ $ServRoot =~ s{/+$}{};
 our $LogDir     = "$ServRoot/logs";
 our $ErrLogFile = "$LogDir/error.log";
 our $AccLogFile = "$LogDir/access.log";
-our $StderrFile = "$LogDir/nginx.stderr";
 our $HtmlDir    = "$ServRoot/html";
 our $ConfDir    = "$ServRoot/conf";
 our $ConfFile   = "$ConfDir/nginx.conf";
@@ -381,10 +386,11 @@ sub pid_from_pidfile {
 }
 
 # Runs the nginx command line once.  With "daemon on" the command returns as
-# soon as nginx has daemonized (or failed).  Returns ($status, $stderr).
+# soon as nginx has daemonized (or failed).  Like the real one, nginx's
+# stderr is ours (the terminal) unless the block has --- suppress_stderr;
+# only error.log is checked.  Returns the exit status.
 sub run_nginx_cmd {
-    my ($cmd) = @_;
-    unlink $StderrFile;
+    my ($cmd, $block) = @_;
     my $pid = fork;
     if (!defined $pid) {
         bail_out("fork() failed: $!");
@@ -392,7 +398,8 @@ sub run_nginx_cmd {
     if ($pid == 0) {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', '/dev/null';
-        open STDERR, '>', $StderrFile;
+        open STDERR, '>', '/dev/null'
+            if $block && defined $block->suppress_stderr;
         { exec @$cmd }
         POSIX::_exit(255);
     }
@@ -405,8 +412,7 @@ sub run_nginx_cmd {
         }
         sleep 0.01;
     }
-    my $status = $?;
-    return ($status, read_file_text($StderrFile));
+    return $?;
 }
 
 sub nginx_cmd {
@@ -418,22 +424,23 @@ sub nginx_cmd {
 }
 
 # Starts nginx for a normal (non must_die) block.  Retries while the port is
-# still held by a previous instance.  Returns ($ok, $status, $stderr).
+# still held by a previous instance.  Returns ($ok, $status).
 sub start_nginx {
-    my ($name) = @_;
+    my ($block) = @_;
+    my $name = $block->name;
     my $cmd = nginx_cmd();
     my $waited = 0;
-    my ($status, $stderr);
+    my $status;
     while (1) {
-        ($status, $stderr) = run_nginx_cmd($cmd);
+        $status = run_nginx_cmd($cmd, $block);
         last if $status == 0;
-        my $log = $stderr . read_file_text($ErrLogFile);
+        my $log = read_file_text($ErrLogFile);
         last unless $log =~ /Address already in use/ && $waited < 10;
         warn "$name - port $ServerPort busy, retrying to start nginx\n";
         sleep 0.5;
         $waited += 0.5;
     }
-    return (0, $status, $stderr) if $status != 0;
+    return (0, $status) if $status != 0;
 
     # wait for the pid file and for the listening socket
     my $deadline = time + 5;
@@ -445,7 +452,7 @@ sub start_nginx {
         last if time > $deadline;
         sleep 0.01;
     }
-    return (1, $status, $stderr);
+    return (1, $status);
 }
 
 # QUIT, then TERM, then KILL (the whole process group) until nginx is gone.
@@ -1452,10 +1459,9 @@ sub check_crashes {
 }
 
 sub check_error_log {
-    my ($block, $repeated_req_idx, $extra_lines) = @_;
+    my ($block, $repeated_req_idx) = @_;
     my $name = $block->name;
     my $lines = error_log_data();
-    push @$lines, @$extra_lines if $extra_lines;
     my $suffix = " (req $repeated_req_idx)";
 
     my $grep_pat = $block->grep_error_log;
@@ -1495,9 +1501,8 @@ sub check_error_log {
         }
     }
 
-    # an nginx that must die says why at [emerg]: that is no surprise
-    delete $warn_level{emerg} if defined $block->must_die;
-
+    # like the real one, even a must_die block warns of an [emerg] line
+    # unless its error_log or no_error_log mentions "[emerg"
     for my $line (@$lines) {
         if ($line =~ /\[(alert|crit|emerg)\]/ && $warn_level{$1}) {
             warn "WARNING: $name - ", fmt_str($line), "\n";
@@ -1649,7 +1654,7 @@ sub run_must_die_block {
 
     $ErrLogFilePos = 0;
     for my $i (0 .. $RepeatEach - 1) {
-        my ($status, $stderr) = run_nginx_cmd(nginx_cmd());
+        my $status = run_nginx_cmd(nginx_cmd(), $block);
         my $exec_failed = $status == -1 || $status >> 8 == 255;
         my $exit_code = $status >> 8;
         my $coredump = $status & 128;
@@ -1665,14 +1670,9 @@ sub run_must_die_block {
             Test::More::isnt($status, 0, "$name - die as expected");
         }
 
-        # What nginx printed on stderr counts as error log output too, unless
-        # it merely duplicates an error.log line ("nginx: [emerg] msg").
-        my $log = read_file_text($ErrLogFile);
-        my @stderr_lines = grep {
-            !(/^nginx: \[(\w+)\] (.*)$/ && index($log, $2) >= 0
-              && index($log, "[$1]") >= 0)
-        } split /\n/, $stderr;
-        check_error_log($block, $i, [map { "$_\n" } @stderr_lines]);
+        # only error.log counts, as in the real one (nginx -e sends the
+        # start-up errors there; stderr is for the eyes)
+        check_error_log($block, $i);
 
         if ($status == 0) {
             warn "WARNING: $name - nginx must die but it does not; "
@@ -1734,13 +1734,13 @@ sub run_test {
     }
 
     $ErrLogFilePos = 0;
-    my ($ok, $status, $stderr) = start_nginx($name);
+    my ($ok, $status) = start_nginx($block);
     if (!$ok) {
         my $log = read_file_text($ErrLogFile);
         Test::More::fail("$name - Cannot start nginx using command \""
                          . join(' ', @{ nginx_cmd() })
                          . "\" (status code $status).");
-        Test::More::diag($stderr . $log);
+        Test::More::diag($log);
         return;
     }
 
@@ -1781,10 +1781,11 @@ sub run_tests () {
 
     $NginxVersion = get_nginx_version();
 
+    # Like the real one, only this variable gets a default: a test file
+    # that uses $TEST_NGINX_HTML_DIR sets it itself, e.g.
+    # "$ENV{TEST_NGINX_HTML_DIR} ||= html_dir();", so a suite that passes
+    # here passes under the real Test::Nginx too.
     $ENV{TEST_NGINX_SERVER_PORT} //= $ServerPort;
-    $ENV{TEST_NGINX_PORT}        //= $ServerPort;
-    $ENV{TEST_NGINX_HTML_DIR}    //= $HtmlDir;
-    $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
 
     my @blocks = Test::Base::blocks();
     @blocks = shuffle @blocks unless $NoShuffle;

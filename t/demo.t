@@ -1,0 +1,152 @@
+#!/usr/bin/perl
+
+# The demo, `make run`, from a copy of the tree in a directory only its
+# owner may enter (as under /root): a 20 KB trigger and a profile lookup
+# from conf/profiles/ work, and an unknown recipient is no [error] in the
+# log.  Run as root, this is the case where nginx's default worker user
+# ("nobody") could read and write nothing here.  A plain Test::More script:
+# it runs the Makefile's own run target and stops the nginx it started.
+#
+# Port: TEST_NGINX_DEMO_PORT, else TEST_NGINX_SERVER_PORT + 16200.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Copy qw(copy);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my $top = dirname(dirname(abs_path($0)));
+my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
+my $port = $ENV{TEST_NGINX_DEMO_PORT}
+           || ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
+               || 1984) + 16200;
+
+# the demo loads the module from build/; an nginx with it built in cannot
+plan skip_all => 'the demo needs the module as a dynamic module'
+    unless @modules == 1 && -f $modules[0];
+
+# tempdir() makes a directory of mode 0700: only we may enter it
+my $dir = tempdir(CLEANUP => 1);
+make_path("$dir/build");
+symlink($modules[0], "$dir/build/ngx_http_campaign_module.so")
+    or die "symlink: $!";
+copy("$top/Makefile", "$dir/Makefile") or die "Makefile: $!";
+system('cp', '-R', "$top/conf", "$dir/conf") == 0 or die "cp conf failed";
+
+sub slurp {
+    my ($path) = @_;
+    open(my $fh, '<', $path) or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+# `make run` as it is, but with this nginx and the module given: an empty
+# MODULE_SRCS makes the symlinked module up to date
+my $make = fork;
+die "fork: $!" unless defined $make;
+if ($make == 0) {
+    delete @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL)};
+    open(STDIN, '<', '/dev/null');
+    open(STDOUT, '>', "$dir/make.out");
+    open(STDERR, '>&', \*STDOUT);
+    exec('make', '-C', $dir, 'run', "PORT=$port", "NGINX=$nginx",
+         "MODULE=$dir/build/ngx_http_campaign_module.so", 'MODULE_SRCS=');
+    exit 127;
+}
+
+my $http = HTTP::Tiny->new(timeout => 10);
+my $base = "http://127.0.0.1:$port/ajo/im";
+
+my $up;
+my $deadline = time + 30;
+while (time < $deadline) {
+    last if waitpid($make, WNOHANG) == $make;
+    my $res = $http->get("$base/health");
+    if ($res->{status} == 200) {
+        $up = $res;
+        last;
+    }
+    sleep 0.1;
+}
+
+sub stop_demo {
+    my $pid = slurp("$dir/var/nginx.pid");
+    kill('QUIT', $1) if $pid =~ /^(\d+)/;
+    my $until = time + 10;
+    while (waitpid($make, WNOHANG) == 0) {
+        if (time > $until) {
+            kill('KILL', $1) if $pid =~ /^(\d+)/;
+            waitpid($make, 0);
+            last;
+        }
+        sleep 0.05;
+    }
+}
+
+if (!$up) {
+    stop_demo();
+    BAIL_OUT("the demo did not start on port $port:\n"
+             . slurp("$dir/make.out") . slurp("$dir/var/error.log"));
+}
+
+like($up->{content}, qr/^\{"status":"UP","campaigns":4\}$/,
+     'health: the four demo campaigns are loaded');
+
+if ($> == 0) {
+    like(slurp("$dir/var/nginx.conf"), qr/^user\s+root\s+\S+;$/m,
+         'as root, the workers run as the invoking user');
+}
+
+sub trigger {
+    my ($id, $user, $pad) = @_;
+    my $body = qq/{"requestId": "$id", "campaignId": "password-reset",/
+             . qq/ "recipients": [{"type": "aep", "userId": "$user",/
+             . qq/ "namespace": "email",/
+             . qq/ "channelData": {"emailAddress": "$user"},/
+             . qq/ "context": {"resetLink": "https:\/\/acme.example\/r\/$id",/
+             . qq/ "expiresInMinutes": 30, "pad": "$pad"}}]}/;
+    return $http->post("$base/executions/unitary", {
+        headers => { 'Content-Type' => 'application/json' },
+        content => $body,
+    });
+}
+
+# no inline profile: ada's is read from conf/profiles/email/ by a worker
+my $res = trigger('big-1', 'ada@example.com', 'x' x 20000);
+is($res->{status}, 202, 'a 20 KB trigger is accepted')
+    or diag($res->{content});
+like($res->{content}, qr/"userId":"ada\@example\.com","messageId":"[^"]+",
+                         "status":"accepted"/x,
+     'the recipient is accepted: her profile was found');
+
+my @outbox = split /\n/, slurp("$dir/var/outbox.jsonl");
+is(scalar @outbox, 1, 'one message in the outbox');
+like($outbox[-1] // '',
+     qr/"requestId":"big-1".*"subject":"Ada, here is your password reset link"/,
+     'rendered with the first name from the profile file');
+
+$res = trigger('nobody-1', 'nobody@example.com', '');
+is($res->{status}, 404, 'a recipient without a profile file: 404');
+like($res->{content}, qr/"detail":"no recipient has a profile"/,
+     'no recipient has a profile');
+
+stop_demo();
+
+my $log = slurp("$dir/var/error.log");
+unlike($log, qr/\[(?:error|crit|alert|emerg)\]/,
+       'no [error] or worse in the error log')
+    or diag($log);
+unlike($log, qr/open\(\) .* failed/, 'no open() failed line');
+unlike($log, qr/buffered to a temporary file/,
+       'the trigger was read in memory');
+like($log, qr/\[notice\] \d+#\d+: exit$/m, 'nginx exited');
+
+done_testing();
