@@ -173,11 +173,12 @@ ngx_campaign_read_json(ngx_http_request_t *r,
                                    "the body has no Content-Length");
     }
 
-    if (cplcf->max_body_size
-        && r->headers_in.content_length_n > cplcf->max_body_size)
-    {
+    /* read into memory whole: bounded even where client_max_body_size is 0 */
+
+    if (r->headers_in.content_length_n > cplcf->max_body_size) {
         return ngx_campaign_refuse(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                   "the body exceeds client_max_body_size",
+                                   "the body exceeds "
+                                   "campaign_api_max_body_size",
                                    "", "request body too large");
     }
 
