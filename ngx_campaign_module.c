@@ -38,6 +38,8 @@ static char *ngx_campaign_set_profile_lookup(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_campaign_retry_delay(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_campaign_max_body_size(ngx_conf_t *cf, void *post,
+    void *data);
 
 
 static ngx_conf_num_bounds_t  ngx_campaign_retries_bounds = {
@@ -50,6 +52,10 @@ static ngx_conf_num_bounds_t  ngx_campaign_concurrency_bounds = {
 
 static ngx_conf_post_t  ngx_campaign_retry_delay_post = {
     ngx_campaign_retry_delay
+};
+
+static ngx_conf_post_t  ngx_campaign_max_body_size_post = {
+    ngx_campaign_max_body_size
 };
 
 
@@ -68,6 +74,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("campaign_api_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_campaign_loc_conf_t, max_body_size),
+      &ngx_campaign_max_body_size_post },
 
     { ngx_string("campaign_gateway"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
@@ -255,6 +268,10 @@ ngx_campaign_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_campaign_response_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_campaign_subrequest_init(cf);
 }
 
@@ -310,6 +327,7 @@ ngx_campaign_create_loc_conf(ngx_conf_t *cf)
     clcf->execution_timeout = NGX_CONF_UNSET_MSEC;
     clcf->concurrency = NGX_CONF_UNSET_UINT;
     clcf->api = NGX_CONF_UNSET;
+    clcf->max_body_size = NGX_CONF_UNSET;
     clcf->profile_uri = NGX_CONF_UNSET_PTR;
     clcf->profile_args = NGX_CONF_UNSET_PTR;
     clcf->profile_max_size = NGX_CONF_UNSET_SIZE;
@@ -354,6 +372,8 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->profile_args, prev->profile_args, NULL);
     ngx_conf_merge_size_value(conf->profile_max_size,
                               prev->profile_max_size, 64 * 1024);
+    ngx_conf_merge_off_value(conf->max_body_size, prev->max_body_size,
+                             1024 * 1024);
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -365,7 +385,6 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (clcf->noname && conf->api == NGX_CONF_UNSET && conf->outbox == NULL) {
         conf->api = prev->api;
         conf->outbox = prev->outbox;
-        conf->max_body_size = prev->max_body_size;
 
         if (clcf->lmt_excpt && clcf->handler == NULL) {
             if (prev->api) {
@@ -376,10 +395,6 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             }
         }
 
-        if (conf->api) {
-            clcf->client_max_body_size = 0;
-        }
-
         return NGX_CONF_OK;
     }
 
@@ -387,17 +402,6 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->api == NGX_CONF_UNSET) {
         conf->api = 0;
-    }
-
-    if (conf->api) {
-        /*
-         * nginx checks client_max_body_size before any handler runs and
-         * answers with an HTML page; the API takes the check over so that
-         * a client gets a problem+json answer instead.
-         */
-
-        conf->max_body_size = clcf->client_max_body_size;
-        clcf->client_max_body_size = 0;
     }
 
     return NGX_CONF_OK;
@@ -730,6 +734,24 @@ ngx_campaign_set_profile_lookup(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The API reads a whole body into memory: its limit is a limit, whatever
+ * client_max_body_size allows.
+ */
+
+static char *
+ngx_campaign_max_body_size(ngx_conf_t *cf, void *post, void *data)
+{
+    off_t  *size = data;
+
+    if (*size <= 0) {
+        return "must be greater than 0";
     }
 
     return NGX_CONF_OK;

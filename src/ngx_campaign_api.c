@@ -218,11 +218,12 @@ ngx_campaign_read_json(ngx_http_request_t *r,
                                    "the body has no Content-Length");
     }
 
-    if (cplcf->max_body_size
-        && r->headers_in.content_length_n > cplcf->max_body_size)
-    {
+    /* read into memory whole: bounded even where client_max_body_size is 0 */
+
+    if (r->headers_in.content_length_n > cplcf->max_body_size) {
         return ngx_campaign_refuse(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                   "the body exceeds client_max_body_size",
+                                   "the body exceeds "
+                                   "campaign_api_max_body_size",
                                    "", "request body too large");
     }
 
@@ -382,10 +383,17 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* while it is checked, a refusal's log line names its requestId */
+
+    ngx_http_set_ctx(r, e, ngx_http_campaign_module);
+
     if (ngx_campaign_unitary_check(r, e, &body, &rc) != NGX_OK) {
+        ngx_http_set_ctx(r, NULL, ngx_http_campaign_module);
         ngx_campaign_execution_destroy(e);
         return rc;
     }
+
+    ngx_http_set_ctx(r, NULL, ngx_http_campaign_module);
 
     w = ngx_palloc(r->pool, sizeof(ngx_campaign_waiter_t));
     if (w == NULL) {
@@ -605,6 +613,7 @@ ngx_campaign_unitary_settled(ngx_campaign_execution_t *e, void *data)
 {
     ngx_campaign_waiter_t *w = data;
 
+    ngx_int_t            rc;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
@@ -615,7 +624,11 @@ ngx_campaign_unitary_settled(ngx_campaign_execution_t *e, void *data)
 
     ngx_http_set_log_request(c->log, r);
 
-    ngx_http_finalize_request(r, ngx_campaign_unitary_answer(r, e));
+    ngx_http_set_ctx(r, e, ngx_http_campaign_module);
+    rc = ngx_campaign_unitary_answer(r, e);
+    ngx_http_set_ctx(r, NULL, ngx_http_campaign_module);
+
+    ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
 }
 

@@ -708,6 +708,7 @@ ngx_campaign_execution_advance(ngx_campaign_execution_t *e)
 
         ngx_destroy_pool(e->trigger_pool);
         e->trigger_pool = NULL;
+        ngx_memzero(&e->trigger, sizeof(ngx_campaign_trigger_t));
 
         e->state = NGX_CAMPAIGN_EXECUTION_SENDING;
 

@@ -285,5 +285,8 @@ ngx_int_t ngx_campaign_refuse(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_campaign_not_allowed(ngx_http_request_t *r, const char *allow);
 ngx_int_t ngx_campaign_json_content_type(ngx_http_request_t *r);
 
+ngx_int_t ngx_campaign_response_init(ngx_conf_t *cf);
+ngx_str_t *ngx_campaign_log_escape(ngx_pool_t *pool, u_char *s, size_t len);
+
 
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */

@@ -12,9 +12,15 @@
 
 
 /*
- * What the module answers is JSON: built in one growing buffer, sent in
- * one piece.  Problems follow RFC 9457.
+ * What the API answers is JSON: built in one growing buffer, sent in one
+ * piece.  Problems follow RFC 9457.  The errors nginx answers itself in
+ * an API location (a body over client_max_body_size, a body that cannot
+ * be read or stored, "deny") become problems too, in a header and a body
+ * filter.
  */
+
+
+#define NGX_CAMPAIGN_LOG_VALUE_MAX  256
 
 
 typedef struct {
@@ -24,7 +30,30 @@ typedef struct {
 } ngx_campaign_problem_type_t;
 
 
+/* an error nginx answers: the module's type of problem, or "about:blank" */
+
+typedef struct {
+    ngx_uint_t   status;
+    ngx_str_t    title;                 /* about:blank's; empty: ours */
+    const char  *detail;
+} ngx_campaign_nginx_problem_t;
+
+
 static ngx_int_t ngx_campaign_out_grow(ngx_campaign_out_t *o, size_t size);
+static void ngx_campaign_out_uri(ngx_campaign_out_t *o, u_char *s,
+    size_t len);
+static ngx_uint_t ngx_campaign_hex_digit(u_char c);
+static ngx_campaign_problem_type_t *ngx_campaign_problem_type(
+    ngx_uint_t status);
+static void ngx_campaign_problem_build(ngx_http_request_t *r,
+    ngx_campaign_out_t *o, ngx_uint_t status,
+    ngx_campaign_problem_type_t *t, const char *detail,
+    ngx_campaign_problems_t *problems);
+static ngx_int_t ngx_campaign_nginx_problem(ngx_http_request_t *r,
+    ngx_campaign_out_t *o);
+static ngx_int_t ngx_campaign_problem_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_campaign_problem_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 static ngx_int_t ngx_campaign_utf8_charset(u_char *p, u_char *last);
 
 
@@ -78,9 +107,133 @@ static ngx_campaign_problem_type_t  ngx_campaign_problem_types[] = {
 };
 
 
+static ngx_campaign_problem_type_t  ngx_campaign_about_blank = {
+    0, ngx_string("about:blank"), ngx_string("Error")
+};
+
+
+/*
+ * The errors nginx answers for a request in an API location.  Those that
+ * mean what the module's own do have the module's type; the others are
+ * "about:blank", titled with the status's reason phrase (RFC 9457 4.2.1):
+ * a 503 of limit_req is not the API's "no gateway".
+ */
+
+static ngx_campaign_nginx_problem_t  ngx_campaign_nginx_problems[] = {
+
+    { NGX_HTTP_BAD_REQUEST, ngx_null_string,
+      "the request could not be read" },
+
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("Unauthorized"),
+      "authentication is required" },
+
+    { NGX_HTTP_FORBIDDEN, ngx_string("Forbidden"),
+      "access is denied" },
+
+    { NGX_HTTP_NOT_FOUND, ngx_null_string,
+      "not found" },
+
+    { NGX_HTTP_NOT_ALLOWED, ngx_null_string,
+      "method not allowed here" },
+
+    { NGX_HTTP_REQUEST_TIME_OUT, ngx_string("Request Timeout"),
+      "the request was not received in time" },
+
+    { NGX_HTTP_CONFLICT, ngx_string("Conflict"),
+      "the request conflicts with the resource" },
+
+    { NGX_HTTP_LENGTH_REQUIRED, ngx_null_string,
+      "a Content-Length is required" },
+
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_null_string,
+      "the body exceeds client_max_body_size" },
+
+    { NGX_HTTP_REQUEST_URI_TOO_LARGE, ngx_string("URI Too Long"),
+      "the URI is too long" },
+
+    { NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, ngx_null_string,
+      "unsupported media type" },
+
+    { NGX_HTTP_TOO_MANY_REQUESTS, ngx_string("Too Many Requests"),
+      "too many requests" },
+
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, ngx_null_string,
+      "the request could not be processed" },
+
+    { NGX_HTTP_NOT_IMPLEMENTED, ngx_string("Not Implemented"),
+      "the request is not implemented" },
+
+    { NGX_HTTP_BAD_GATEWAY, ngx_string("Bad Gateway"),
+      "bad gateway" },
+
+    { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("Service Unavailable"),
+      "the service is unavailable" },
+
+    { NGX_HTTP_GATEWAY_TIME_OUT, ngx_string("Gateway Timeout"),
+      "gateway timeout" },
+
+    { NGX_HTTP_VERSION_NOT_SUPPORTED,
+      ngx_string("HTTP Version Not Supported"),
+      "the HTTP version is not supported" },
+
+    { NGX_HTTP_INSUFFICIENT_STORAGE, ngx_string("Insufficient Storage"),
+      "insufficient storage" },
+
+    { 0, ngx_null_string, NULL }
+};
+
+
 static ngx_str_t  ngx_campaign_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_campaign_problem_json_type =
     ngx_string("application/problem+json");
+
+/*
+ * The Content-Type of a problem that replaces one of nginx's answers: an
+ * array, not a literal that the compiler could share with the one above,
+ * so that the body filter knows the answer by its address.
+ */
+
+static u_char  ngx_campaign_nginx_problem_type[] = "application/problem+json";
+
+/*
+ * The characters a URI reference holds as they are (RFC 3986: unreserved
+ * and reserved), one bit each; "%" is kept when two hex digits follow it.
+ */
+
+static uint32_t  ngx_campaign_uri_chars[] = {
+    0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
+
+                /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
+    0xafffffda, /* 1010 1111 1111 1111  1111 1111 1101 1010 */
+
+                /* _^]\ [ZYX WVUT SRQP  ONML KJIH GFED CBA@ */
+    0xafffffff, /* 1010 1111 1111 1111  1111 1111 1111 1111 */
+
+                /*  ~}| {zyx wvut srqp  onml kjih gfed cba` */
+    0x47fffffe, /* 0100 0111 1111 1111  1111 1111 1111 1110 */
+
+    0x00000000, /* 1000 0000 0000 0000  0000 0000 0000 0000 */
+    0x00000000, /* 1010 0000 0000 0000  0000 0000 0000 0000 */
+    0x00000000, /* 1100 0000 0000 0000  0000 0000 0000 0000 */
+    0x00000000  /* 1110 0000 0000 0000  0000 0000 0000 0000 */
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_campaign_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_campaign_next_body_filter;
+
+
+ngx_int_t
+ngx_campaign_response_init(ngx_conf_t *cf)
+{
+    ngx_campaign_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_campaign_problem_header_filter;
+
+    ngx_campaign_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_campaign_problem_body_filter;
+
+    return NGX_OK;
+}
 
 
 void
@@ -229,36 +382,103 @@ ngx_campaign_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-ngx_int_t
-ngx_campaign_send_problem(ngx_http_request_t *r, ngx_uint_t status,
-    const char *detail, ngx_campaign_problems_t *problems)
+/*
+ * A URI reference as a JSON string: every byte outside the URI alphabet,
+ * invalid UTF-8 and control bytes among them, is percent-encoded, so that
+ * the answer stays valid UTF-8 JSON whatever the request line holds.
+ */
+
+static void
+ngx_campaign_out_uri(ngx_campaign_out_t *o, u_char *s, size_t len)
 {
-    size_t                        i, n;
-    u_char                       *q;
-    ngx_campaign_out_t            o;
-    ngx_campaign_problem_t       *p;
+    u_char     *p, c;
+    size_t      i;
+    ngx_uint_t  keep;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    if ((size_t) (o->end - o->pos) < 3 * len + 2
+        && ngx_campaign_out_grow(o, 3 * len + 2) != NGX_OK)
+    {
+        return;
+    }
+
+    p = o->pos;
+    *p++ = '"';
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if (c == '%') {
+            keep = (len - i > 2
+                    && ngx_campaign_hex_digit(s[i + 1])
+                    && ngx_campaign_hex_digit(s[i + 2]));
+
+        } else {
+            keep = ngx_campaign_uri_chars[c >> 5] & (1U << (c & 0x1f));
+        }
+
+        if (keep) {
+            *p++ = c;
+            continue;
+        }
+
+        *p++ = '%';
+        *p++ = hex[c >> 4];
+        *p++ = hex[c & 0xf];
+    }
+
+    *p++ = '"';
+    o->pos = p;
+}
+
+
+static ngx_uint_t
+ngx_campaign_hex_digit(u_char c)
+{
+    if (c >= '0' && c <= '9') {
+        return 1;
+    }
+
+    c |= 0x20;
+
+    return (c >= 'a' && c <= 'f');
+}
+
+
+static ngx_campaign_problem_type_t *
+ngx_campaign_problem_type(ngx_uint_t status)
+{
     ngx_campaign_problem_type_t  *t;
 
     for (t = ngx_campaign_problem_types; t->status; t++) {
         if (t->status == status) {
-            break;
+            return t;
         }
     }
 
-    if (t->status == 0) {
-        t = &ngx_campaign_problem_types[0];
-    }
+    return &ngx_campaign_about_blank;
+}
 
-    ngx_campaign_out_init(&o, r->pool, 512);
 
-    ngx_campaign_out_literal(&o, "{\"type\":");
-    ngx_campaign_out_string(&o, t->type.data, t->type.len);
-    ngx_campaign_out_literal(&o, ",\"title\":");
-    ngx_campaign_out_string(&o, t->title.data, t->title.len);
-    ngx_campaign_out_literal(&o, ",\"status\":");
-    ngx_campaign_out_uint(&o, status);
-    ngx_campaign_out_literal(&o, ",\"detail\":");
-    ngx_campaign_out_string(&o, (u_char *) detail, ngx_strlen(detail));
+static void
+ngx_campaign_problem_build(ngx_http_request_t *r, ngx_campaign_out_t *o,
+    ngx_uint_t status, ngx_campaign_problem_type_t *t, const char *detail,
+    ngx_campaign_problems_t *problems)
+{
+    size_t                   i, n;
+    u_char                  *q;
+    ngx_campaign_problem_t  *p;
+
+    ngx_campaign_out_literal(o, "{\"type\":");
+    ngx_campaign_out_string(o, t->type.data, t->type.len);
+    ngx_campaign_out_literal(o, ",\"title\":");
+    ngx_campaign_out_string(o, t->title.data, t->title.len);
+    ngx_campaign_out_literal(o, ",\"status\":");
+    ngx_campaign_out_uint(o, status);
+    ngx_campaign_out_literal(o, ",\"detail\":");
+    ngx_campaign_out_string(o, (u_char *) detail, ngx_strlen(detail));
+
     /* the path as the client sent it: a URI reference, still encoded */
 
     n = r->unparsed_uri.len;
@@ -268,30 +488,67 @@ ngx_campaign_send_problem(ngx_http_request_t *r, ngx_uint_t status,
         n = q - r->unparsed_uri.data;
     }
 
-    ngx_campaign_out_literal(&o, ",\"instance\":");
-    ngx_campaign_out_string(&o, r->unparsed_uri.data, n);
-    ngx_campaign_out_literal(&o, ",\"errors\":[");
+    ngx_campaign_out_literal(o, ",\"instance\":");
+    ngx_campaign_out_uri(o, r->unparsed_uri.data, n);
+    ngx_campaign_out_literal(o, ",\"errors\":[");
 
     for (i = 0; problems && i < problems->nitems; i++) {
         p = &problems->items[i];
 
         if (i) {
-            ngx_campaign_out_literal(&o, ",");
+            ngx_campaign_out_literal(o, ",");
         }
 
-        ngx_campaign_out_literal(&o, "{\"pointer\":");
-        ngx_campaign_out_string(&o, (u_char *) p->pointer,
+        ngx_campaign_out_literal(o, "{\"pointer\":");
+        ngx_campaign_out_string(o, (u_char *) p->pointer,
                                 ngx_strlen(p->pointer));
-        ngx_campaign_out_literal(&o, ",\"message\":");
-        ngx_campaign_out_string(&o, (u_char *) p->message,
+        ngx_campaign_out_literal(o, ",\"message\":");
+        ngx_campaign_out_string(o, (u_char *) p->message,
                                 ngx_strlen(p->message));
-        ngx_campaign_out_literal(&o, "}");
+        ngx_campaign_out_literal(o, "}");
     }
 
-    ngx_campaign_out_literal(&o, "]}");
+    ngx_campaign_out_literal(o, "]}");
+}
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "campaign: %ui problem: %s", status, detail);
+
+ngx_int_t
+ngx_campaign_send_problem(ngx_http_request_t *r, ngx_uint_t status,
+    const char *detail, ngx_campaign_problems_t *problems)
+{
+    ngx_str_t                 *id;
+    ngx_campaign_out_t         o;
+    ngx_campaign_execution_t  *e;
+
+    ngx_campaign_out_init(&o, r->pool, 512);
+
+    ngx_campaign_problem_build(r, &o, status,
+                               ngx_campaign_problem_type(status), detail,
+                               problems);
+
+    /* the caller's requestId, once known, ties the line to its trigger */
+
+    e = ngx_http_get_module_ctx(r, ngx_http_campaign_module);
+
+    if (e && (e->request_id.len || e->trigger.request_id)) {
+
+        /* the trigger itself goes once its messages are rendered */
+
+        id = e->request_id.len
+             ? ngx_campaign_log_escape(r->pool, e->request_id.data,
+                                       e->request_id.len)
+             : ngx_campaign_log_escape(r->pool,
+                                       (u_char *) e->trigger.request_id,
+                                       ngx_strlen(e->trigger.request_id));
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "campaign: %ui problem: %s, requestId \"%V\"",
+                      status, detail, id);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "campaign: %ui problem: %s", status, detail);
+    }
 
     return ngx_campaign_send_json(r, status, &ngx_campaign_problem_json_type,
                                   &o);
@@ -362,6 +619,174 @@ ngx_campaign_not_allowed(ngx_http_request_t *r, const char *allow)
     return ngx_campaign_refuse(r, NGX_HTTP_NOT_ALLOWED,
                                "method not allowed here", "",
                                "allowed methods are listed in Allow");
+}
+
+
+/*
+ * nginx's own answer to the main request in an API location -- a body
+ * over client_max_body_size, a body it could not read or store, "deny",
+ * an error status a handler returned -- is a problem too, of the same
+ * status, unless error_page is set for that status.  nginx has chosen
+ * the status and whether the connection is kept; only the page changes.
+ */
+
+static ngx_int_t
+ngx_campaign_problem_header_filter(ngx_http_request_t *r)
+{
+    ngx_str_t                 *type;
+    ngx_uint_t                 i;
+    ngx_campaign_out_t         o;
+    ngx_http_err_page_t       *err_page;
+    ngx_campaign_loc_conf_t   *cplcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (r != r->main || r->err_status < NGX_HTTP_BAD_REQUEST) {
+        return ngx_campaign_next_header_filter(r);
+    }
+
+    cplcf = ngx_http_get_module_loc_conf(r, ngx_http_campaign_module);
+
+    if (cplcf->api != 1) {
+        return ngx_campaign_next_header_filter(r);
+    }
+
+    /* an answer of the API itself, after an error_page redirect to it */
+
+    type = &r->headers_out.content_type;
+
+    if (type->len
+        && (type->data == ngx_campaign_json_type.data
+            || type->data == ngx_campaign_problem_json_type.data))
+    {
+        return ngx_campaign_next_header_filter(r);
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->error_pages) {
+        err_page = clcf->error_pages->elts;
+
+        for (i = 0; i < clcf->error_pages->nelts; i++) {
+            if ((ngx_uint_t) err_page[i].status == r->err_status) {
+                return ngx_campaign_next_header_filter(r);
+            }
+        }
+    }
+
+    /* built here for its length, and again by the body filter */
+
+    ngx_campaign_out_init(&o, r->pool, 512);
+
+    if (ngx_campaign_nginx_problem(r, &o) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    type->len = sizeof(ngx_campaign_nginx_problem_type) - 1;
+    type->data = ngx_campaign_nginx_problem_type;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    r->headers_out.content_length_n = o.pos - o.start;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    return ngx_campaign_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_campaign_problem_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t           *b;
+    ngx_uint_t           last;
+    ngx_chain_t         *cl, out;
+    ngx_campaign_out_t   o;
+
+    if (r->headers_out.content_type.data != ngx_campaign_nginx_problem_type) {
+        return ngx_campaign_next_body_filter(r, in);
+    }
+
+    /* nginx's page is dropped; the problem goes in place of its end */
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->last_buf) {
+            last = 1;
+        }
+
+        b->pos = b->last;
+        b->file_pos = b->file_last;
+    }
+
+    if (!last) {
+        return NGX_OK;
+    }
+
+    ngx_campaign_out_init(&o, r->pool, 512);
+
+    if (ngx_campaign_nginx_problem(r, &o) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = o.start;
+    b->last = o.pos;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_campaign_next_body_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_campaign_nginx_problem(ngx_http_request_t *r, ngx_campaign_out_t *o)
+{
+    const char                    *detail;
+    ngx_campaign_problem_type_t   *t, blank;
+    ngx_campaign_nginx_problem_t  *p;
+
+    for (p = ngx_campaign_nginx_problems; p->status; p++) {
+        if (p->status == r->err_status) {
+            break;
+        }
+    }
+
+    if (p->status == 0) {
+        t = &ngx_campaign_about_blank;
+        detail = (r->err_status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+                 ? "the request could not be processed"
+                 : "the request was refused";
+
+    } else if (p->title.len == 0) {
+        t = ngx_campaign_problem_type(p->status);
+        detail = p->detail;
+
+    } else {
+        blank.status = p->status;
+        blank.type = ngx_campaign_about_blank.type;
+        blank.title = p->title;
+        t = &blank;
+        detail = p->detail;
+    }
+
+    ngx_campaign_problem_build(r, o, r->err_status, t, detail, NULL);
+    ngx_campaign_out_literal(o, "\n");
+
+    return o->failed ? NGX_ERROR : NGX_OK;
 }
 
 
@@ -519,4 +944,66 @@ ngx_campaign_read_body(ngx_http_request_t *r, ngx_str_t *body)
     body->len = p - body->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * A client's string for a log line, where it stands in double quotes:
+ * quotes, backslashes, control and non-ASCII bytes become \xHH, as nginx
+ * escapes its access log, so that no value can end the quotes, start a
+ * line or pass for another field.  A value longer than
+ * NGX_CAMPAIGN_LOG_VALUE_MAX bytes once escaped is cut and ends with
+ * "\...", which escaping never produces.
+ */
+
+ngx_str_t *
+ngx_campaign_log_escape(ngx_pool_t *pool, u_char *s, size_t len)
+{
+    u_char     *p, *last, c;
+    size_t      i;
+    ngx_str_t  *v;
+
+    static u_char     hex[] = "0123456789ABCDEF";
+    static ngx_str_t  nomem = ngx_string("(no memory)");
+
+    v = ngx_palloc(pool, sizeof(ngx_str_t) + NGX_CAMPAIGN_LOG_VALUE_MAX
+                         + sizeof("\\...") - 1);
+    if (v == NULL) {
+        return &nomem;
+    }
+
+    p = (u_char *) (v + 1);
+    last = p + NGX_CAMPAIGN_LOG_VALUE_MAX;
+
+    v->data = p;
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            if (p == last) {
+                break;
+            }
+
+            *p++ = c;
+            continue;
+        }
+
+        if (last - p < 4) {
+            break;
+        }
+
+        *p++ = '\\';
+        *p++ = 'x';
+        *p++ = hex[c >> 4];
+        *p++ = hex[c & 0xf];
+    }
+
+    if (i < len) {
+        p = ngx_cpymem(p, "\\...", sizeof("\\...") - 1);
+    }
+
+    v->len = p - v->data;
+
+    return v;
 }
