@@ -36,6 +36,9 @@ typedef struct {
 } ngx_campaign_gateway_t;
 
 
+typedef struct ngx_campaign_outbox_s  ngx_campaign_outbox_t;
+
+
 typedef struct {
     ngx_campaign_gateway_t      *gateways;    /* per channel, NULL: none */
     ngx_uint_t                   retries;
@@ -47,7 +50,7 @@ typedef struct {
     ngx_http_complex_value_t    *profile_uri;
     ngx_http_complex_value_t    *profile_args;
     size_t                       profile_max_size;
-    ngx_open_file_t             *outbox;
+    ngx_campaign_outbox_t       *outbox;
 } ngx_campaign_loc_conf_t;
 
 
@@ -125,6 +128,7 @@ ngx_campaign_t *ngx_campaign_find(ngx_campaign_main_conf_t *cmcf,
 
 ngx_int_t ngx_campaign_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_campaign_outbox_handler(ngx_http_request_t *r);
+char *ngx_campaign_outbox_conf(ngx_conf_t *cf, ngx_campaign_outbox_t **outbox);
 
 ngx_int_t ngx_campaign_dispatch_init(ngx_conf_t *cf);
 ngx_int_t ngx_campaign_dispatch_start(ngx_campaign_execution_t *e);
