@@ -364,3 +364,66 @@ qr/\A\[crit\] \d+#\d+: \*\d+ write\(\) to outbox "\/dev\/full" failed \(28: No s
 --- response_body_like eval
 [qr/"status":"accepted","gatewayStatus":202,"attempts":2/,
  qr/\A\{"messageId":"[0-9a-f-]{36}-0",[^\n]*"body":"Order X[^\n]*\n\z/]
+
+
+
+=== TEST 16: a keys zone smaller than 8 pages is refused at start
+--- config
+    location = /outbox {
+        campaign_outbox logs/outbox.jsonl keys=16k;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"keys=16k" is too small: at least \d+/
+
+
+
+=== TEST 17: a keys_valid= that is not a time is refused
+--- config
+    location = /outbox {
+        campaign_outbox logs/outbox.jsonl keys_valid=soon;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "keys_valid=soon"/
+
+
+
+=== TEST 18: two locations that write the same file share its keys, and must size them alike
+--- config
+    location = /outbox {
+        campaign_outbox logs/outbox.jsonl;
+    }
+
+    location = /outbox2 {
+        campaign_outbox logs/outbox.jsonl keys=2m;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*the size 2097152 of shared memory zone "campaign_outbox:.*outbox\.jsonl" conflicts with already declared size 1048576/
+
+
+
+=== TEST 19: two locations that write the same file know the same keys
+--- config
+    location = /outbox {
+        campaign_outbox logs/outbox.jsonl;
+    }
+
+    location = /outbox2 {
+        campaign_outbox logs/outbox.jsonl;
+    }
+
+    location = /lines {
+        default_type text/plain;
+        alias logs/outbox.jsonl;
+    }
+--- more_headers eval
+[ ("Content-Type: application/json\nIdempotency-Key: shared") x 2, "" ]
+--- request eval
+["POST /outbox\n{\"n\":1}", "POST /outbox2\n{\"n\":2}", "GET /lines"]
+--- error_code eval
+[202, 202, 200]
+--- response_body eval
+["{\"status\":\"accepted\"}\n", "{\"status\":\"accepted\",\"duplicate\":true}\n",
+ "{\"n\":1}\n"]
