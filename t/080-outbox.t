@@ -304,6 +304,8 @@ POST /outbox
 --- response_headers
 Content-Type: application/problem+json
 --- response_body_like: "title":"Internal error","status":500,"detail":"the outbox's disk is full"
+--- error_log
+[crit]
 --- grep_error_log eval: qr/\[(?:crit|alert)\].*/
 --- grep_error_log_out eval
 qr/\A\[crit\] \d+#\d+: \*\d+ write\(\) to outbox "\/dev\/full" failed \(28: No space left on device\)[^\n]*\n\z/

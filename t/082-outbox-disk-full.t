@@ -117,6 +117,8 @@ Idempotency-Key: m-1
 --- response_headers
 Content-Type: application/problem+json
 --- response_body_like: "status":500,"detail":"the outbox's disk is full"
+--- error_log
+[crit]
 --- grep_error_log eval: qr/\[(?:crit|alert)\].*/
 --- grep_error_log_out eval
 qr/\A\[crit\] [^\n]*write\(\) to outbox "[^"]*full\.jsonl" failed after 64 of 80 bytes, the partial line was removed \(28: No space left on device\)[^\n]*\n\z/
@@ -141,6 +143,5 @@ qr/\A\[crit\] [^\n]*write\(\) to outbox "[^"]*full\.jsonl" failed after 64 of 80
   qr/\A\{"status":"accepted"\}\n\z/,
   qr/\A\{"status":"accepted"\}\n\z/,
   qr/\A\Q@{[ $::Pad->(30) . "\n" . $::Pad->(20) . "\n" . $::Pad->(10) ]}\E\n\z/ ]
---- no_error_log
-[alert]
-partial line cannot be cut off
+--- no_error_log eval
+[qr/\[alert\]/, qr/\[crit\].*partial line cannot be cut off/]
