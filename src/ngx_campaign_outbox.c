@@ -724,7 +724,7 @@ failed:
 
     end = lseek(file->fd, 0, SEEK_CUR);
 
-    if (end != -1 && ftruncate(file->fd, end - written) == 0) {
+    if (end != -1 && ftruncate(file->fd, end - (off_t) written) == 0) {
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
                       ngx_write_fd_n " to outbox \"%V\" failed after %uz "
                       "of %uz bytes, the partial line was removed",
