@@ -118,7 +118,7 @@ static ngx_command_t  ngx_campaign_commands[] = {
       &ngx_campaign_concurrency_bounds },
 
     { ngx_string("campaign_outbox"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_campaign_outbox,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -613,7 +613,7 @@ ngx_campaign_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_campaign_loc_conf_t *cplcf = conf;
 
-    ngx_str_t                 *value;
+    char                      *rv;
     ngx_http_core_loc_conf_t  *clcf;
 
     if (cplcf->outbox) {
@@ -624,13 +624,9 @@ ngx_campaign_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "cannot share a location with \"campaign_api\"";
     }
 
-    value = cf->args->elts;
-
-    /* opened by the master like a log: reopened on USR1, kept on reload */
-
-    cplcf->outbox = ngx_conf_open_file(cf->cycle, &value[1]);
-    if (cplcf->outbox == NULL) {
-        return NGX_CONF_ERROR;
+    rv = ngx_campaign_outbox_conf(cf, &cplcf->outbox);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);

@@ -37,6 +37,9 @@ typedef struct {
 } ngx_campaign_gateway_t;
 
 
+typedef struct ngx_campaign_outbox_s  ngx_campaign_outbox_t;
+
+
 typedef struct {
     ngx_campaign_gateway_t      *gateways;    /* per channel, NULL: none */
     ngx_uint_t                   retries;
@@ -51,7 +54,7 @@ typedef struct {
     ngx_http_complex_value_t    *profile_uri;
     ngx_http_complex_value_t    *profile_args;
     size_t                       profile_max_size;
-    ngx_open_file_t             *outbox;
+    ngx_campaign_outbox_t       *outbox;
 } ngx_campaign_loc_conf_t;
 
 
@@ -227,6 +230,7 @@ ngx_campaign_t *ngx_campaign_find(ngx_campaign_main_conf_t *cmcf,
 
 ngx_int_t ngx_campaign_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_campaign_outbox_handler(ngx_http_request_t *r);
+char *ngx_campaign_outbox_conf(ngx_conf_t *cf, ngx_campaign_outbox_t **outbox);
 
 ngx_campaign_execution_t *ngx_campaign_execution_create(ngx_log_t *log);
 ngx_int_t ngx_campaign_execution_messages(ngx_campaign_execution_t *e);
