@@ -121,3 +121,44 @@ POST /ajo/im/campaigns/echo/preview
 --- error_code: 200
 --- response_body
 {"campaignId":"echo","channel":"sms","language":"en","content":{"body":"[{{> empty}}{%= 1 %}{{#each a}}] [{{> empty}}{%= 1 %}{{#each a}}]"}}
+
+
+
+=== TEST 7: a render over its limits fails that recipient only
+--- config
+    campaign_gateway  email  /_gw;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location = /_gw {
+        internal;
+        return 202;
+    }
+--- user_files
+>>> fragments/unused.mustache
+-
+>>> campaigns/nested.json
+{
+    "id": "nested",
+    "name": "Nested loops",
+    "type": "transactional",
+    "status": "live",
+    "channel": "email",
+    "content": {
+        "from": "a@acme.example",
+        "subject": "Hi",
+        "text": "{{#context.n}}{{#context.n}}{{#context.n}}x{{/context.n}}{{/context.n}}{{/context.n}}"
+    }
+}
+--- request eval
+"POST /ajo/im/executions/unitary
+{\"requestId\":\"t9\",\"campaignId\":\"nested\",\"recipients\":["
+. "{\"type\":\"aep\",\"userId\":\"big\",\"namespace\":\"email\",\"channelData\":{\"emailAddress\":\"big\@example.com\"},\"profile\":{},\"context\":{\"n\":[" . join(",", (1) x 300) . "]}},"
+. "{\"type\":\"aep\",\"userId\":\"small\",\"namespace\":\"email\",\"channelData\":{\"emailAddress\":\"small\@example.com\"},\"profile\":{},\"context\":{\"n\":[1,1]}}]}"
+--- error_code: 202
+--- response_body_like eval
+qr/\{"userId":"big","messageId":"[0-9a-f-]{36}-0","status":"failed","reason":"the content could not be rendered","attempts":0\},\{"userId":"small","messageId":"[0-9a-f-]{36}-1","status":"accepted","gatewayStatus":202,"attempts":1\}/
+--- error_log eval
+qr/\[warn\] .*campaign: rendering message [0-9a-f-]{36}-0 failed: out of memory or over the limits/
