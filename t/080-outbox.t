@@ -375,6 +375,7 @@ qr/\A\[crit\] \d+#\d+: \*\d+ write\(\) to outbox "\/dev\/full" failed \(28: No s
         campaign_outbox logs/outbox.jsonl keys=16k;
     }
 --- must_die
+--- suppress_stderr
 --- error_log eval
 qr/\[emerg\] .*"keys=16k" is too small: at least \d+/
 
@@ -386,6 +387,7 @@ qr/\[emerg\] .*"keys=16k" is too small: at least \d+/
         campaign_outbox logs/outbox.jsonl keys_valid=soon;
     }
 --- must_die
+--- suppress_stderr
 --- error_log eval
 qr/\[emerg\] .*invalid parameter "keys_valid=soon"/
 
@@ -401,6 +403,7 @@ qr/\[emerg\] .*invalid parameter "keys_valid=soon"/
         campaign_outbox logs/outbox.jsonl keys=2m;
     }
 --- must_die
+--- suppress_stderr
 --- error_log eval
 qr/\[emerg\] .*the size 2097152 of shared memory zone "campaign_outbox:.*outbox\.jsonl" conflicts with already declared size 1048576/
 

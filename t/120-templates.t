@@ -155,7 +155,7 @@ POST /ajo/im/campaigns/echo/preview
 --- request eval
 "POST /ajo/im/executions/unitary
 {\"requestId\":\"t9\",\"campaignId\":\"nested\",\"recipients\":["
-. "{\"type\":\"aep\",\"userId\":\"big\",\"namespace\":\"email\",\"channelData\":{\"emailAddress\":\"big\@example.com\"},\"profile\":{},\"context\":{\"n\":[" . join(",", (1) x 300) . "]}},"
+. "{\"type\":\"aep\",\"userId\":\"big\",\"namespace\":\"email\",\"channelData\":{\"emailAddress\":\"big\@example.com\"},\"profile\":{},\"context\":{\"n\":[" . ("1," x 299) . "1" . "]}},"
 . "{\"type\":\"aep\",\"userId\":\"small\",\"namespace\":\"email\",\"channelData\":{\"emailAddress\":\"small\@example.com\"},\"profile\":{},\"context\":{\"n\":[1,1]}}]}"
 --- error_code: 202
 --- response_body_like eval
