@@ -405,6 +405,9 @@ static u_char *ngx_campaign_template_sprint_uint(u_char *buf,
 static const u_char *ngx_campaign_template_entity(u_char c);
 static int ngx_campaign_template_write_text(
     ngx_campaign_template_render_t *r, const u_char *s, size_t len);
+static void ngx_campaign_template_write_short(
+    ngx_campaign_template_render_t *r, const u_char *s, size_t len,
+    unsigned html);
 static int ngx_campaign_template_write(ngx_campaign_template_render_t *r,
     const u_char *s, size_t len);
 static int ngx_campaign_template_grow(ngx_campaign_template_render_t *r,
@@ -425,8 +428,15 @@ static int ngx_campaign_template_grow(ngx_campaign_template_render_t *r,
     ((size_t) ((r)->end - (r)->pos) > (len)                                 \
      ? 0 : ngx_campaign_template_grow(r, len))
 
-/* a byte escapes into at most six in a JSON string: \u00XX */
-#define NGX_CAMPAIGN_TEMPLATE_JSON_GROWTH  6
+/*
+ * A value this short is JSON-escaped byte by byte when there is room for
+ * the worst case: a byte escapes into at most six in a JSON string, \u00XX.
+ */
+#define NGX_CAMPAIGN_TEMPLATE_SHORT  64
+
+#define ngx_campaign_template_short(r, len)                                 \
+    ((len) <= NGX_CAMPAIGN_TEMPLATE_SHORT                                   \
+     && (len) < (size_t) ((r)->end - (r)->pos) / 6)
 
 #define ngx_campaign_template_equal(s, len, lit)                            \
     ((len) == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
@@ -456,6 +466,22 @@ static const u_char  ngx_campaign_template_html_len[256] = {
     ['\''] = sizeof("&#39;") - 1,
     ['<'] = sizeof("&lt;") - 1,
     ['>'] = sizeof("&gt;") - 1
+};
+
+
+/* what a byte of a value needs: an HTML entity, JSON escaping, both */
+
+#define NGX_CAMPAIGN_TEMPLATE_HTML  1
+#define NGX_CAMPAIGN_TEMPLATE_JSON  2
+
+static const u_char  ngx_campaign_template_escapes[256] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    0, 0, 3, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0,    /* " & ' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0,    /* < > */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,    /* \ */
+    /* 0x60 - 0xff: nothing to escape */
 };
 
 
@@ -2934,27 +2960,27 @@ static const cJSON *
 ngx_campaign_template_member(ngx_campaign_template_render_t *r,
     const cJSON *object, const ngx_campaign_segment_t *key)
 {
-    size_t         i;
-    const cJSON   *item;
-    const u_char  *s;
+    u_char        c;
+    const cJSON  *item;
+    const char   *s;
+
+    /*
+     * A segment holds no NUL (tag names and expression paths cannot), so
+     * a key that strncmp() finds equal for len bytes has len bytes at
+     * least; most keys differ in their first byte already.
+     */
+
+    c = key->data[0];
 
     for (item = object->child; item != NULL; item = item->next) {
         r->steps++;
 
-        s = (const u_char *) item->string;
-        if (s == NULL) {
-            continue;
-        }
+        s = item->string;
 
-        /* the key ends at its NUL: stop there, not at the segment's end */
-
-        for (i = 0; i < key->len; i++) {
-            if (s[i] != key->data[i] || s[i] == '\0') {
-                break;
-            }
-        }
-
-        if (i == key->len && s[i] == '\0') {
+        if (s != NULL && (u_char) s[0] == c
+            && strncmp(s, (const char *) key->data, key->len) == 0
+            && s[key->len] == '\0')
+        {
             return item;
         }
     }
@@ -3068,6 +3094,11 @@ ngx_campaign_template_write_html(ngx_campaign_template_render_t *r,
     const u_char  *run, *entity;
 
     if (r->json) {
+
+        if (ngx_campaign_template_short(r, len)) {
+            ngx_campaign_template_write_short(r, s, len, 1);
+            return 0;
+        }
 
         /* the entities need no JSON escaping, the runs between them may */
 
@@ -3277,20 +3308,18 @@ static int
 ngx_campaign_template_write_text(ngx_campaign_template_render_t *r,
     const u_char *s, size_t len)
 {
-    size_t  room;
-
     if (!r->json) {
         return ngx_campaign_template_write(r, s, len);
     }
 
-    /* values are short: the room for the worst case is usually there */
+    if (ngx_campaign_template_short(r, len)) {
+        ngx_campaign_template_write_short(r, s, len, 0);
+        return 0;
+    }
 
-    room = r->end - r->pos;
-
-    if (len >= room / NGX_CAMPAIGN_TEMPLATE_JSON_GROWTH
-        && ngx_campaign_template_reserve(r,
-                                         ngx_campaign_json_escaped_len(s, len))
-           != 0)
+    if (ngx_campaign_template_reserve(r,
+                                      ngx_campaign_json_escaped_len(s, len))
+        != 0)
     {
         return -1;
     }
@@ -3298,6 +3327,43 @@ ngx_campaign_template_write_text(ngx_campaign_template_render_t *r,
     r->pos = ngx_campaign_json_escape(r->pos, s, len);
 
     return 0;
+}
+
+
+/*
+ * A short value into a JSON string byte by byte, which for a few bytes
+ * costs less than looking for runs to copy whole; HTML entities need no
+ * JSON escaping.  The room for the worst case is there.
+ */
+
+static void
+ngx_campaign_template_write_short(ngx_campaign_template_render_t *r,
+    const u_char *s, size_t len, unsigned html)
+{
+    u_char        *d, mask, what;
+    const u_char  *end;
+
+    d = r->pos;
+    mask = html ? (NGX_CAMPAIGN_TEMPLATE_HTML | NGX_CAMPAIGN_TEMPLATE_JSON)
+                : NGX_CAMPAIGN_TEMPLATE_JSON;
+
+    for (end = s + len; s < end; s++) {
+        what = ngx_campaign_template_escapes[*s] & mask;
+
+        if (what == 0) {
+            *d++ = *s;
+
+        } else if (what & NGX_CAMPAIGN_TEMPLATE_HTML) {
+            memcpy(d, ngx_campaign_template_entity(*s),
+                   ngx_campaign_template_html_len[*s]);
+            d += ngx_campaign_template_html_len[*s];
+
+        } else {
+            d = ngx_campaign_json_escape(d, s, 1);
+        }
+    }
+
+    r->pos = d;
 }
 
 

@@ -2075,8 +2075,9 @@ test_email_2k(void **state)
 static void
 test_render_json(void **state)
 {
+    char         long_data[512];
     u_char      *out;
-    size_t       len;
+    size_t       i, len;
     run_t       *run = *state;
     const char  *data = "{\"v\": \"<a href=\\\"x\\\">\\\\\\n\\t\\u0001'\"}";
 
@@ -2112,6 +2113,22 @@ test_render_json(void **state)
                      0);
     assert_string_equal((char *) out,
                         "\\\"<a href=\\\"x\\\">\\\\\\n\\t\\u0001'\\\"");
+
+    /* values longer than those escaped byte by byte (render_compiled()) */
+
+    strcpy(long_data, "{\"v\": \"");
+
+    for (i = 0; i < 40; i++) {
+        strcat(long_data, "a\\\"<\\\\\\n");
+    }
+
+    strcat(long_data, "\"}");
+
+    assert_int_equal(compile(run, "{{v}}|{{{v}}}|{{v}}",
+                             NGX_CAMPAIGN_ESCAPE_HTML),
+                     0);
+    assert_int_equal(render_compiled(run, long_data), 0);
+    assert_int_equal(run->out_len, 2 * 40 * 13 + 40 * 5 + 2);
 }
 
 
