@@ -2960,27 +2960,30 @@ static const cJSON *
 ngx_campaign_template_member(ngx_campaign_template_render_t *r,
     const cJSON *object, const ngx_campaign_segment_t *key)
 {
-    u_char        c;
-    const cJSON  *item;
-    const char   *s;
-
-    /*
-     * A segment holds no NUL (tag names and expression paths cannot), so
-     * a key that strncmp() finds equal for len bytes has len bytes at
-     * least; most keys differ in their first byte already.
-     */
-
-    c = key->data[0];
+    size_t         i;
+    const cJSON   *item;
+    const u_char  *s;
 
     for (item = object->child; item != NULL; item = item->next) {
         r->steps++;
 
-        s = item->string;
+        s = (const u_char *) item->string;
+        if (s == NULL) {
+            continue;
+        }
 
-        if (s != NULL && (u_char) s[0] == c
-            && strncmp(s, (const char *) key->data, key->len) == 0
-            && s[key->len] == '\0')
-        {
+        /*
+         * A segment holds no NUL (tag names and expression paths cannot):
+         * a key shorter than it differs from it at its own NUL.
+         */
+
+        for (i = 0; i < key->len; i++) {
+            if (s[i] != key->data[i]) {
+                break;
+            }
+        }
+
+        if (i == key->len && s[i] == '\0') {
             return item;
         }
     }
