@@ -52,6 +52,10 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 
 
 export BENCH_BODY=$bench/trigger.json
 
+# other work on the machine moves both figures: say how busy it was
+load() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"; }
+
+echo "before: $(load)"
 echo "throughput: wrk -t1 -c$conns -d${seconds}s, $rounds paired rounds"
 a=(); b=(); r=()
 for i in $(seq "$rounds"); do
@@ -94,6 +98,7 @@ latency "$lconns" "$latency_seconds"
 
 echo "latency: the trigger at a fixed $goal req/s ($latency_share of the median), $lconns connections, ${latency_seconds}s"
 echo "latency: achieved $(achieved) req/s, p50 $(ms 50%) ms, p99 $(ms 99%) ms (target p99 < 2 ms)"
+echo "after: $(load)"
 
 if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
     echo "errors in the log" >&2; exit 1
