@@ -5,17 +5,17 @@
 
 
 /*
- * The render time of the engine alone: the html template of
- * bench/campaigns/bench-order-confirmation.json (2 KB, 14 substitutions)
- * with the data of the first recipient of bench/trigger.json, as the
- * module renders it: {"profile": ..., "context": ...}.  Each render gets
- * a fresh arena, as each request gets a fresh pool in nginx.  Five runs
- * of about a second each; the median is the figure to quote.
+ * The render time of the engine alone: the content of the campaign of
+ * bench/campaigns (subject, html and text, about 2 KB rendered) for the
+ * first recipient of bench/trigger.json, as a gateway payload has it:
+ * rendered against {"profile": ..., "context": ...} and JSON-escaped,
+ * in one step (ngx_campaign_content_render_json()) and in two
+ * (ngx_campaign_content_render(), then ngx_campaign_content_json()).
+ * Each render gets a fresh arena, as each request gets a fresh pool in
+ * nginx.  Five runs of about a second each; the median is the figure to
+ * quote.
  *
- *     cc -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
- *         src/ngx_campaign_template.c src/ngx_campaign_expr.c \
- *         src/ngx_campaign_arena.c bench/render_bench.c -lcjson -lm \
- *         -o build/render_bench
+ *     make build/render_bench
  *     build/render_bench [campaign.json trigger.json]
  */
 
@@ -26,60 +26,68 @@
 #include <string.h>
 #include <time.h>
 
-#include "ngx_campaign_template.h"
+#include "ngx_campaign_content.h"
+#include "ngx_campaign_definition.h"
 #include "ngx_campaign_arena.h"
 
 
 #define RENDER_BENCH_RUNS  5
 
 
-static char *render_bench_read(const char *path);
+static void render_bench_problem(void *data, const char *file,
+    const char *field, size_t line, size_t column, const char *message);
 static double render_bench_now(void);
-static int render_bench_loop(const ngx_campaign_template_t *tpl,
-    const cJSON *data, size_t n);
+static int render_bench_measure(const ngx_campaign_t *c, const cJSON *data,
+    unsigned steps);
+static int render_bench_once(const ngx_campaign_t *c, const cJSON *data,
+    unsigned steps, ngx_campaign_alloc_t *a, size_t *len);
+static int render_bench_loop(const ngx_campaign_t *c, const cJSON *data,
+    unsigned steps, size_t n);
 static int render_bench_compare(const void *a, const void *b);
 
 
 int
 main(int argc, char **argv)
 {
-    char                           *text;
-    size_t                          i, n, out_len;
-    u_char                         *out;
-    cJSON                          *campaign, *trigger, *data, *recipient;
-    double                          start, elapsed, ns[RENDER_BENCH_RUNS];
-    const char                     *campaign_path, *trigger_path, *html;
-    ngx_campaign_arena_t            arena, scratch;
-    ngx_campaign_template_t        *tpl;
-    ngx_campaign_template_error_t   err;
+    u_char                *text;
+    size_t                 len;
+    cJSON                 *trigger, *data, *recipient;
+    const char            *campaign_path, *trigger_path;
+    ngx_campaign_t        *c;
+    ngx_campaign_arena_t   arena, scratch;
 
     campaign_path = (argc > 1) ? argv[1]
                     : "bench/campaigns/bench-order-confirmation.json";
     trigger_path = (argc > 2) ? argv[2] : "bench/trigger.json";
 
-    text = render_bench_read(campaign_path);
-    campaign = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    ngx_campaign_arena_init(&arena, NGX_CAMPAIGN_ARENA_CHUNK_SIZE);
 
-    text = render_bench_read(trigger_path);
-    trigger = text ? cJSON_Parse(text) : NULL;
-    free(text);
-
-    if (campaign == NULL || trigger == NULL) {
-        fprintf(stderr, "cannot read %s or %s as JSON\n", campaign_path,
-                trigger_path);
+    text = ngx_campaign_definition_read_file(&arena.alloc, campaign_path,
+                                             &len, render_bench_problem,
+                                             NULL);
+    if (text == NULL) {
         return 1;
     }
 
-    html = cJSON_GetStringValue(cJSON_GetObjectItem(
-                                   cJSON_GetObjectItem(campaign, "content"),
-                                   "html"));
+    c = ngx_campaign_definition_parse(&arena.alloc, campaign_path, text, len,
+                                      render_bench_problem, NULL);
+    if (c == NULL) {
+        return 1;
+    }
+
+    text = ngx_campaign_definition_read_file(&arena.alloc, trigger_path,
+                                             &len, render_bench_problem,
+                                             NULL);
+    if (text == NULL) {
+        return 1;
+    }
+
+    trigger = cJSON_ParseWithLength((const char *) text, len);
     recipient = cJSON_GetArrayItem(cJSON_GetObjectItem(trigger, "recipients"),
                                    0);
 
-    if (html == NULL || recipient == NULL) {
-        fprintf(stderr, "no content.html in %s or no recipient in %s\n",
-                campaign_path, trigger_path);
+    if (recipient == NULL) {
+        fprintf(stderr, "no recipient in %s\n", trigger_path);
         return 1;
     }
 
@@ -89,38 +97,56 @@ main(int argc, char **argv)
     cJSON_AddItemReferenceToObject(data, "context",
                                    cJSON_GetObjectItem(recipient, "context"));
 
-    ngx_campaign_arena_init(&arena, NGX_CAMPAIGN_ARENA_CHUNK_SIZE);
-
-    tpl = ngx_campaign_template_compile(&arena.alloc, (const u_char *) html,
-                                        strlen(html), NGX_CAMPAIGN_ESCAPE_HTML,
-                                        &err);
-    if (tpl == NULL) {
-        fprintf(stderr, "%zu:%zu: %s\n", err.line, err.column, err.message);
-        return 1;
-    }
-
     ngx_campaign_arena_init(&scratch, NGX_CAMPAIGN_ARENA_CHUNK_SIZE);
 
-    if (ngx_campaign_template_render(tpl, data, &scratch.alloc, &out,
-                                     &out_len)
-        != 0)
-    {
-        fprintf(stderr, "render failed\n");
+    if (render_bench_once(c, data, 1, &scratch.alloc, &len) != 0) {
         return 1;
     }
 
-    printf("template %zu bytes, output %zu bytes\n", strlen(html), out_len);
+    printf("campaign %s: %zu bytes of content JSON\n", c->id, len);
     ngx_campaign_arena_destroy(&scratch);
 
-    /* about a second a run */
+    if (render_bench_measure(c, data, 1) != 0
+        || render_bench_measure(c, data, 2) != 0)
+    {
+        return 1;
+    }
+
+    cJSON_Delete(data);
+    cJSON_Delete(trigger);
+    ngx_campaign_arena_destroy(&arena);
+
+    return 0;
+}
+
+
+static void
+render_bench_problem(void *data, const char *file, const char *field,
+    size_t line, size_t column, const char *message)
+{
+    (void) data;
+
+    fprintf(stderr, "%s:%zu:%zu: %s%s%s\n", file, line, column,
+            field ? field : "", field ? ": " : "", message);
+}
+
+
+/* five runs of about a second each */
+
+static int
+render_bench_measure(const ngx_campaign_t *c, const cJSON *data,
+    unsigned steps)
+{
+    size_t  i, n;
+    double  start, elapsed, ns[RENDER_BENCH_RUNS];
 
     n = 1000;
 
     for ( ;; ) {
         start = render_bench_now();
 
-        if (render_bench_loop(tpl, data, n) != 0) {
-            return 1;
+        if (render_bench_loop(c, data, steps, n) != 0) {
+            return -1;
         }
 
         elapsed = render_bench_now() - start;
@@ -136,47 +162,66 @@ main(int argc, char **argv)
     for (i = 0; i < RENDER_BENCH_RUNS; i++) {
         start = render_bench_now();
 
-        if (render_bench_loop(tpl, data, n) != 0) {
-            return 1;
+        if (render_bench_loop(c, data, steps, n) != 0) {
+            return -1;
         }
 
         elapsed = render_bench_now() - start;
         ns[i] = elapsed * 1e9 / n;
-
-        printf("run %zu: %zu renders in %.3f s: %.0f renders/s, "
-               "%.1f ns/render\n", i + 1, n, elapsed, n / elapsed, ns[i]);
     }
 
     qsort(ns, RENDER_BENCH_RUNS, sizeof(double), render_bench_compare);
 
-    printf("median: %.0f renders/s, %.1f ns/render\n",
-           1e9 / ns[RENDER_BENCH_RUNS / 2], ns[RENDER_BENCH_RUNS / 2]);
-
-    ngx_campaign_arena_destroy(&arena);
-    cJSON_Delete(data);
-    cJSON_Delete(campaign);
-    cJSON_Delete(trigger);
+    printf("content JSON in %s step%s: %zu renders a run, median of %d: "
+           "%.0f renders/s, %.1f ns/render (runs: %.1f to %.1f ns)\n",
+           (steps == 1) ? "one" : "two", (steps == 1) ? "" : "s", n,
+           RENDER_BENCH_RUNS, 1e9 / ns[RENDER_BENCH_RUNS / 2],
+           ns[RENDER_BENCH_RUNS / 2], ns[0], ns[RENDER_BENCH_RUNS - 1]);
 
     return 0;
 }
 
 
 static int
-render_bench_loop(const ngx_campaign_template_t *tpl, const cJSON *data,
-    size_t n)
+render_bench_once(const ngx_campaign_t *c, const cJSON *data,
+    unsigned steps, ngx_campaign_alloc_t *a, size_t *len)
 {
-    size_t                 i, out_len;
-    u_char                *out;
+    int                       rc;
+    size_t                    n;
+    u_char                   *json;
+    ngx_campaign_rendered_t  *r;
+
+    if (steps == 1) {
+        rc = ngx_campaign_content_render_json(a, c, data, NULL, &json, len);
+
+    } else {
+        rc = ngx_campaign_content_render(a, c, data, NULL, &r, &n);
+
+        if (rc == 0) {
+            rc = ngx_campaign_content_json(a, r, n, &json, len);
+        }
+    }
+
+    if (rc != 0) {
+        fprintf(stderr, "render failed\n");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+render_bench_loop(const ngx_campaign_t *c, const cJSON *data,
+    unsigned steps, size_t n)
+{
+    size_t                 i, len;
     ngx_campaign_arena_t   arena;
 
     for (i = 0; i < n; i++) {
         ngx_campaign_arena_init(&arena, NGX_CAMPAIGN_ARENA_CHUNK_SIZE);
 
-        if (ngx_campaign_template_render(tpl, data, &arena.alloc, &out,
-                                         &out_len)
-            != 0)
-        {
-            fprintf(stderr, "render failed\n");
+        if (render_bench_once(c, data, steps, &arena.alloc, &len) != 0) {
             return -1;
         }
 
@@ -184,37 +229,6 @@ render_bench_loop(const ngx_campaign_template_t *tpl, const cJSON *data,
     }
 
     return 0;
-}
-
-
-static char *
-render_bench_read(const char *path)
-{
-    long   len;
-    char  *text;
-    FILE  *f;
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-
-    fseek(f, 0, SEEK_END);
-    len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-
-    text = malloc(len + 1);
-
-    if (text == NULL || fread(text, 1, len, f) != (size_t) len) {
-        free(text);
-        fclose(f);
-        return NULL;
-    }
-
-    fclose(f);
-    text[len] = '\0';
-
-    return text;
 }
 
 

@@ -10,6 +10,12 @@
 #include "ngx_campaign_json.h"
 
 
+static int ngx_campaign_content_entries(ngx_campaign_alloc_t *a,
+    const ngx_campaign_t *c, const cJSON *data, unsigned json,
+    const char **language, ngx_campaign_rendered_t **out, size_t *n);
+static int ngx_campaign_content_object(ngx_campaign_alloc_t *a,
+    const ngx_campaign_rendered_t *r, size_t n, unsigned escaped,
+    u_char **json, size_t *len);
 static const ngx_campaign_language_t *ngx_campaign_content_choose(
     const ngx_campaign_t *c, const cJSON *data);
 static const char *ngx_campaign_content_asked(const cJSON *data);
@@ -38,6 +44,48 @@ ngx_campaign_content_render(ngx_campaign_alloc_t *a, const ngx_campaign_t *c,
     const cJSON *data, const char **language, ngx_campaign_rendered_t **out,
     size_t *n)
 {
+    return ngx_campaign_content_entries(a, c, data, 0, language, out, n);
+}
+
+
+int
+ngx_campaign_content_json(ngx_campaign_alloc_t *a,
+    const ngx_campaign_rendered_t *r, size_t n, u_char **json, size_t *len)
+{
+    return ngx_campaign_content_object(a, r, n, 0, json, len);
+}
+
+
+/*
+ * Templates render straight into JSON-escaped text, their static text
+ * escaped once when compiled: rendering and escaping the output after
+ * would go over every byte of the content again.
+ */
+
+int
+ngx_campaign_content_render_json(ngx_campaign_alloc_t *a,
+    const ngx_campaign_t *c, const cJSON *data, const char **language,
+    u_char **json, size_t *len)
+{
+    size_t                    n;
+    ngx_campaign_rendered_t  *r;
+
+    if (ngx_campaign_content_entries(a, c, data, 1, language, &r, &n) != 0) {
+        return -1;
+    }
+
+    return ngx_campaign_content_object(a, r, n, 1, json, len);
+}
+
+
+/* json: the texts JSON-escaped, for ngx_campaign_content_object() */
+
+static int
+ngx_campaign_content_entries(ngx_campaign_alloc_t *a,
+    const ngx_campaign_t *c, const cJSON *data, unsigned json,
+    const char **language, ngx_campaign_rendered_t **out, size_t *n)
+{
+    int                             rc;
     size_t                          i;
     ngx_campaign_rendered_t        *r;
     const ngx_campaign_content_t   *content;
@@ -59,10 +107,12 @@ ngx_campaign_content_render(ngx_campaign_alloc_t *a, const ngx_campaign_t *c,
         r[i].key = content[i].key;
         r[i].group = content[i].group;
 
-        if (ngx_campaign_template_render(content[i].tpl, data, a, &r[i].text,
-                                         &r[i].len)
-            != 0)
-        {
+        rc = json ? ngx_campaign_template_render_json(content[i].tpl, data,
+                                                      a, &r[i].text,
+                                                      &r[i].len)
+                  : ngx_campaign_template_render(content[i].tpl, data, a,
+                                                 &r[i].text, &r[i].len);
+        if (rc != 0) {
             return -1;
         }
     }
@@ -80,12 +130,14 @@ ngx_campaign_content_render(ngx_campaign_alloc_t *a, const ngx_campaign_t *c,
 
 /*
  * The entries of a group (push "data") follow each other: the group's
- * object opens at its first entry and closes after its last.
+ * object opens at its first entry and closes after its last.  escaped:
+ * the texts are JSON-escaped already.
  */
 
-int
-ngx_campaign_content_json(ngx_campaign_alloc_t *a,
-    const ngx_campaign_rendered_t *r, size_t n, u_char **json, size_t *len)
+static int
+ngx_campaign_content_object(ngx_campaign_alloc_t *a,
+    const ngx_campaign_rendered_t *r, size_t n, unsigned escaped,
+    u_char **json, size_t *len)
 {
     size_t       i, size;
     u_char      *p, *start;
@@ -95,8 +147,9 @@ ngx_campaign_content_json(ngx_campaign_alloc_t *a,
 
     for (i = 0; i < n; i++) {
         size += ngx_campaign_content_string_len(r[i].key, strlen(r[i].key))
-                + ngx_campaign_content_string_len((const char *) r[i].text,
-                                                  r[i].len)
+                + (escaped ? r[i].len + 2
+                           : ngx_campaign_content_string_len(
+                                 (const char *) r[i].text, r[i].len))
                 + sizeof(",:") - 1;
 
         if (r[i].group != NULL) {
@@ -138,8 +191,17 @@ ngx_campaign_content_json(ngx_campaign_alloc_t *a,
 
         p = ngx_campaign_content_string(p, r[i].key, strlen(r[i].key));
         *p++ = ':';
-        p = ngx_campaign_content_string(p, (const char *) r[i].text,
-                                        r[i].len);
+
+        if (escaped) {
+            *p++ = '"';
+            memcpy(p, r[i].text, r[i].len);
+            p += r[i].len;
+            *p++ = '"';
+
+        } else {
+            p = ngx_campaign_content_string(p, (const char *) r[i].text,
+                                            r[i].len);
+        }
     }
 
     if (group != NULL) {
@@ -160,16 +222,14 @@ int
 ngx_campaign_content_preview(ngx_campaign_alloc_t *a, const ngx_campaign_t *c,
     const cJSON *data, u_char **json, size_t *len)
 {
-    size_t                    n, size, content_len;
-    u_char                   *p, *start, *content;
-    const char               *language, *channel;
-    ngx_campaign_rendered_t  *r;
+    size_t       size, content_len;
+    u_char      *p, *start, *content;
+    const char  *language, *channel;
 
-    if (ngx_campaign_content_render(a, c, data, &language, &r, &n) != 0) {
-        return -1;
-    }
-
-    if (ngx_campaign_content_json(a, r, n, &content, &content_len) != 0) {
+    if (ngx_campaign_content_render_json(a, c, data, &language, &content,
+                                         &content_len)
+        != 0)
+    {
         return -1;
     }
 

@@ -39,13 +39,12 @@ static ngx_str_t  ngx_campaign_post = ngx_string("POST");
 ngx_int_t
 ngx_campaign_dispatch_render(ngx_campaign_message_t *m, ngx_pool_t *scratch)
 {
-    size_t                     n, len;
+    size_t                     len;
     u_char                    *json;
     const char                *language;
     ngx_campaign_t            *c;
     ngx_campaign_out_t         o;
     ngx_campaign_alloc_t       a;
-    ngx_campaign_rendered_t   *rendered;
     ngx_campaign_recipient_t  *rcp;
     ngx_campaign_execution_t  *e;
 
@@ -55,10 +54,9 @@ ngx_campaign_dispatch_render(ngx_campaign_message_t *m, ngx_pool_t *scratch)
 
     ngx_campaign_pool_alloc(&a, scratch);
 
-    if (ngx_campaign_content_render(&a, c, rcp->data, &language, &rendered,
-                                    &n)
-        != 0
-        || ngx_campaign_content_json(&a, rendered, n, &json, &len) != 0)
+    if (ngx_campaign_content_render_json(&a, c, rcp->data, &language, &json,
+                                         &len)
+        != 0)
     {
         ngx_log_error(NGX_LOG_WARN, e->log, 0,
                       "campaign: rendering message %V failed: "

@@ -163,7 +163,12 @@ failed:
 }
 
 
-/* a version 4 UUID */
+/*
+ * A version 4 UUID.  The random bytes are drawn 64 ids at a time: one
+ * RAND_bytes() call costs as much as the rest of a trigger's checks.
+ * Workers fill their own buffer, never the master, so no two processes
+ * share one.
+ */
 
 static void
 ngx_campaign_execution_id(ngx_campaign_execution_t *e)
@@ -172,16 +177,26 @@ ngx_campaign_execution_id(ngx_campaign_execution_t *e)
     uint32_t     rnd[4];
     ngx_uint_t   i;
 
+    static u_char      bytes[16 * 64];
+    static ngx_uint_t  used = sizeof(bytes);
+
     static const char  hex[] = "0123456789abcdef";
 
+    if (used == sizeof(bytes)) {
+        used = 0;
+
 #if (NGX_OPENSSL)
-    if (RAND_bytes((u_char *) rnd, sizeof(rnd)) != 1)
+        if (RAND_bytes(bytes, sizeof(bytes)) != 1)
 #endif
-    {
-        for (i = 0; i < 4; i++) {
-            rnd[i] = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
+        {
+            for (i = 0; i < sizeof(bytes); i++) {
+                bytes[i] = (u_char) (ngx_random() >> 7);
+            }
         }
     }
+
+    ngx_memcpy(rnd, bytes + used, sizeof(rnd));
+    used += sizeof(rnd);
 
     p = (u_char *) rnd;
     p[6] = (p[6] & 0x0f) | 0x40;

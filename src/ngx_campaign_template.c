@@ -12,6 +12,7 @@
 
 #include "ngx_campaign_template.h"
 #include "ngx_campaign_expr.h"
+#include "ngx_campaign_json.h"
 
 
 /*
@@ -133,6 +134,8 @@ typedef struct {
     size_t                           jump;       /* op index */
     const u_char                    *text;       /* TEXT; PARTIAL: indent */
     size_t                           len;
+    const u_char                    *json;       /* TEXT, JSON-escaped */
+    size_t                           json_len;
     ngx_campaign_template_name_t    *name;       /* VALUE, blocks */
 
     union {
@@ -150,6 +153,7 @@ struct ngx_campaign_template_s {
 
     /* to size the output buffer */
     size_t                           text_len;
+    size_t                           json_len;   /* text_len, escaped */
     size_t                           nvalues;
 };
 
@@ -230,6 +234,7 @@ typedef struct {
     ngx_campaign_template_array_t       ops;
     ngx_campaign_template_array_t       refs;
     size_t                              text_len;
+    size_t                              json_len;
     size_t                              nvalues;
     unsigned                            bol:1;    /* the next op starts a
                                                      line */
@@ -286,6 +291,7 @@ typedef struct {
     u_char                          *pos;
     u_char                          *end;
     size_t                           steps;
+    unsigned                         json:1;     /* JSON-escaped output */
 
     /* the context stack: the data, then one frame per open block */
     ngx_campaign_template_frame_t    frames[
@@ -349,6 +355,8 @@ static int ngx_campaign_template_split(ngx_campaign_template_parser_t *p,
     ngx_campaign_template_name_t *name);
 static int ngx_campaign_template_special(const ngx_campaign_segment_t *first,
     ngx_campaign_template_name_t *name);
+static int ngx_campaign_template_escape_texts(
+    ngx_campaign_template_parser_t *p);
 static int ngx_campaign_template_add_text(ngx_campaign_template_parser_t *p,
     const u_char *end);
 static ngx_campaign_template_op_t *ngx_campaign_template_add_op(
@@ -362,6 +370,9 @@ static void ngx_campaign_template_locate(ngx_campaign_template_parser_t *p,
 static void ngx_campaign_template_error(ngx_campaign_template_error_t *err,
     size_t line, size_t column, const char *fmt, ...);
 
+static int ngx_campaign_template_run(const ngx_campaign_template_t *tpl,
+    const cJSON *data, ngx_campaign_alloc_t *a, unsigned json, u_char **out,
+    size_t *out_len);
 static int ngx_campaign_template_push(ngx_campaign_template_render_t *r,
     const cJSON *value, const ngx_campaign_template_params_t *params,
     unsigned iterate);
@@ -391,9 +402,15 @@ static int ngx_campaign_template_write_html(ngx_campaign_template_render_t *r,
 static size_t ngx_campaign_template_format_number(double d, u_char *buf);
 static u_char *ngx_campaign_template_sprint_uint(u_char *buf,
     unsigned long long u, size_t width);
+static const u_char *ngx_campaign_template_entity(u_char c);
+static int ngx_campaign_template_write_text(
+    ngx_campaign_template_render_t *r, const u_char *s, size_t len);
+static void ngx_campaign_template_write_short(
+    ngx_campaign_template_render_t *r, const u_char *s, size_t len,
+    unsigned html);
 static int ngx_campaign_template_write(ngx_campaign_template_render_t *r,
     const u_char *s, size_t len);
-static int ngx_campaign_template_reserve(ngx_campaign_template_render_t *r,
+static int ngx_campaign_template_grow(ngx_campaign_template_render_t *r,
     size_t len);
 
 
@@ -405,6 +422,21 @@ static int ngx_campaign_template_reserve(ngx_campaign_template_render_t *r,
 
 #define ngx_campaign_template_line_start(p, s)                              \
     ((s) == (p)->start || (s)[-1] == '\n')
+
+/* room for len more bytes and the final NUL, growing the output if not */
+#define ngx_campaign_template_reserve(r, len)                               \
+    ((size_t) ((r)->end - (r)->pos) > (len)                                 \
+     ? 0 : ngx_campaign_template_grow(r, len))
+
+/*
+ * A value this short is JSON-escaped byte by byte when there is room for
+ * the worst case: a byte escapes into at most six in a JSON string, \u00XX.
+ */
+#define NGX_CAMPAIGN_TEMPLATE_SHORT  64
+
+#define ngx_campaign_template_short(r, len)                                 \
+    ((len) <= NGX_CAMPAIGN_TEMPLATE_SHORT                                   \
+     && (len) < (size_t) ((r)->end - (r)->pos) / 6)
 
 #define ngx_campaign_template_equal(s, len, lit)                            \
     ((len) == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
@@ -434,6 +466,22 @@ static const u_char  ngx_campaign_template_html_len[256] = {
     ['\''] = sizeof("&#39;") - 1,
     ['<'] = sizeof("&lt;") - 1,
     ['>'] = sizeof("&gt;") - 1
+};
+
+
+/* what a byte of a value needs: an HTML entity, JSON escaping, both */
+
+#define NGX_CAMPAIGN_TEMPLATE_HTML  1
+#define NGX_CAMPAIGN_TEMPLATE_JSON  2
+
+static const u_char  ngx_campaign_template_escapes[256] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    0, 0, 3, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0,    /* " & ' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0,    /* < > */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,    /* \ */
+    /* 0x60 - 0xff: nothing to escape */
 };
 
 
@@ -630,10 +678,15 @@ ngx_campaign_template_parse(ngx_campaign_template_compiler_t *c,
     /* the end of a fragment starts no line to indent */
     halt->bol = 0;
 
+    if (ngx_campaign_template_escape_texts(&p) != NGX_CAMPAIGN_TEMPLATE_OK) {
+        return NGX_CAMPAIGN_TEMPLATE_ERROR;
+    }
+
     tpl->ops = p.ops.elts;
     tpl->refs = p.refs.elts;
     tpl->nrefs = p.refs.nelts;
     tpl->text_len = p.text_len;
+    tpl->json_len = p.json_len;
     tpl->nvalues = p.nvalues;
 
     return NGX_CAMPAIGN_TEMPLATE_OK;
@@ -2120,6 +2173,50 @@ ngx_campaign_template_add_text(ngx_campaign_template_parser_t *p,
 }
 
 
+/*
+ * The static text JSON-escaped once, for ngx_campaign_template_render_json():
+ * a gateway payload then escapes only what comes from the data.  Text that
+ * needs no escaping, most of it, is not copied.
+ */
+
+static int
+ngx_campaign_template_escape_texts(ngx_campaign_template_parser_t *p)
+{
+    size_t                       i, len;
+    u_char                      *json;
+    ngx_campaign_template_op_t  *op;
+
+    op = p->ops.elts;
+
+    for (i = 0; i < p->ops.nelts; i++) {
+        if (op[i].type != NGX_CAMPAIGN_OP_TEXT) {
+            continue;
+        }
+
+        len = ngx_campaign_json_escaped_len(op[i].text, op[i].len);
+
+        if (len == op[i].len) {
+            op[i].json = op[i].text;
+
+        } else {
+            json = ngx_campaign_alloc(p->alloc, len);
+            if (json == NULL) {
+                ngx_campaign_template_error(p->err, 0, 0, "out of memory");
+                return NGX_CAMPAIGN_TEMPLATE_ERROR;
+            }
+
+            ngx_campaign_json_escape(json, op[i].text, op[i].len);
+            op[i].json = json;
+        }
+
+        op[i].json_len = len;
+        p->json_len += len;
+    }
+
+    return NGX_CAMPAIGN_TEMPLATE_OK;
+}
+
+
 /* the first op after a line start takes "bol" */
 
 static ngx_campaign_template_op_t *
@@ -2249,6 +2346,24 @@ ngx_campaign_template_render(const ngx_campaign_template_t *tpl,
     const cJSON *data, ngx_campaign_alloc_t *a, u_char **out,
     size_t *out_len)
 {
+    return ngx_campaign_template_run(tpl, data, a, 0, out, out_len);
+}
+
+
+int
+ngx_campaign_template_render_json(const ngx_campaign_template_t *tpl,
+    const cJSON *data, ngx_campaign_alloc_t *a, u_char **out,
+    size_t *out_len)
+{
+    return ngx_campaign_template_run(tpl, data, a, 1, out, out_len);
+}
+
+
+static int
+ngx_campaign_template_run(const ngx_campaign_template_t *tpl,
+    const cJSON *data, ngx_campaign_alloc_t *a, unsigned json, u_char **out,
+    size_t *out_len)
+{
     int                                    rc;
     cJSON                                  scratch;
     size_t                                 pc, size;
@@ -2262,7 +2377,7 @@ ngx_campaign_template_render(const ngx_campaign_template_t *tpl,
 
     /* the static text and a guess for the values: usually one allocation */
 
-    size = tpl->text_len + 32 * tpl->nvalues + 64;
+    size = (json ? tpl->json_len : tpl->text_len) + 32 * tpl->nvalues + 64;
 
     if (size > NGX_CAMPAIGN_TEMPLATE_MAX_OUTPUT + 1) {
         size = NGX_CAMPAIGN_TEMPLATE_MAX_OUTPUT + 1;
@@ -2277,6 +2392,7 @@ ngx_campaign_template_render(const ngx_campaign_template_t *tpl,
     r.pos = r.start;
     r.end = r.start + size;
     r.steps = 0;
+    r.json = json;
 
     r.frames[0].value = data;
     r.frames[0].params = NULL;
@@ -2313,9 +2429,15 @@ ngx_campaign_template_render(const ngx_campaign_template_t *tpl,
         switch (op->type) {
 
         case NGX_CAMPAIGN_OP_TEXT:
-            rc = indented
-                 ? ngx_campaign_template_write_lines(&r, op->text, op->len)
-                 : ngx_campaign_template_write(&r, op->text, op->len);
+            if (indented) {
+                rc = ngx_campaign_template_write_lines(&r, op->text, op->len);
+
+            } else if (r.json) {
+                rc = ngx_campaign_template_write(&r, op->json, op->json_len);
+
+            } else {
+                rc = ngx_campaign_template_write(&r, op->text, op->len);
+            }
 
             if (rc != 0) {
                 return -1;
@@ -2546,7 +2668,8 @@ ngx_campaign_template_write_indent(ngx_campaign_template_render_t *r)
         call = &r->calls[i];
 
         if (call->indent_len
-            && ngx_campaign_template_write(r, call->indent, call->indent_len)
+            && ngx_campaign_template_write_text(r, call->indent,
+                                                call->indent_len)
                != 0)
         {
             return -1;
@@ -2571,10 +2694,10 @@ ngx_campaign_template_write_lines(ngx_campaign_template_render_t *r,
         nl = memchr(s, '\n', end - s);
 
         if (nl == NULL || nl + 1 == end) {
-            return ngx_campaign_template_write(r, s, end - s);
+            return ngx_campaign_template_write_text(r, s, end - s);
         }
 
-        if (ngx_campaign_template_write(r, s, nl + 1 - s) != 0
+        if (ngx_campaign_template_write_text(r, s, nl + 1 - s) != 0
             || ngx_campaign_template_write_indent(r) != 0)
         {
             return -1;
@@ -2613,7 +2736,7 @@ ngx_campaign_template_eval(ngx_campaign_template_render_t *r,
         return ngx_campaign_template_write_html(r, text, len);
     }
 
-    return ngx_campaign_template_write(r, text, len);
+    return ngx_campaign_template_write_text(r, text, len);
 }
 
 
@@ -2849,10 +2972,13 @@ ngx_campaign_template_member(ngx_campaign_template_render_t *r,
             continue;
         }
 
-        /* the key ends at its NUL: stop there, not at the segment's end */
+        /*
+         * A segment holds no NUL (tag names and expression paths cannot):
+         * a key shorter than it differs from it at its own NUL.
+         */
 
         for (i = 0; i < key->len; i++) {
-            if (s[i] != key->data[i] || s[i] == '\0') {
+            if (s[i] != key->data[i]) {
                 break;
             }
         }
@@ -2940,7 +3066,7 @@ ngx_campaign_template_write_value(ngx_campaign_template_render_t *r,
             return ngx_campaign_template_write_html(r, s, len);
         }
 
-        return ngx_campaign_template_write(r, s, len);
+        return ngx_campaign_template_write_text(r, s, len);
 
     case cJSON_Number:
         /* digits, "-", ".", "e", "+": nothing to escape */
@@ -2968,7 +3094,38 @@ ngx_campaign_template_write_html(ngx_campaign_template_render_t *r,
 {
     size_t         i, escaped;
     u_char        *d;
-    const u_char  *entity;
+    const u_char  *run, *entity;
+
+    if (r->json) {
+
+        if (ngx_campaign_template_short(r, len)) {
+            ngx_campaign_template_write_short(r, s, len, 1);
+            return 0;
+        }
+
+        /* the entities need no JSON escaping, the runs between them may */
+
+        run = s;
+
+        for (i = 0; i < len; i++) {
+            if (ngx_campaign_template_html_len[s[i]] == 0) {
+                continue;
+            }
+
+            entity = ngx_campaign_template_entity(s[i]);
+            escaped = ngx_campaign_template_html_len[s[i]];
+
+            if (ngx_campaign_template_write_text(r, run, s + i - run) != 0
+                || ngx_campaign_template_write(r, entity, escaped) != 0)
+            {
+                return -1;
+            }
+
+            run = s + i + 1;
+        }
+
+        return ngx_campaign_template_write_text(r, run, s + len - run);
+    }
 
     escaped = len;
 
@@ -2989,25 +3146,32 @@ ngx_campaign_template_write_html(ngx_campaign_template_render_t *r,
     d = r->pos;
 
     for (i = 0; i < len; i++) {
-        switch (s[i]) {
-        case '"':  entity = (const u_char *) "&quot;"; break;
-        case '&':  entity = (const u_char *) "&amp;"; break;
-        case '\'': entity = (const u_char *) "&#39;"; break;
-        case '<':  entity = (const u_char *) "&lt;"; break;
-        case '>':  entity = (const u_char *) "&gt;"; break;
-
-        default:
+        if (ngx_campaign_template_html_len[s[i]] == 0) {
             *d++ = s[i];
             continue;
         }
 
-        memcpy(d, entity, ngx_campaign_template_html_len[s[i]]);
+        memcpy(d, ngx_campaign_template_entity(s[i]),
+               ngx_campaign_template_html_len[s[i]]);
         d += ngx_campaign_template_html_len[s[i]];
     }
 
     r->pos = d;
 
     return 0;
+}
+
+
+static const u_char *
+ngx_campaign_template_entity(u_char c)
+{
+    switch (c) {
+    case '"':  return (const u_char *) "&quot;";
+    case '&':  return (const u_char *) "&amp;";
+    case '\'': return (const u_char *) "&#39;";
+    case '<':  return (const u_char *) "&lt;";
+    default:   return (const u_char *) "&gt;";
+    }
 }
 
 
@@ -3141,6 +3305,71 @@ ngx_campaign_template_sprint_uint(u_char *buf, unsigned long long u,
 }
 
 
+/* text of the template or of the data: JSON-escaped when rendering so */
+
+static int
+ngx_campaign_template_write_text(ngx_campaign_template_render_t *r,
+    const u_char *s, size_t len)
+{
+    if (!r->json) {
+        return ngx_campaign_template_write(r, s, len);
+    }
+
+    if (ngx_campaign_template_short(r, len)) {
+        ngx_campaign_template_write_short(r, s, len, 0);
+        return 0;
+    }
+
+    if (ngx_campaign_template_reserve(r,
+                                      ngx_campaign_json_escaped_len(s, len))
+        != 0)
+    {
+        return -1;
+    }
+
+    r->pos = ngx_campaign_json_escape(r->pos, s, len);
+
+    return 0;
+}
+
+
+/*
+ * A short value into a JSON string byte by byte, which for a few bytes
+ * costs less than looking for runs to copy whole; HTML entities need no
+ * JSON escaping.  The room for the worst case is there.
+ */
+
+static void
+ngx_campaign_template_write_short(ngx_campaign_template_render_t *r,
+    const u_char *s, size_t len, unsigned html)
+{
+    u_char        *d, mask, what;
+    const u_char  *end;
+
+    d = r->pos;
+    mask = html ? (NGX_CAMPAIGN_TEMPLATE_HTML | NGX_CAMPAIGN_TEMPLATE_JSON)
+                : NGX_CAMPAIGN_TEMPLATE_JSON;
+
+    for (end = s + len; s < end; s++) {
+        what = ngx_campaign_template_escapes[*s] & mask;
+
+        if (what == 0) {
+            *d++ = *s;
+
+        } else if (what & NGX_CAMPAIGN_TEMPLATE_HTML) {
+            memcpy(d, ngx_campaign_template_entity(*s),
+                   ngx_campaign_template_html_len[*s]);
+            d += ngx_campaign_template_html_len[*s];
+
+        } else {
+            d = ngx_campaign_json_escape(d, s, 1);
+        }
+    }
+
+    r->pos = d;
+}
+
+
 static int
 ngx_campaign_template_write(ngx_campaign_template_render_t *r,
     const u_char *s, size_t len)
@@ -3156,17 +3385,13 @@ ngx_campaign_template_write(ngx_campaign_template_render_t *r,
 }
 
 
-/* room for len more bytes and the final NUL, within the output limit */
+/* a larger output buffer, within the output limit */
 
 static int
-ngx_campaign_template_reserve(ngx_campaign_template_render_t *r, size_t len)
+ngx_campaign_template_grow(ngx_campaign_template_render_t *r, size_t len)
 {
     size_t   used, size;
     u_char  *start;
-
-    if ((size_t) (r->end - r->pos) > len) {
-        return 0;
-    }
 
     used = r->pos - r->start;
 

@@ -139,6 +139,17 @@ int ngx_campaign_template_render(const ngx_campaign_template_t *tpl,
     size_t *out_len);
 
 /*
+ * As ngx_campaign_template_render(), the output escaped as the inside of a
+ * JSON string (ngx_campaign_json_escape()), for a gateway payload: the same
+ * bytes as escaping the output of ngx_campaign_template_render(), but the
+ * static text was escaped when the template was compiled and only values
+ * are escaped now.  The output limit counts the escaped bytes.
+ */
+int ngx_campaign_template_render_json(const ngx_campaign_template_t *tpl,
+    const cJSON *data, ngx_campaign_alloc_t *a, u_char **out,
+    size_t *out_len);
+
+/*
  * The names a template references, in source order, for docs and linting:
  * those of its own tags ("this", "../a" and "@index" too), not those of
  * its fragments nor of its expression tags.

@@ -410,6 +410,72 @@ test_preview_email(void **state)
 }
 
 
+/* a gateway payload's content in one step: the same bytes as in two */
+
+static void
+same_content(const ngx_campaign_t *c, const char *s)
+{
+    size_t                    n, len, json_len;
+    cJSON                    *d;
+    u_char                   *out, *json;
+    const char               *lang, *json_lang;
+    ngx_campaign_rendered_t  *r;
+
+    d = data(s);
+
+    assert_int_equal(ngx_campaign_content_render(&arena.alloc, c, d, &lang,
+                                                 &r, &n),
+                     0);
+    assert_int_equal(ngx_campaign_content_json(&arena.alloc, r, n, &out,
+                                               &len),
+                     0);
+    assert_int_equal(ngx_campaign_content_render_json(&arena.alloc, c, d,
+                                                      &json_lang, &json,
+                                                      &json_len),
+                     0);
+
+    assert_string_equal(json_lang, lang);
+    assert_int_equal(json_len, len);
+    assert_string_equal((char *) json, (char *) out);
+}
+
+
+static void
+test_render_json(void **state)
+{
+    ngx_campaign_t  *c;
+
+    (void) state;
+
+    c = campaign("{'id': 'cart', 'name': 'Cart', 'type': 'transactional',"
+                 " 'status': 'live', 'channel': 'push',"
+                 " 'content': {'title': 'Hi \\\\ {{profile.name}}\\t',"
+                 "  'body': '{{context.n}} \\\"items\\\"',"
+                 "  'data': {'link': 'app://cart/{{context.cart}}',"
+                 "   'kind': 'cart'}},"
+                 " 'languages': {'fr': {'body': '{{context.n}} articles',"
+                 "  'data': {'kind': 'panier'}}}}");
+
+    same_content(c, "{'profile': {'name': 'Ann \\\"A\\\" \\\\ \\n'},"
+                    " 'context': {'n': 2.5, 'cart': '<c1>'}}");
+    same_content(c, "{'profile': {'name': 'Ann', 'preferredLanguage': 'fr'},"
+                    " 'context': {'n': 2, 'cart': '\\u0002'}}");
+
+    c = campaign("{'id': 'reset', 'name': 'Reset', 'type': 'transactional',"
+                 " 'status': 'live', 'channel': 'email',"
+                 " 'content': {'from': 'A <a@example.com>',"
+                 "  'subject': 'Hi {{profile.name}}',"
+                 "  'html': '<p class=\\\"x\\\">Hi {{profile.name}}"
+                 "{{#each context.l}}<i>{{.}}</i>\\n{{/each}}</p>',"
+                 "  'text': 'Hi {{profile.name}}\\n\\t{{{context.raw}}}'}}");
+
+    same_content(c, "{'profile': {'name': 'Tom & <\\\"Jerry\\\">\\r'},"
+                    " 'context': {'l': ['a\\\\b', 1, true, null],"
+                    "  'raw': '<b>\\u001f</b>'}}");
+    same_content(c, "{}");
+}
+
+
 static void
 test_out_of_memory(void **state)
 {
@@ -458,6 +524,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_render_fallbacks, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_json_escaping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_render_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_data_group, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_preview_email, setup, teardown),

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "ngx_campaign_template.h"
+#include "ngx_campaign_json.h"
 #include "ngx_campaign_arena.h"
 
 
@@ -541,18 +542,61 @@ teardown_run(void **state)
 }
 
 
+/*
+ * ngx_campaign_template_render_json() gives what escaping the output of
+ * ngx_campaign_template_render() gives: every case below checks it.
+ */
+
+static int
+same_as_json(const ngx_campaign_template_t *tpl, const cJSON *data,
+    ngx_campaign_alloc_t *a, const u_char *out, size_t out_len)
+{
+    size_t   len, json_len;
+    u_char  *expected, *json;
+
+    len = ngx_campaign_json_escaped_len(out, out_len);
+
+    expected = malloc(len + 1);
+    assert_non_null(expected);
+
+    ngx_campaign_json_escape(expected, out, out_len);
+
+    if (ngx_campaign_template_render_json(tpl, data, a, &json, &json_len)
+        != 0
+        || json_len != len || memcmp(json, expected, len) != 0
+        || json[json_len] != '\0')
+    {
+        print_error("render_json: expected \"%.*s\"\n", (int) len, expected);
+        free(expected);
+        return 0;
+    }
+
+    free(expected);
+
+    return 1;
+}
+
+
 /* renders the compiled template with the JSON data: 0 or -1 */
 
 static int
 render_compiled(run_t *run, const char *json)
 {
+    int  rc;
+
     cJSON_Delete(run->data);
     run->data = cJSON_Parse(json);
     assert_non_null(run->data);
 
-    return ngx_campaign_template_render(run->tpl, run->data,
-                                        &run->arena.alloc, &run->out,
-                                        &run->out_len);
+    rc = ngx_campaign_template_render(run->tpl, run->data, &run->arena.alloc,
+                                      &run->out, &run->out_len);
+
+    if (rc == 0) {
+        assert_true(same_as_json(run->tpl, run->data, &run->arena.alloc,
+                                 run->out, run->out_len));
+    }
+
+    return rc;
 }
 
 
@@ -647,7 +691,9 @@ test_spec_case(void **state)
                                       &arena.alloc, &out, &out_len);
 
     if (rc != 0 || out_len != strlen(expected)
-        || memcmp(out, expected, out_len) != 0)
+        || memcmp(out, expected, out_len) != 0
+        || !same_as_json(tpl, cJSON_GetObjectItem(c->test, "data"),
+                         &arena.alloc, out, out_len))
     {
         print_error("%s: \"%s\"\n  template: \"%s\"\n  expected: \"%s\"\n"
                     "  got:      \"%.*s\" (rc %d)\n",
@@ -2020,6 +2066,72 @@ test_email_2k(void **state)
 }
 
 
+/*
+ * Rendered for a JSON string: HTML entities need no JSON escaping, what
+ * the data brings between them does (quotes, backslashes, control
+ * characters), and so do the static text and a fragment's indentation.
+ */
+
+static void
+test_render_json(void **state)
+{
+    char         long_data[512];
+    u_char      *out;
+    size_t       i, len;
+    run_t       *run = *state;
+    const char  *data = "{\"v\": \"<a href=\\\"x\\\">\\\\\\n\\t\\u0001'\"}";
+
+    /* v is: <a href="x">\ newline tab U+0001 ' */
+
+    assert_int_equal(compile_with(run, "\"{{v}}\"\n{{{v}}}\n{%= v %}\n"
+                                       "\t{{>f}}\nend",
+                                  NGX_CAMPAIGN_ESCAPE_HTML,
+                                  "{\"f\": \"[{{v}}]\\n<\\\\>\\n\"}"),
+                     0);
+    assert_int_equal(render_compiled(run, data), 0);
+
+    assert_int_equal(ngx_campaign_template_render_json(run->tpl, run->data,
+                                                       &run->arena.alloc,
+                                                       &out, &len),
+                     0);
+    assert_string_equal((char *) out,
+        "\\\"&lt;a href=&quot;x&quot;&gt;\\\\\\n\\t\\u0001&#39;\\\"\\n"
+        "<a href=\\\"x\\\">\\\\\\n\\t\\u0001'\\n"
+        "&lt;a href=&quot;x&quot;&gt;\\\\\\n\\t\\u0001&#39;\\n"
+        "\\t[&lt;a href=&quot;x&quot;&gt;\\\\\\n\\t\\u0001&#39;]\\n"
+        "\\t<\\\\>\\nend");
+    assert_int_equal(strlen((char *) out), len);
+
+    /* the text escape mode escapes for JSON only */
+
+    assert_string_equal(render(run, "\"{{v}}\"", data,
+                               NGX_CAMPAIGN_ESCAPE_NONE),
+                        "\"<a href=\"x\">\\\n\t\001'\"");
+    assert_int_equal(ngx_campaign_template_render_json(run->tpl, run->data,
+                                                       &run->arena.alloc,
+                                                       &out, &len),
+                     0);
+    assert_string_equal((char *) out,
+                        "\\\"<a href=\\\"x\\\">\\\\\\n\\t\\u0001'\\\"");
+
+    /* values longer than those escaped byte by byte (render_compiled()) */
+
+    strcpy(long_data, "{\"v\": \"");
+
+    for (i = 0; i < 40; i++) {
+        strcat(long_data, "a\\\"<\\\\\\n");
+    }
+
+    strcat(long_data, "\"}");
+
+    assert_int_equal(compile(run, "{{v}}|{{{v}}}|{{v}}",
+                             NGX_CAMPAIGN_ESCAPE_HTML),
+                     0);
+    assert_int_equal(render_compiled(run, long_data), 0);
+    assert_int_equal(run->out_len, 2 * 40 * 13 + 40 * 5 + 2);
+}
+
+
 #define template_test(f)                                                    \
     cmocka_unit_test_setup_teardown(f, setup_run, teardown_run)
 
@@ -2062,6 +2174,7 @@ main(void)
         cmocka_unit_test(test_out_of_memory),
         template_test(test_refs),
         template_test(test_email_2k),
+        template_test(test_render_json),
     };
 
     failed = run_spec();
