@@ -54,8 +54,10 @@ static u_char *ngx_campaign_execution_log_error(ngx_log_t *log, u_char *buf,
     size_t len);
 static void ngx_campaign_execution_handler(ngx_event_t *ev);
 static ngx_int_t ngx_campaign_execution_advance(ngx_campaign_execution_t *e);
-static void ngx_campaign_execution_lookups(ngx_campaign_execution_t *e);
-static void ngx_campaign_execution_sends(ngx_campaign_execution_t *e);
+static void ngx_campaign_execution_start_messages(
+    ngx_campaign_execution_t *e, ngx_campaign_message_state_e from);
+static void ngx_campaign_execution_lookup(ngx_campaign_message_t *m);
+static void ngx_campaign_execution_send(ngx_campaign_message_t *m);
 static void ngx_campaign_execution_render(ngx_campaign_message_t *m,
     ngx_pool_t *pool);
 static void ngx_campaign_execution_retry_handler(ngx_event_t *ev);
@@ -709,7 +711,7 @@ ngx_campaign_execution_advance(ngx_campaign_execution_t *e)
 
     case NGX_CAMPAIGN_EXECUTION_LOOKUP:
 
-        ngx_campaign_execution_lookups(e);
+        ngx_campaign_execution_start_messages(e, NGX_CAMPAIGN_MESSAGE_NEW);
 
         if (e->in_flight) {
             return NGX_AGAIN;
@@ -737,7 +739,7 @@ ngx_campaign_execution_advance(ngx_campaign_execution_t *e)
 
     case NGX_CAMPAIGN_EXECUTION_SENDING:
 
-        ngx_campaign_execution_sends(e);
+        ngx_campaign_execution_start_messages(e, NGX_CAMPAIGN_MESSAGE_READY);
 
         if (e->in_flight || e->waiting) {
             return NGX_AGAIN;
@@ -790,10 +792,15 @@ ngx_campaign_execution_advance(ngx_campaign_execution_t *e)
 }
 
 
+/*
+ * Starts what the messages in state "from" wait for, a profile lookup or a
+ * gateway attempt, in the recipients' order, while there is room.
+ */
+
 static void
-ngx_campaign_execution_lookups(ngx_campaign_execution_t *e)
+ngx_campaign_execution_start_messages(ngx_campaign_execution_t *e,
+    ngx_campaign_message_state_e from)
 {
-    ngx_int_t                rc;
     ngx_uint_t               i;
     ngx_campaign_message_t  *m;
 
@@ -805,55 +812,53 @@ ngx_campaign_execution_lookups(ngx_campaign_execution_t *e)
 
         m = &e->messages[i];
 
-        if (m->state != NGX_CAMPAIGN_MESSAGE_NEW) {
+        if (m->state != from) {
             continue;
         }
 
-        rc = ngx_campaign_profile_lookup(m);
+        if (from == NGX_CAMPAIGN_MESSAGE_NEW) {
+            ngx_campaign_execution_lookup(m);
 
-        if (rc == NGX_OK) {
-            m->state = NGX_CAMPAIGN_MESSAGE_LOOKUP;
-            continue;
+        } else {
+            ngx_campaign_execution_send(m);
         }
-
-        if (rc == NGX_DECLINED) {
-            m->profile_status = NGX_HTTP_NOT_FOUND;
-            ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_NO_PROFILE);
-            continue;
-        }
-
-        m->profile_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_LOOKUP);
     }
 }
 
 
 static void
-ngx_campaign_execution_sends(ngx_campaign_execution_t *e)
+ngx_campaign_execution_lookup(ngx_campaign_message_t *m)
 {
-    ngx_uint_t               i;
-    ngx_campaign_message_t  *m;
+    ngx_int_t  rc;
 
-    for (i = 0; i < e->nmessages; i++) {
+    rc = ngx_campaign_profile_lookup(m);
 
-        if (e->in_flight >= e->conf->concurrency) {
-            return;
-        }
-
-        m = &e->messages[i];
-
-        if (m->state != NGX_CAMPAIGN_MESSAGE_READY) {
-            continue;
-        }
-
-        if (ngx_campaign_dispatch_send(m) == NGX_OK) {
-            m->state = NGX_CAMPAIGN_MESSAGE_SENDING;
-            continue;
-        }
-
-        m->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_GATEWAY);
+    if (rc == NGX_OK) {
+        m->state = NGX_CAMPAIGN_MESSAGE_LOOKUP;
+        return;
     }
+
+    if (rc == NGX_DECLINED) {
+        m->profile_status = NGX_HTTP_NOT_FOUND;
+        ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_NO_PROFILE);
+        return;
+    }
+
+    m->profile_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_LOOKUP);
+}
+
+
+static void
+ngx_campaign_execution_send(ngx_campaign_message_t *m)
+{
+    if (ngx_campaign_dispatch_send(m) == NGX_OK) {
+        m->state = NGX_CAMPAIGN_MESSAGE_SENDING;
+        return;
+    }
+
+    m->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_GATEWAY);
 }
 
 
