@@ -35,9 +35,15 @@
  */
 
 
+/*
+ * The execution's log and its context live in its connection's pool,
+ * which outlives the execution's own: nginx may still log through the
+ * connection once the execution is gone.
+ */
+
 typedef struct {
     ngx_http_log_ctx_t           http;        /* what nginx expects */
-    ngx_campaign_execution_t    *execution;
+    u_char                       id[NGX_CAMPAIGN_EXECUTION_ID_LEN];
     ngx_str_t                    client;
 } ngx_campaign_execution_log_ctx_t;
 
@@ -64,12 +70,15 @@ static void ngx_campaign_execution_retry_handler(ngx_event_t *ev);
 static void ngx_campaign_execution_deadline_handler(ngx_event_t *ev);
 static void ngx_campaign_execution_close(ngx_campaign_execution_t *e);
 static void ngx_campaign_execution_release(ngx_campaign_execution_t *e);
+static void ngx_campaign_execution_close_connection(ngx_connection_t *c);
+static void ngx_campaign_execution_free_connection(void *data);
 static ngx_pool_t *ngx_campaign_pool_get(ngx_log_t *log);
 static void ngx_campaign_pool_put(ngx_pool_t *pool);
 
 
 #define NGX_CAMPAIGN_EXECUTION_POOL_SIZE  8192
 #define NGX_CAMPAIGN_LINGER               1000
+#define NGX_CAMPAIGN_LINGER_WARN          10
 #define NGX_CAMPAIGN_POOL_CACHE           64
 #define NGX_CAMPAIGN_POOL_CACHE_BLOCKS    4
 
@@ -391,20 +400,18 @@ static ngx_int_t
 ngx_campaign_execution_request(ngx_campaign_execution_t *e,
     ngx_http_request_t *client)
 {
+    ngx_uint_t                         i;
+    ngx_log_t                         *log;
     ngx_time_t                        *tp;
     ngx_table_elt_t                   *host;
     ngx_connection_t                  *c;
+    ngx_pool_cleanup_t                *cln;
     ngx_http_request_t                *r;
     ngx_http_core_main_conf_t         *cmcf;
     ngx_campaign_execution_log_ctx_t  *ctx;
 
     r = ngx_pcalloc(e->pool, sizeof(ngx_http_request_t));
     if (r == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx = ngx_pcalloc(e->pool, sizeof(ngx_campaign_execution_log_ctx_t));
-    if (ctx == NULL) {
         return NGX_ERROR;
     }
 
@@ -447,11 +454,21 @@ ngx_campaign_execution_request(ngx_campaign_execution_t *e,
         }
 
         *host = *client->headers_in.host;
+#if (nginx_version >= 1023000)
+        host->next = NULL;
+#endif
 
+        host->key.data = ngx_pstrdup(e->pool, &host->key);
         host->value.data = ngx_pstrdup(e->pool, &host->value);
-        if (host->value.data == NULL) {
+        host->lowcase_key = ngx_pnalloc(e->pool, host->key.len);
+
+        if (host->key.data == NULL || host->value.data == NULL
+            || host->lowcase_key == NULL)
+        {
             return NGX_ERROR;
         }
+
+        ngx_strlow(host->lowcase_key, host->key.data, host->key.len);
 
         r->headers_in.host = host;
         r->headers_in.server = host->value;
@@ -478,16 +495,42 @@ ngx_campaign_execution_request(ngx_campaign_execution_t *e,
     }
 
     c->fd = (ngx_socket_t) -1;
-    e->connection = c;
 
-    if (ngx_campaign_execution_address(e, c, client->connection) != NGX_OK) {
+    c->pool = ngx_campaign_pool_get(e->log);
+    if (c->pool == NULL) {
+        ngx_campaign_execution_close_connection(c);
         return NGX_ERROR;
     }
 
-    c->pool = e->pool;
-    c->log = e->log;
-    c->read->log = e->log;
-    c->write->log = e->log;
+    cln = ngx_pool_cleanup_add(c->pool, 0);
+    if (cln == NULL) {
+        ngx_campaign_pool_put(c->pool);
+        c->pool = NULL;
+        ngx_campaign_execution_close_connection(c);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_campaign_execution_free_connection;
+    cln->data = c;
+
+    e->connection = c;
+
+    ctx = ngx_pcalloc(c->pool, sizeof(ngx_campaign_execution_log_ctx_t));
+    log = ngx_palloc(c->pool, sizeof(ngx_log_t));
+
+    if (ctx == NULL || log == NULL
+        || ngx_campaign_execution_address(e, c, client->connection)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    *log = *e->log;
+    c->pool->log = log;
+
+    c->log = log;
+    c->read->log = log;
+    c->write->log = log;
     c->log_error = NGX_ERROR_INFO;
     c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
     c->requests = 1;
@@ -495,13 +538,16 @@ ngx_campaign_execution_request(ngx_campaign_execution_t *e,
 
     /*
      * Its events never fire: an upstream that would watch a client's
-     * connection for a close must find them added already.
+     * connection for a close must find them added already, and nothing
+     * may set socket options on it.
      */
 
     c->read->handler = ngx_http_empty_handler;
     c->write->handler = ngx_http_empty_handler;
     c->read->active = 1;
     c->write->active = 1;
+    c->tcp_nodelay = NGX_TCP_NODELAY_DISABLED;
+    c->tcp_nopush = NGX_TCP_NOPUSH_DISABLED;
 
     r->signature = NGX_HTTP_MODULE;
     r->connection = c;
@@ -531,6 +577,15 @@ ngx_campaign_execution_request(ngx_campaign_execution_t *e,
     r->read_event_handler = ngx_http_block_reading;
     r->write_event_handler = ngx_http_request_empty_handler;
 
+    /*
+     * limit_req and limit_conn count a main request once, and would make
+     * a subrequest wait on the events of this connection, which never
+     * fire: they are passed.
+     */
+
+    r->limit_req_status = 1;               /* NGX_HTTP_LIMIT_REQ_PASSED */
+    r->limit_conn_status = 1;              /* NGX_HTTP_LIMIT_CONN_PASSED */
+
     ngx_http_set_ctx(r, e, ngx_http_campaign_module);
 
     e->request = r;
@@ -540,13 +595,23 @@ ngx_campaign_execution_request(ngx_campaign_execution_t *e,
     ctx->http.connection = c;
     ctx->http.request = r;
     ctx->http.current_request = r;
-    ctx->execution = e;
+    ngx_memcpy(ctx->id, e->id, NGX_CAMPAIGN_EXECUTION_ID_LEN);
     ctx->client = c->addr_text;
 
-    e->log->connection = c->number;
-    e->log->handler = ngx_campaign_execution_log_error;
-    e->log->data = ctx;
-    e->log->action = NULL;
+    log->connection = c->number;
+    log->handler = ngx_campaign_execution_log_error;
+    log->data = ctx;
+    log->action = NULL;
+
+    /* from now on the execution logs as its connection does */
+
+    e->log = log;
+    e->pool->log = log;
+    e->trigger_pool->log = log;
+
+    for (i = 0; i < e->nmessages; i++) {
+        e->messages[i].retry.log = log;
+    }
 
     return NGX_OK;
 }
@@ -561,7 +626,7 @@ static ngx_int_t
 ngx_campaign_execution_address(ngx_campaign_execution_t *e,
     ngx_connection_t *c, ngx_connection_t *client)
 {
-    c->sockaddr = ngx_palloc(e->pool, client->socklen);
+    c->sockaddr = ngx_palloc(c->pool, client->socklen);
     if (c->sockaddr == NULL) {
         return NGX_ERROR;
     }
@@ -569,15 +634,19 @@ ngx_campaign_execution_address(ngx_campaign_execution_t *e,
     ngx_memcpy(c->sockaddr, client->sockaddr, client->socklen);
     c->socklen = client->socklen;
 
-    c->addr_text.data = ngx_pstrdup(e->pool, &client->addr_text);
+    c->addr_text.data = ngx_pstrdup(c->pool, &client->addr_text);
     if (c->addr_text.data == NULL && client->addr_text.len) {
         return NGX_ERROR;
     }
 
     c->addr_text.len = client->addr_text.len;
 
+    /* a wildcard listen knows its address once asked: ask before copying */
+
+    (void) ngx_connection_local_sockaddr(client, NULL, 0);
+
     if (client->local_sockaddr) {
-        c->local_sockaddr = ngx_palloc(e->pool, client->local_socklen);
+        c->local_sockaddr = ngx_palloc(c->pool, client->local_socklen);
         if (c->local_sockaddr == NULL) {
             return NGX_ERROR;
         }
@@ -614,8 +683,8 @@ ngx_campaign_execution_log_error(ngx_log_t *log, u_char *buf, size_t len)
     ctx = log->data;
 
     p = ngx_snprintf(buf, len, ", execution: %*s, client: %V",
-                     (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN,
-                     ctx->execution->id, &ctx->client);
+                     (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, ctx->id,
+                     &ctx->client);
     len -= p - buf;
     buf = p;
 
@@ -671,6 +740,11 @@ ngx_campaign_execution_handler(ngx_event_t *ev)
 
     e = ev->data;
     c = e->connection;
+
+    /* what it logs is its own, not the last subrequest's */
+
+    ngx_http_set_log_request(c->log, e->request);
+    c->log->action = NULL;
 
     if (ngx_campaign_execution_advance(e) == NGX_DONE) {
         return;
@@ -778,6 +852,15 @@ ngx_campaign_execution_advance(ngx_campaign_execution_t *e)
         if (e->request->count > 1) {
             if (!e->linger.timer_set) {
                 ngx_add_timer(&e->linger, NGX_CAMPAIGN_LINGER);
+
+                if (++e->lingered == NGX_CAMPAIGN_LINGER_WARN) {
+                    ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                                  "campaign: execution settled %Ms ago, "
+                                  "%ui subrequest(s) still running",
+                                  (ngx_msec_t) NGX_CAMPAIGN_LINGER_WARN
+                                  * NGX_CAMPAIGN_LINGER / 1000,
+                                  e->request->count - 1);
+                }
             }
 
             return NGX_AGAIN;
@@ -962,6 +1045,9 @@ ngx_campaign_execution_deadline_handler(ngx_event_t *ev)
     ngx_uint_t               i, n;
     ngx_campaign_message_t  *m;
 
+    ngx_http_set_log_request(e->log, e->request);
+    e->log->action = NULL;
+
     n = 0;
 
     for (i = 0; i < e->nmessages; i++) {
@@ -1006,23 +1092,32 @@ ngx_campaign_execution_deadline_handler(ngx_event_t *ev)
 static void
 ngx_campaign_execution_close(ngx_campaign_execution_t *e)
 {
+    ngx_connection_t  *c;
+
     e->closing = 1;
+    c = e->connection;
 
     ngx_campaign_execution_release(e);
+
+    /* the pool's cleanups (files, upstreams) may log through c */
+
     ngx_campaign_pool_put(e->pool);
+
+    if (c) {
+        ngx_campaign_execution_close_connection(c);
+    }
 }
 
 
 /*
- * What the execution holds outside its pool: timers, posted events, its
- * place in the worker's list and its connection.
+ * What the execution holds outside its pools: timers, posted events and
+ * its place in the worker's list.
  */
 
 static void
 ngx_campaign_execution_release(ngx_campaign_execution_t *e)
 {
-    ngx_uint_t         i;
-    ngx_connection_t  *c;
+    ngx_uint_t  i;
 
     if (e->advance.posted) {
         ngx_delete_posted_event(&e->advance);
@@ -1052,14 +1147,13 @@ ngx_campaign_execution_release(ngx_campaign_execution_t *e)
         e->trigger_pool = NULL;
     }
 
-    c = e->connection;
-
-    if (c == NULL) {
-        return;
-    }
-
     e->connection = NULL;
+}
 
+
+static void
+ngx_campaign_execution_close_connection(ngx_connection_t *c)
+{
     if (c->read->timer_set) {
         ngx_del_timer(c->read);
     }
@@ -1079,6 +1173,30 @@ ngx_campaign_execution_release(ngx_campaign_execution_t *e)
     c->destroyed = 1;
     c->read->closed = 1;
     c->write->closed = 1;
+
+    if (c->pool) {
+        /* its cleanup frees the connection */
+        ngx_campaign_pool_put(c->pool);
+        return;
+    }
+
+    ngx_campaign_execution_free_connection(c);
+}
+
+
+/*
+ * The connection goes with its pool: when the execution closes it, or
+ * when nginx does, having ended the execution's request itself (then
+ * ngx_close_connection() has logged "connection already closed" and
+ * left the connection to us).
+ */
+
+static void
+ngx_campaign_execution_free_connection(void *data)
+{
+    ngx_connection_t *c = data;
+
+    c->pool = NULL;
 
     /* ngx_free_connection() indexes the files array with the fd */
 
@@ -1124,6 +1242,8 @@ ngx_campaign_execution_cleanup(void *data)
         e->notified = 1;
         e->settled(e, e->data);
     }
+
+    /* nginx closes the connection next, and its pool frees it */
 
     ngx_campaign_execution_release(e);
 }

@@ -214,6 +214,8 @@ struct ngx_campaign_execution_s {
 
     ngx_queue_t                  queue;       /* the worker's executions */
 
+    ngx_uint_t                   lingered;
+
     unsigned                     starting:1;
     unsigned                     notified:1;
     unsigned                     closing:1;

@@ -248,6 +248,15 @@ ngx_campaign_subrequest_finalized(ngx_http_request_t *sr, void *data,
     s->request = NULL;
     e = s->execution;
 
+    /* an upstream that closed early still finalizes with its status */
+
+    if (s->capture && s->status == NGX_HTTP_OK && !s->too_large
+        && sr->headers_out.content_length_n >= 0
+        && sr->headers_out.content_length_n != (off_t) (s->pos - s->start))
+    {
+        s->unreadable = 1;
+    }
+
     if (s->abandoned) {
         /* the execution has settled this message already */
         ngx_campaign_subrequest_release(s);
