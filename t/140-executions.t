@@ -45,6 +45,21 @@ sub read_file {
 
 my $gateway = fork // die "fork: $!";
 
+my $main = $$;
+
+# whatever happens to the tests, the gateway and nginx go with them
+END {
+    if ($$ == $main) {
+        my $pid = read_file('logs/nginx.pid');
+        kill 'QUIT', $pid if $pid && $pid =~ /^(\d+)/;
+
+        if ($gateway) {
+            kill 'TERM', $gateway;
+            waitpid $gateway, 0;
+        }
+    }
+}
+
 if ($gateway == 0) {
     my $listen = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$gw_port",
                                        Listen => 64, ReuseAddr => 1)
@@ -282,6 +297,7 @@ ok wait_for(sub { !kill 0, $pid }), 'nginx quits';
 
 kill 'TERM', $gateway;
 waitpid $gateway, 0;
+$gateway = 0;
 
 unlike read_file('logs/error.log'),
        qr/\[(alert|crit|emerg)\]|exited on signal|abandoned/,
