@@ -98,6 +98,11 @@ latency "$lconns" "$latency_seconds"
 
 echo "latency: the trigger at a fixed $goal req/s ($latency_share of the median), $lconns connections, ${latency_seconds}s"
 echo "latency: achieved $(achieved) req/s, p50 $(ms 50%) ms, p99 $(ms 99%) ms (target p99 < 2 ms)"
+
+# the same connections and pace against bare nginx: the machine's own tail
+BENCH_BODY= wrk -t1 -c"$lconns" -d"${latency_seconds}s" --latency \
+    -s "$bench/latency.lua" "$url/bare" > "$dir/latency"
+echo "latency: bare nginx at the same pace: achieved $(achieved) req/s, p50 $(ms 50%) ms, p99 $(ms 99%) ms"
 echo "after: $(load)"
 
 if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
