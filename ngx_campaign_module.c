@@ -384,6 +384,7 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (clcf->noname && conf->api == NGX_CONF_UNSET && conf->outbox == NULL) {
         conf->api = prev->api;
+        conf->ctx = prev->ctx;
         conf->outbox = prev->outbox;
 
         if (clcf->lmt_excpt && clcf->handler == NULL) {
@@ -542,6 +543,7 @@ ngx_campaign_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     cplcf->api = 1;
+    cplcf->ctx = cf->ctx;
     clcf->handler = ngx_campaign_api_handler;
 
     return NGX_CONF_OK;

@@ -54,6 +54,8 @@ static ngx_int_t ngx_campaign_execution_copy(ngx_campaign_execution_t *e,
 static void ngx_campaign_execution_cleanup(void *data);
 static ngx_int_t ngx_campaign_execution_request(ngx_campaign_execution_t *e,
     ngx_http_request_t *client);
+static ngx_int_t ngx_campaign_execution_client(ngx_campaign_execution_t *e,
+    ngx_http_request_t *r, ngx_http_request_t *client);
 static ngx_int_t ngx_campaign_execution_address(ngx_campaign_execution_t *e,
     ngx_connection_t *c, ngx_connection_t *client);
 static u_char *ngx_campaign_execution_log_error(ngx_log_t *log, u_char *buf,
@@ -87,6 +89,12 @@ static ngx_queue_t  ngx_campaign_executions;
 static ngx_uint_t   ngx_campaign_executions_init;
 
 static ngx_str_t    ngx_campaign_http_11 = ngx_string("HTTP/1.1");
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+static struct sockaddr_un  ngx_campaign_timer_sockaddr = { AF_UNIX, "" };
+#else
+static struct sockaddr_in  ngx_campaign_timer_sockaddr = { AF_INET, 0 };
+#endif
 
 static ngx_pool_t  *ngx_campaign_pools[NGX_CAMPAIGN_POOL_CACHE];
 static ngx_uint_t   ngx_campaign_npools;
@@ -327,7 +335,9 @@ ngx_campaign_execution_destroy(ngx_campaign_execution_t *e)
  * From here on the execution runs by itself.  client is the request
  * that started it, if any: the execution takes its configuration, and
  * copies of its address and Host for the subrequests' variables, never
- * pointers into it.  e->conf, e->campaign and e->gateway are set.
+ * pointers into it.  Without one (a timer), the configuration is that of
+ * the API location, e->conf->ctx.  e->conf, e->campaign and e->gateway
+ * are set.
  */
 
 ngx_int_t
@@ -403,7 +413,6 @@ ngx_campaign_execution_request(ngx_campaign_execution_t *e,
     ngx_uint_t                         i;
     ngx_log_t                         *log;
     ngx_time_t                        *tp;
-    ngx_table_elt_t                   *host;
     ngx_connection_t                  *c;
     ngx_pool_cleanup_t                *cln;
     ngx_http_request_t                *r;
@@ -420,9 +429,18 @@ ngx_campaign_execution_request(ngx_campaign_execution_t *e,
         return NGX_ERROR;
     }
 
-    r->main_conf = client->main_conf;
-    r->srv_conf = client->srv_conf;
-    r->loc_conf = client->loc_conf;
+    /* a timer's execution takes the configuration of its API location */
+
+    if (client) {
+        r->main_conf = client->main_conf;
+        r->srv_conf = client->srv_conf;
+        r->loc_conf = client->loc_conf;
+
+    } else {
+        r->main_conf = e->conf->ctx->main_conf;
+        r->srv_conf = e->conf->ctx->srv_conf;
+        r->loc_conf = e->conf->ctx->loc_conf;
+    }
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
 
@@ -445,49 +463,9 @@ ngx_campaign_execution_request(ngx_campaign_execution_t *e,
         return NGX_ERROR;
     }
 
-    /* the client's Host, for $host in gateway locations */
-
-    if (client->headers_in.host) {
-        host = ngx_list_push(&r->headers_in.headers);
-        if (host == NULL) {
-            return NGX_ERROR;
-        }
-
-        *host = *client->headers_in.host;
-#if (nginx_version >= 1023000)
-        host->next = NULL;
-#endif
-
-        host->key.data = ngx_pstrdup(e->pool, &host->key);
-        host->value.data = ngx_pstrdup(e->pool, &host->value);
-        host->lowcase_key = ngx_pnalloc(e->pool, host->key.len);
-
-        if (host->key.data == NULL || host->value.data == NULL
-            || host->lowcase_key == NULL)
-        {
-            return NGX_ERROR;
-        }
-
-        ngx_strlow(host->lowcase_key, host->key.data, host->key.len);
-
-        r->headers_in.host = host;
-        r->headers_in.server = host->value;
-    }
-
-    r->uri.data = ngx_pstrdup(e->pool, &client->uri);
-    r->unparsed_uri.data = ngx_pstrdup(e->pool, &client->unparsed_uri);
-    r->request_line.data = ngx_pstrdup(e->pool, &client->request_line);
-
-    if ((client->uri.len && r->uri.data == NULL)
-        || (client->unparsed_uri.len && r->unparsed_uri.data == NULL)
-        || (client->request_line.len && r->request_line.data == NULL))
-    {
+    if (client && ngx_campaign_execution_client(e, r, client) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    r->uri.len = client->uri.len;
-    r->unparsed_uri.len = client->unparsed_uri.len;
-    r->request_line.len = client->request_line.len;
 
     c = ngx_get_connection(0, e->log);
     if (c == NULL) {
@@ -519,7 +497,8 @@ ngx_campaign_execution_request(ngx_campaign_execution_t *e,
     log = ngx_palloc(c->pool, sizeof(ngx_log_t));
 
     if (ctx == NULL || log == NULL
-        || ngx_campaign_execution_address(e, c, client->connection)
+        || ngx_campaign_execution_address(e, c,
+                                          client ? client->connection : NULL)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -618,14 +597,83 @@ ngx_campaign_execution_request(ngx_campaign_execution_t *e,
 
 
 /*
+ * What the execution keeps of the client's request, copied: its Host,
+ * for $host in gateway locations, and its URI and request line, which
+ * subrequests inherit.
+ */
+
+static ngx_int_t
+ngx_campaign_execution_client(ngx_campaign_execution_t *e,
+    ngx_http_request_t *r, ngx_http_request_t *client)
+{
+    ngx_table_elt_t  *host;
+
+    if (client->headers_in.host) {
+        host = ngx_list_push(&r->headers_in.headers);
+        if (host == NULL) {
+            return NGX_ERROR;
+        }
+
+        *host = *client->headers_in.host;
+#if (nginx_version >= 1023000)
+        host->next = NULL;
+#endif
+
+        host->key.data = ngx_pstrdup(e->pool, &host->key);
+        host->value.data = ngx_pstrdup(e->pool, &host->value);
+        host->lowcase_key = ngx_pnalloc(e->pool, host->key.len);
+
+        if (host->key.data == NULL || host->value.data == NULL
+            || host->lowcase_key == NULL)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_strlow(host->lowcase_key, host->key.data, host->key.len);
+
+        r->headers_in.host = host;
+        r->headers_in.server = host->value;
+    }
+
+    r->uri.data = ngx_pstrdup(e->pool, &client->uri);
+    r->unparsed_uri.data = ngx_pstrdup(e->pool, &client->unparsed_uri);
+    r->request_line.data = ngx_pstrdup(e->pool, &client->request_line);
+
+    if ((client->uri.len && r->uri.data == NULL)
+        || (client->unparsed_uri.len && r->unparsed_uri.data == NULL)
+        || (client->request_line.len && r->request_line.data == NULL))
+    {
+        return NGX_ERROR;
+    }
+
+    r->uri.len = client->uri.len;
+    r->unparsed_uri.len = client->unparsed_uri.len;
+    r->request_line.len = client->request_line.len;
+
+    return NGX_OK;
+}
+
+
+/*
  * $remote_addr and friends in a gateway location are the trigger
- * client's, copied: the client may be gone before the execution is.
+ * client's, copied: the client may be gone before the execution is.  An
+ * execution that a timer started has the address "unix:".
  */
 
 static ngx_int_t
 ngx_campaign_execution_address(ngx_campaign_execution_t *e,
     ngx_connection_t *c, ngx_connection_t *client)
 {
+    if (client == NULL) {
+        c->sockaddr = (struct sockaddr *) &ngx_campaign_timer_sockaddr;
+        c->socklen = sizeof(ngx_campaign_timer_sockaddr);
+        c->local_sockaddr = c->sockaddr;
+        c->local_socklen = c->socklen;
+        ngx_str_set(&c->addr_text, "unix:");
+
+        return NGX_OK;
+    }
+
     c->sockaddr = ngx_palloc(c->pool, client->socklen);
     if (c->sockaddr == NULL) {
         return NGX_ERROR;

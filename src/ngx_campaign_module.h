@@ -51,6 +51,9 @@ typedef struct {
     ngx_msec_t                   execution_timeout;
     ngx_uint_t                   concurrency;
 
+    /* the API location's, for executions that no request starts */
+    ngx_http_conf_ctx_t         *ctx;
+
     ngx_http_complex_value_t    *profile_uri;
     ngx_http_complex_value_t    *profile_args;
     size_t                       profile_max_size;

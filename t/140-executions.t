@@ -67,6 +67,9 @@ if ($gateway == 0) {
 
     $SIG{CHLD} = sub { 1 while waitpid(-1, WNOHANG) > 0 };
 
+    # never outlives a test run that was killed
+    alarm 300;
+
     while (1) {
         my $c = $listen->accept or next;
 
