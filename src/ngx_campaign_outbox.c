@@ -538,7 +538,12 @@ ngx_campaign_outbox_body_text(ngx_http_request_t *r, ngx_str_t *body)
     body->len = len;
 
     for ( /* void */ ; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+
+        /* the last buffer of a chunked body may be empty, without memory */
+
+        if (cl->buf->last != cl->buf->pos) {
+            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        }
     }
 
     return NGX_OK;

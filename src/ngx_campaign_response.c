@@ -938,7 +938,9 @@ ngx_campaign_read_body(ngx_http_request_t *r, ngx_str_t *body)
             continue;
         }
 
-        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        if (b->last != b->pos) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
     }
 
     body->len = p - body->data;
