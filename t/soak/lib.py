@@ -4,6 +4,7 @@
 # purpose.  Python 3 standard library only.  These scripts are not run by
 # `make test`; see t/soak/README for what each one does.
 
+import atexit
 import json
 import os
 import random
@@ -54,8 +55,9 @@ class Nginx:
 
     def write_conf(self, http_body):
         p = self.prefix
+        load = f'load_module {MODULE};' if MODULE else ''
         conf = f"""
-load_module {MODULE};
+{load}
 master_process on;
 worker_processes {self.workers};
 daemon on;
@@ -77,15 +79,17 @@ http {{
         with open(self.path('conf/nginx.conf'), 'w') as f:
             f.write(conf)
 
-    def start(self):
+    def start(self, port=None):
         env = dict(os.environ)
         env.pop('NGINX', None)
         subprocess.check_call([NGINX, '-p', self.prefix + '/', '-c',
                                self.path('conf/nginx.conf'), '-e',
                                self.path('logs/error.log')], env=env)
+        atexit.register(self.kill)
         for _ in range(100):
             try:
-                socket.create_connection(('127.0.0.1', PORT), 0.2).close()
+                socket.create_connection(('127.0.0.1', port or PORT),
+                                         0.2).close()
                 return
             except OSError:
                 time.sleep(0.05)
@@ -119,6 +123,17 @@ http {{
             time.sleep(0.1)
         log('nginx did not quit in', timeout, 's: SIGTERM')
         os.kill(m, signal.SIGTERM)
+
+    def kill(self):
+        # a script that failed leaves no nginx behind; the pid must still
+        # be this nginx's master
+        try:
+            pid = self.master()
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                if self.prefix.encode() in f.read():
+                    os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
 
     def error_log(self):
         try:
@@ -211,7 +226,7 @@ def answer(c, status, body=b'{}', ctype='application/json'):
 
 
 # what nginx should report for each behaviour (proxy_read_timeout 1s)
-GW_EXPECT = {'ok': 202, 'e500': 500, 'e503': 503, 'e400': 400,
+GW_EXPECT = {'slow2': 202, 'ok': 202, 'e500': 500, 'e503': 503, 'e400': 400,
              'stall': 504, 'reset': 502, 'midhdr': 502, 'slow': 202,
              'slowbody': 202, 'close': 502}
 
@@ -278,6 +293,9 @@ class FlakyGateway(Server):
                 rec[2] = 'slow'
                 time.sleep(0.5)
                 answer(c, 202)
+        elif b == 'slow2':
+            time.sleep(2)
+            answer(c, 202)
         elif b == 'slowbody':
             c.sendall(b'HTTP/1.1 202 Accepted\r\nContent-Length: 10\r\n'
                       b'Connection: close\r\n\r\n{')
