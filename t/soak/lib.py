@@ -2,7 +2,7 @@
 # temporary prefix with the built module (master process, 2 workers,
 # error_log at info), and small upstream servers that misbehave on
 # purpose.  Python 3 standard library only.  These scripts are not run by
-# `make test`; see t/soak/README for what each one does.
+# `make test`; t/soak/README says what each one does and how to run it.
 
 import atexit
 import json
@@ -146,7 +146,7 @@ http {{
         bad = []
         for line in self.error_log().splitlines():
             if re.search(r'\[(alert|crit|emerg)\]|exited on signal|'
-                         r'abandoned', line):
+                         r'abandoned|AddressSanitizer|runtime error', line):
                 if any(re.search(a, line) for a in allow):
                     continue
                 bad.append(line)
