@@ -1326,6 +1326,9 @@ ngx_campaign_execution_exit(ngx_cycle_t *cycle)
         }
 
         if (n) {
+            ngx_http_set_log_request(e->log, e->request);
+            e->log->action = NULL;
+
             ngx_log_error(NGX_LOG_WARN, e->log, 0,
                           "campaign: worker exits, %ui message(s) of the "
                           "execution unsettled", n);

@@ -202,6 +202,13 @@ ngx_campaign_profile_parse(ngx_campaign_sr_t *s, cJSON **profile)
         return NGX_ERROR;
     }
 
+    if (s->pos == s->start) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "campaign: profile of message %V is empty",
+                      &s->message->idempotency_key);
+        return NGX_ERROR;
+    }
+
     if (s->pool == NULL) {
         s->pool = ngx_create_pool(1024, log);
         if (s->pool == NULL) {
