@@ -427,7 +427,7 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the outcome may be known already: the answer is sent then */
+    /* the answer may be sent already, if every message has settled */
 
     return NGX_DONE;
 }

@@ -344,7 +344,6 @@ ngx_int_t
 ngx_campaign_execution_start(ngx_campaign_execution_t *e,
     ngx_http_request_t *client)
 {
-    ngx_int_t          rc;
     ngx_connection_t  *c;
 
     if (ngx_campaign_execution_request(e, client) != NGX_OK) {
@@ -381,18 +380,23 @@ ngx_campaign_execution_start(ngx_campaign_execution_t *e,
 
     /*
      * The messages with an inline profile are rendered now, and the
-     * trigger let go when it can be; whoever started the execution is
-     * told the outcome later, never from here.
+     * trigger let go when it can be.  A gateway location that answers at
+     * once (the outbox, a cache) settles the execution before this
+     * returns: its client is then answered now, not after every other
+     * event of this cycle.
      */
 
     c = e->connection;
 
-    e->starting = 1;
-    rc = ngx_campaign_execution_advance(e);
-    e->starting = 0;
+    if (ngx_campaign_execution_advance(e) == NGX_DONE) {
+        return NGX_OK;
+    }
 
-    if (rc != NGX_DONE) {
-        ngx_http_run_posted_requests(c);
+    ngx_http_run_posted_requests(c);
+
+    if (e->advance.posted) {
+        ngx_delete_posted_event(&e->advance);
+        ngx_campaign_execution_handler(&e->advance);
     }
 
     return NGX_OK;
@@ -881,11 +885,6 @@ ngx_campaign_execution_advance(ngx_campaign_execution_t *e)
         /* fall through */
 
     case NGX_CAMPAIGN_EXECUTION_SETTLED:
-
-        if (e->starting) {
-            ngx_campaign_execution_post(e);
-            return NGX_AGAIN;
-        }
 
         if (!e->notified) {
             e->notified = 1;

@@ -219,7 +219,6 @@ struct ngx_campaign_execution_s {
 
     ngx_uint_t                   lingered;
 
-    unsigned                     starting:1;
     unsigned                     notified:1;
     unsigned                     closing:1;
     unsigned                     timed_out:1;
