@@ -77,7 +77,8 @@ if (system("$cc -shared -fPIC -o $dir/full.so $dir/full.c -ldl") != 0) {
     plan(skip_all => "cannot build the full disk library with $cc");
 }
 
-$ENV{LD_PRELOAD} = "$dir/full.so";
+# Test::Nginx puts it in nginx's LD_PRELOAD, and only there
+$ENV{TEST_NGINX_LD_PRELOAD} = "$dir/full.so";
 $ENV{OUTBOX_FULL_QUOTA} = 64;
 
 # an nginx built with AddressSanitizer wants its runtime loaded first

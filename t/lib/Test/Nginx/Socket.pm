@@ -400,6 +400,13 @@ sub run_nginx_cmd {
         open STDOUT, '>', '/dev/null';
         open STDERR, '>', '/dev/null'
             if $block && defined $block->suppress_stderr;
+        # as the real runner: TEST_NGINX_LD_PRELOAD goes before LD_PRELOAD,
+        # for nginx only
+        if (defined $ENV{TEST_NGINX_LD_PRELOAD}) {
+            $ENV{LD_PRELOAD} = defined $ENV{LD_PRELOAD}
+                ? "$ENV{TEST_NGINX_LD_PRELOAD} $ENV{LD_PRELOAD}"
+                : $ENV{TEST_NGINX_LD_PRELOAD};
+        }
         { exec @$cmd }
         POSIX::_exit(255);
     }
