@@ -28,6 +28,8 @@ static char *ngx_campaign_definitions(ngx_conf_t *cf, ngx_command_t *cmd,
 static void ngx_campaign_definition_error(void *data, const char *file,
     const char *field, size_t line, size_t column, const char *message);
 static int ngx_campaign_cmp(const void *one, const void *two);
+static char *ngx_campaign_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_campaign_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_campaign_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -66,6 +68,27 @@ static ngx_command_t  ngx_campaign_commands[] = {
       ngx_campaign_definitions,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("campaign_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_campaign_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_idempotency"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_campaign_loc_conf_t, idempotency),
+      NULL },
+
+    { ngx_string("campaign_idempotency_window"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_campaign_loc_conf_t, idempotency_window),
       NULL },
 
     { ngx_string("campaign_api"),
@@ -325,6 +348,8 @@ ngx_campaign_create_loc_conf(ngx_conf_t *cf)
     clcf->retries = NGX_CONF_UNSET_UINT;
     clcf->retry_delay = NGX_CONF_UNSET_MSEC;
     clcf->execution_timeout = NGX_CONF_UNSET_MSEC;
+    clcf->idempotency = NGX_CONF_UNSET;
+    clcf->idempotency_window = NGX_CONF_UNSET;
     clcf->concurrency = NGX_CONF_UNSET_UINT;
     clcf->api = NGX_CONF_UNSET;
     clcf->max_body_size = NGX_CONF_UNSET;
@@ -360,6 +385,9 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->retry_delay, prev->retry_delay, 100);
     ngx_conf_merge_msec_value(conf->execution_timeout,
                               prev->execution_timeout, 60000);
+    ngx_conf_merge_value(conf->idempotency, prev->idempotency, 1);
+    ngx_conf_merge_sec_value(conf->idempotency_window,
+                             prev->idempotency_window, 86400);
     ngx_conf_merge_uint_value(conf->concurrency, prev->concurrency,
                               NGX_CAMPAIGN_MAX_RECIPIENTS);
 
@@ -511,6 +539,15 @@ ngx_campaign_cmp(const void *one, const void *two)
     ngx_campaign_t *const  *b = two;
 
     return ngx_strcmp((*a)->id, (*b)->id);
+}
+
+
+static char *
+ngx_campaign_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_campaign_main_conf_t *cmcf = conf;
+
+    return ngx_campaign_store_zone(cf, &cmcf->store);
 }
 
 

@@ -8,6 +8,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <ngx_sha1.h>
+
 #include "ngx_campaign_module.h"
 
 
@@ -36,8 +38,12 @@ static const char *ngx_campaign_inactive(ngx_campaign_t *c, u_char *buf,
 static void ngx_campaign_unitary_client_gone(void *data);
 static void ngx_campaign_unitary_settled(ngx_campaign_execution_t *e,
     void *data);
-static ngx_int_t ngx_campaign_unitary_answer(ngx_http_request_t *r,
-    ngx_campaign_execution_t *e);
+static ngx_int_t ngx_campaign_unitary_claim(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e, ngx_str_t *body, ngx_int_t *answer);
+static ngx_int_t ngx_campaign_unitary_key(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e, ngx_str_t *key);
+static ngx_int_t ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
+    ngx_campaign_store_answer_t *answer, const char **detail);
 
 
 /* a client waiting for an execution's outcome */
@@ -395,14 +401,21 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, NULL, ngx_http_campaign_module);
 
-    w = ngx_palloc(r->pool, sizeof(ngx_campaign_waiter_t));
-    if (w == NULL) {
+    /* a repeat is answered as the first was, or refused */
+
+    if (ngx_campaign_unitary_claim(r, e, &body, &rc) != NGX_OK) {
         ngx_campaign_execution_destroy(e);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return rc;
     }
 
+    w = ngx_palloc(r->pool, sizeof(ngx_campaign_waiter_t));
     cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
+
+    if (w == NULL || cln == NULL) {
+        if (e->store) {
+            ngx_campaign_store_release(e->store, &e->store_key);
+        }
+
         ngx_campaign_execution_destroy(e);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -423,6 +436,11 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
 
     if (ngx_campaign_execution_start(e, r) != NGX_OK) {
         w->execution = NULL;
+
+        if (e->store) {
+            ngx_campaign_store_release(e->store, &e->store_key);
+        }
+
         ngx_campaign_execution_destroy(e);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -602,7 +620,8 @@ ngx_campaign_unitary_client_gone(void *data)
                   "campaign: the client left, execution %*s goes on",
                   (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, e->id);
 
-    e->settled = NULL;
+    /* its answer is still kept for a repeat */
+
     e->data = NULL;
     w->execution = NULL;
 }
@@ -613,9 +632,29 @@ ngx_campaign_unitary_settled(ngx_campaign_execution_t *e, void *data)
 {
     ngx_campaign_waiter_t *w = data;
 
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_int_t                     rc;
+    ngx_str_t                    *id;
+    const char                   *detail;
+    ngx_connection_t             *c;
+    ngx_http_request_t           *r;
+    ngx_campaign_store_answer_t   answer;
+
+    /* the instance of a problem is the client's URI, as the execution kept it */
+
+    rc = ngx_campaign_unitary_outcome(e, &answer, &detail);
+
+    if (rc == NGX_OK && e->store) {
+        ngx_campaign_store_answer(e->store, &e->store_key,
+                                  e->conf->idempotency_window, &answer,
+                                  e->log);
+
+    } else if (e->store) {
+        ngx_campaign_store_release(e->store, &e->store_key);
+    }
+
+    if (w == NULL) {
+        return;
+    }
 
     r = w->request;
     c = r->connection;
@@ -624,12 +663,208 @@ ngx_campaign_unitary_settled(ngx_campaign_execution_t *e, void *data)
 
     ngx_http_set_log_request(c->log, r);
 
-    ngx_http_set_ctx(r, e, ngx_http_campaign_module);
-    rc = ngx_campaign_unitary_answer(r, e);
-    ngx_http_set_ctx(r, NULL, ngx_http_campaign_module);
+    if (rc != NGX_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    } else {
+        if (answer.problem) {
+            id = ngx_campaign_log_escape(r->pool, e->request_id.data,
+                                         e->request_id.len);
+
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "campaign: %ui problem: %s, requestId \"%V\"",
+                          answer.status, detail, id);
+        }
+
+        rc = ngx_campaign_send_answer(r, &answer, 0);
+    }
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The idempotency key of a trigger: its Idempotency-Key header when it
+ * has one (draft-ietf-httpapi-idempotency-key-header), else its
+ * campaignId and requestId.  The first claims it and runs; a repeat with
+ * the same body is answered as the first was, and sends nothing.
+ */
+
+static ngx_int_t
+ngx_campaign_unitary_claim(ngx_http_request_t *r, ngx_campaign_execution_t *e,
+    ngx_str_t *body, ngx_int_t *answer)
+{
+    u_char                        fp[NGX_CAMPAIGN_STORE_FP_LEN];
+    time_t                        lease;
+    ngx_int_t                     rc;
+    ngx_str_t                     key;
+    ngx_sha1_t                    sha1;
+    const char                   *pointer;
+    ngx_campaign_store_answer_t   a;
+    ngx_campaign_main_conf_t     *cmcf;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
+
+    if (cmcf->store == NULL || !e->conf->idempotency) {
+        return NGX_OK;
+    }
+
+    rc = ngx_campaign_unitary_key(r, e, &key);
+
+    if (rc == NGX_DECLINED) {
+        *answer = ngx_campaign_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "the Idempotency-Key header is "
+                                          "invalid", "",
+                                          "Idempotency-Key must be 1 to 255 "
+                                          "characters of A-Z a-z 0-9 "
+                                          "- _ . : ~ + / =, once");
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    pointer = (key.data[0] == 'h') ? "" : "/requestId";
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, body->data, body->len);
+    ngx_sha1_final(fp, &sha1);
+
+    /* a claim outlives any execution, not a crashed worker */
+
+    lease = e->conf->execution_timeout / 1000 + 10;
+
+    rc = ngx_campaign_store_claim(cmcf->store, &key, fp, lease, r->pool, &a,
+                                  r->connection->log);
+
+    switch (rc) {
+
+    case NGX_OK:
+        e->store = cmcf->store;
+        e->store_key = key;
+        return NGX_OK;
+
+    case NGX_DONE:
+        *answer = ngx_campaign_send_answer(r, &a, 1);
+        return NGX_DECLINED;
+
+    case NGX_BUSY:
+        *answer = ngx_campaign_send_in_progress(r, a.retry_after, pointer);
+        return NGX_DECLINED;
+
+    case NGX_DECLINED:
+        *answer = ngx_campaign_send_error(r, 422, "the key was used before "
+                                          "with another body", pointer,
+                                          "an earlier request with this key "
+                                          "had a different body");
+        return NGX_DECLINED;
+
+    default:
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+}
+
+
+/* NGX_DECLINED: an Idempotency-Key header that is not one */
+
+static ngx_int_t
+ngx_campaign_unitary_key(ngx_http_request_t *r, ngx_campaign_execution_t *e,
+    ngx_str_t *key)
+{
+    u_char            *p, *v, *last;
+    size_t             len;
+    ngx_str_t          value;
+    ngx_uint_t         i, n;
+    ngx_list_part_t   *part;
+    ngx_table_elt_t   *h;
+
+    ngx_str_null(&value);
+    n = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Idempotency-Key") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Idempotency-Key",
+                               h[i].key.len) == 0)
+        {
+            value = h[i].value;
+            n++;
+        }
+    }
+
+    if (n > 1) {
+        return NGX_DECLINED;
+    }
+
+    if (n == 1) {
+        v = value.data;
+        last = v + value.len;
+
+        /* a structured field string, "...", or the bare token */
+
+        if (value.len >= 2 && v[0] == '"' && last[-1] == '"') {
+            v++;
+            last--;
+        }
+
+        len = last - v;
+
+        if (len == 0 || len > 255) {
+            return NGX_DECLINED;
+        }
+
+        for (p = v; p < last; p++) {
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                  || (*p >= '0' && *p <= '9')
+                  || ngx_strlchr((u_char *) "-_.:~+/=",
+                                 (u_char *) "-_.:~+/=" + 8, *p)))
+            {
+                return NGX_DECLINED;
+            }
+        }
+
+        key->len = sizeof("h:") - 1 + len;
+        key->data = ngx_pnalloc(e->pool, key->len);
+        if (key->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(key->data, "h:", 2), v, len);
+
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(e->campaign->id);
+
+    key->len = sizeof("r:") - 1 + len + 1 + e->request_id.len;
+    key->data = ngx_pnalloc(e->pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(key->data, "r:", 2);
+    p = ngx_cpymem(p, e->campaign->id, len);
+    *p++ = LF;
+    ngx_memcpy(p, e->request_id.data, e->request_id.len);
+
+    return NGX_OK;
 }
 
 
@@ -639,16 +874,19 @@ ngx_campaign_unitary_settled(ngx_campaign_execution_t *e, void *data)
  */
 
 static ngx_int_t
-ngx_campaign_unitary_answer(ngx_http_request_t *r,
-    ngx_campaign_execution_t *e)
+ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
+    ngx_campaign_store_answer_t *answer, const char **detailp)
 {
     u_char                   *p;
+    ngx_pool_t               *pool;
     ngx_uint_t                i, n[NGX_CAMPAIGN_OUTCOME_TIMEOUT + 1],
                               status;
     const char               *detail, *reason;
     ngx_campaign_out_t        o;
     ngx_campaign_message_t   *m;
     ngx_campaign_problems_t   problems;
+
+    pool = e->pool;
 
     ngx_memzero(n, sizeof(n));
 
@@ -698,10 +936,10 @@ ngx_campaign_unitary_answer(ngx_http_request_t *r,
             }
         }
 
-        problems.items = ngx_palloc(r->pool, e->nmessages
+        problems.items = ngx_palloc(pool, e->nmessages
                                              * sizeof(ngx_campaign_problem_t));
         if (problems.items == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
         problems.nitems = e->nmessages;
@@ -711,9 +949,9 @@ ngx_campaign_unitary_answer(ngx_http_request_t *r,
         for (i = 0; i < e->nmessages; i++) {
             m = &e->messages[i];
 
-            p = ngx_pnalloc(r->pool, 128 + NGX_INT_T_LEN * 3);
+            p = ngx_pnalloc(pool, 128 + NGX_INT_T_LEN * 3);
             if (p == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                return NGX_ERROR;
             }
 
             problems.items[i].pointer = (char *) p;
@@ -741,10 +979,13 @@ ngx_campaign_unitary_answer(ngx_http_request_t *r,
             }
         }
 
-        return ngx_campaign_send_problem(r, status, detail, &problems);
+        *detailp = detail;
+
+        return ngx_campaign_problem_answer(e->request, pool, status, detail,
+                                           &problems, answer);
     }
 
-    ngx_campaign_out_init(&o, r->pool, 256 + 160 * e->nmessages);
+    ngx_campaign_out_init(&o, pool, 256 + 160 * e->nmessages);
 
     ngx_campaign_out_literal(&o, "{\"executionId\":");
     ngx_campaign_out_string(&o, e->id, NGX_CAMPAIGN_EXECUTION_ID_LEN);
@@ -797,5 +1038,16 @@ ngx_campaign_unitary_answer(ngx_http_request_t *r,
 
     ngx_campaign_out_literal(&o, "]}");
 
-    return ngx_campaign_send_json(r, NGX_HTTP_ACCEPTED, NULL, &o);
+    if (o.failed) {
+        return NGX_ERROR;
+    }
+
+    *detailp = NULL;
+
+    answer->status = NGX_HTTP_ACCEPTED;
+    answer->problem = 0;
+    answer->body.data = o.start;
+    answer->body.len = o.pos - o.start;
+
+    return NGX_OK;
 }

@@ -22,12 +22,27 @@
 
 #define NGX_CAMPAIGN_EXECUTION_ID_LEN  36     /* a UUID's text */
 #define NGX_CAMPAIGN_MAX_RETRY_DELAY   30000  /* ms, whatever the backoff */
+#define NGX_CAMPAIGN_STORE_FP_LEN      20     /* SHA-1 of a request body */
+
+
+typedef struct ngx_campaign_store_s  ngx_campaign_store_t;
+
+
+/* an answer as the store keeps it, for a replay */
+
+typedef struct {
+    ngx_uint_t                   status;
+    ngx_uint_t                   problem;     /* application/problem+json */
+    ngx_str_t                    body;
+    time_t                       retry_after; /* of a running claim */
+} ngx_campaign_store_answer_t;
 
 
 typedef struct {
     ngx_campaign_t             **campaigns;   /* sorted by id */
     ngx_uint_t                   ncampaigns;
     ngx_str_t                    dir;
+    ngx_campaign_store_t        *store;       /* campaign_zone */
 } ngx_campaign_main_conf_t;
 
 
@@ -53,6 +68,9 @@ typedef struct {
 
     /* the API location's, for executions that no request starts */
     ngx_http_conf_ctx_t         *ctx;
+
+    ngx_flag_t                   idempotency;
+    time_t                       idempotency_window;
 
     ngx_http_complex_value_t    *profile_uri;
     ngx_http_complex_value_t    *profile_args;
@@ -207,6 +225,10 @@ struct ngx_campaign_execution_s {
     /* whose $campaign_user_id a profile URI is being built for */
     ngx_campaign_message_t      *current;
 
+    /* claimed in the store: the answer is kept under it */
+    ngx_campaign_store_t        *store;
+    ngx_str_t                    store_key;
+
     /* who waits for the outcome: the API's answer to a client */
     ngx_campaign_settled_pt      settled;
     void                        *data;
@@ -272,6 +294,23 @@ ngx_int_t ngx_campaign_profile_lookup(ngx_campaign_message_t *m);
 const char *ngx_campaign_outcome_reason(ngx_campaign_message_t *m);
 
 ngx_int_t ngx_campaign_read_body(ngx_http_request_t *r, ngx_str_t *body);
+
+char *ngx_campaign_store_zone(ngx_conf_t *cf, ngx_campaign_store_t **storep);
+ngx_int_t ngx_campaign_store_claim(ngx_campaign_store_t *store,
+    ngx_str_t *key, u_char *fingerprint, time_t lease, ngx_pool_t *pool,
+    ngx_campaign_store_answer_t *answer, ngx_log_t *log);
+void ngx_campaign_store_answer(ngx_campaign_store_t *store, ngx_str_t *key,
+    time_t window, ngx_campaign_store_answer_t *answer, ngx_log_t *log);
+void ngx_campaign_store_release(ngx_campaign_store_t *store, ngx_str_t *key);
+ngx_uint_t ngx_campaign_store_evictions(ngx_campaign_store_t *store);
+
+ngx_int_t ngx_campaign_send_answer(ngx_http_request_t *r,
+    ngx_campaign_store_answer_t *answer, ngx_uint_t replayed);
+ngx_int_t ngx_campaign_send_in_progress(ngx_http_request_t *r,
+    time_t retry_after, const char *pointer);
+ngx_int_t ngx_campaign_problem_answer(ngx_http_request_t *r,
+    ngx_pool_t *pool, ngx_uint_t status, const char *detail,
+    ngx_campaign_problems_t *problems, ngx_campaign_store_answer_t *answer);
 
 void ngx_campaign_out_init(ngx_campaign_out_t *o, ngx_pool_t *pool,
     size_t size);

@@ -103,7 +103,20 @@ static ngx_campaign_problem_type_t  ngx_campaign_problem_types[] = {
       ngx_string("urn:ngx-campaign:problem:internal-error"),
       ngx_string("Internal error") },
 
+    { 422,
+      ngx_string("urn:ngx-campaign:problem:idempotency-key-reused"),
+      ngx_string("Idempotency key reused") },
+
     { 0, ngx_null_string, ngx_null_string }
+};
+
+
+/* a 409 of its own: the same request is still running */
+
+static ngx_campaign_problem_type_t  ngx_campaign_problem_in_progress = {
+    NGX_HTTP_CONFLICT,
+    ngx_string("urn:ngx-campaign:problem:request-in-progress"),
+    ngx_string("Request in progress")
 };
 
 
@@ -1008,4 +1021,117 @@ ngx_campaign_log_escape(ngx_pool_t *pool, u_char *s, size_t len)
     v->len = p - v->data;
 
     return v;
+}
+
+
+/*
+ * A problem built for keeping as well as sending: into pool, for the
+ * URI of r (the client's, or an execution's copy of it).
+ */
+
+ngx_int_t
+ngx_campaign_problem_answer(ngx_http_request_t *r, ngx_pool_t *pool,
+    ngx_uint_t status, const char *detail, ngx_campaign_problems_t *problems,
+    ngx_campaign_store_answer_t *answer)
+{
+    ngx_campaign_out_t  o;
+
+    ngx_campaign_out_init(&o, pool, 512);
+
+    ngx_campaign_problem_build(r, &o, status,
+                               ngx_campaign_problem_type(status), detail,
+                               problems);
+    if (o.failed) {
+        return NGX_ERROR;
+    }
+
+    answer->status = status;
+    answer->problem = 1;
+    answer->body.data = o.start;
+    answer->body.len = o.pos - o.start;
+
+    return NGX_OK;
+}
+
+
+/*
+ * An answer built before, or kept: copied into the request's pool, as
+ * its builder's pool may go first.  A replay says so in a header.
+ */
+
+ngx_int_t
+ngx_campaign_send_answer(ngx_http_request_t *r,
+    ngx_campaign_store_answer_t *answer, ngx_uint_t replayed)
+{
+    ngx_table_elt_t     *h;
+    ngx_campaign_out_t   o;
+
+    if (replayed) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Idempotent-Replayed");
+        ngx_str_set(&h->value, "true");
+    }
+
+    ngx_campaign_out_init(&o, r->pool, answer->body.len + 1);
+    ngx_campaign_out_raw(&o, answer->body.data, answer->body.len);
+
+    if (answer->problem) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "campaign: %ui problem%s", answer->status,
+                      replayed ? ", replayed" : "");
+
+        return ngx_campaign_send_json(r, answer->status,
+                                      &ngx_campaign_problem_json_type, &o);
+    }
+
+    return ngx_campaign_send_json(r, answer->status, NULL, &o);
+}
+
+
+ngx_int_t
+ngx_campaign_send_in_progress(ngx_http_request_t *r, time_t retry_after,
+    const char *pointer)
+{
+    u_char                  *p;
+    ngx_table_elt_t         *h;
+    ngx_campaign_out_t       o;
+    ngx_campaign_problem_t   item;
+    ngx_campaign_problems_t  problems;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+
+    if (h == NULL || p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "%T", ngx_max(retry_after, 1)) - p;
+
+    item.pointer = pointer;
+    item.message = "a request with this key is still running";
+
+    problems.items = &item;
+    problems.nitems = 1;
+    problems.nalloc = 1;
+    problems.status = NGX_HTTP_CONFLICT;
+
+    ngx_campaign_out_init(&o, r->pool, 512);
+    ngx_campaign_problem_build(r, &o, NGX_HTTP_CONFLICT,
+                               &ngx_campaign_problem_in_progress,
+                               "the first request with this key has not "
+                               "been answered yet", &problems);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "campaign: 409 problem: request in progress");
+
+    return ngx_campaign_send_json(r, NGX_HTTP_CONFLICT,
+                                  &ngx_campaign_problem_json_type, &o);
 }

@@ -1,0 +1,475 @@
+
+/*
+ * Copyright (C) ngx_campaign developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_campaign_module.h"
+
+
+/*
+ * The module's runtime state, in one shared memory zone (campaign_zone):
+ * records found by key in an rbtree, the least recently used at the end
+ * of a queue.  Every operation is one atomic step under the zone's lock,
+ * so that another backend (Redis) can offer the same steps.
+ *
+ * An idempotency record is claimed by the worker that runs its request,
+ * then holds the answer for its window.  A claim whose worker is gone
+ * (or that is older than its lease) can be claimed again.
+ */
+
+
+#define NGX_CAMPAIGN_STORE_CLAIMED  1
+#define NGX_CAMPAIGN_STORE_DONE     2
+
+
+typedef struct {
+    ngx_str_node_t               sn;          /* key */
+    ngx_queue_t                  queue;
+    time_t                       expires;
+    ngx_pid_t                    pid;         /* the claim's worker */
+    ngx_uint_t                   state;
+    u_char                       fingerprint[NGX_CAMPAIGN_STORE_FP_LEN];
+    ngx_uint_t                   status;
+    ngx_uint_t                   problem;     /* the answer's type */
+    size_t                       len;         /* of the answer */
+    u_char                       data[1];     /* key, then answer */
+} ngx_campaign_store_record_t;
+
+
+typedef struct {
+    ngx_rbtree_t                 rbtree;
+    ngx_rbtree_node_t            sentinel;
+    ngx_queue_t                  queue;
+    time_t                       warned;
+    ngx_atomic_t                 evictions;
+} ngx_campaign_store_sh_t;
+
+
+struct ngx_campaign_store_s {
+    ngx_campaign_store_sh_t     *sh;
+    ngx_slab_pool_t             *shpool;
+    ngx_shm_zone_t              *zone;
+};
+
+
+static ngx_int_t ngx_campaign_store_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_campaign_store_record_t *ngx_campaign_store_find(
+    ngx_campaign_store_t *store, ngx_str_t *key);
+static ngx_campaign_store_record_t *ngx_campaign_store_alloc(
+    ngx_campaign_store_t *store, size_t size, ngx_log_t *log);
+static void ngx_campaign_store_free(ngx_campaign_store_t *store,
+    ngx_campaign_store_record_t *rec);
+static ngx_int_t ngx_campaign_store_alive(ngx_pid_t pid);
+
+
+/* campaign_zone NAME SIZE */
+
+char *
+ngx_campaign_store_zone(ngx_conf_t *cf, ngx_campaign_store_t **storep)
+{
+    ssize_t                size;
+    ngx_str_t             *value;
+    ngx_campaign_store_t  *store;
+
+    if (*storep) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[2]);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\", at least %uz",
+                           &value[2], 8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    store = ngx_pcalloc(cf->pool, sizeof(ngx_campaign_store_t));
+    if (store == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    store->zone = ngx_shared_memory_add(cf, &value[1], size,
+                                        &ngx_http_campaign_module);
+    if (store->zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (store->zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    store->zone->init = ngx_campaign_store_init_zone;
+    store->zone->data = store;
+
+    *storep = store;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_campaign_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_campaign_store_t  *ostore = data;
+
+    size_t                 len;
+    ngx_campaign_store_t  *store;
+
+    store = shm_zone->data;
+
+    if (ostore) {
+        /* a reload: everything stored so far is kept */
+        store->sh = ostore->sh;
+        store->shpool = ostore->shpool;
+        return NGX_OK;
+    }
+
+    store->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        store->sh = store->shpool->data;
+        return NGX_OK;
+    }
+
+    store->sh = ngx_slab_calloc(store->shpool,
+                                sizeof(ngx_campaign_store_sh_t));
+    if (store->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    store->shpool->data = store->sh;
+
+    ngx_rbtree_init(&store->sh->rbtree, &store->sh->sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_queue_init(&store->sh->queue);
+
+    len = sizeof(" in campaign_zone \"\"") + shm_zone->shm.name.len;
+
+    store->shpool->log_ctx = ngx_slab_alloc(store->shpool, len);
+    if (store->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(store->shpool->log_ctx, " in campaign_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone lets its oldest records go: no line for each */
+    store->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Claims key for the caller's request.  NGX_OK: claimed, run it.
+ * NGX_DONE: answered before, *answer holds the answer, copied into pool;
+ * NGX_DECLINED: answered before with another fingerprint; NGX_BUSY: a
+ * claim of another request is running.  NGX_ERROR: no room at all.
+ */
+
+ngx_int_t
+ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
+    u_char *fingerprint, time_t lease, ngx_pool_t *pool,
+    ngx_campaign_store_answer_t *answer, ngx_log_t *log)
+{
+    ngx_int_t                     rc;
+    ngx_campaign_store_record_t  *rec;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    rec = ngx_campaign_store_find(store, key);
+
+    if (rec) {
+        if (rec->state == NGX_CAMPAIGN_STORE_DONE) {
+
+            if (ngx_memcmp(rec->fingerprint, fingerprint,
+                           NGX_CAMPAIGN_STORE_FP_LEN)
+                != 0)
+            {
+                rc = NGX_DECLINED;
+                goto done;
+            }
+
+            answer->status = rec->status;
+            answer->problem = rec->problem;
+            answer->body.len = rec->len;
+            answer->body.data = ngx_pnalloc(pool, rec->len);
+
+            if (answer->body.data == NULL) {
+                rc = NGX_ERROR;
+                goto done;
+            }
+
+            ngx_memcpy(answer->body.data, rec->data + key->len, rec->len);
+
+            ngx_queue_remove(&rec->queue);
+            ngx_queue_insert_head(&store->sh->queue, &rec->queue);
+
+            rc = NGX_DONE;
+            goto done;
+        }
+
+        /* a claim lives while its worker does, and its lease */
+
+        if (rec->expires > ngx_time() && ngx_campaign_store_alive(rec->pid))
+        {
+            answer->retry_after = rec->expires - ngx_time();
+
+            rc = (ngx_memcmp(rec->fingerprint, fingerprint,
+                             NGX_CAMPAIGN_STORE_FP_LEN)
+                  == 0)
+                 ? NGX_BUSY : NGX_DECLINED;
+            goto done;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "campaign: the claim of worker %P on an "
+                      "idempotency key has lapsed, it is claimed again",
+                      rec->pid);
+
+        ngx_campaign_store_free(store, rec);
+    }
+
+    rec = ngx_campaign_store_alloc(store,
+                                   offsetof(ngx_campaign_store_record_t, data)
+                                   + key->len, log);
+    if (rec == NULL) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    ngx_memcpy(rec->data, key->data, key->len);
+
+    rec->sn.str.data = rec->data;
+    rec->sn.str.len = key->len;
+    rec->sn.node.key = ngx_crc32_short(key->data, key->len);
+    rec->state = NGX_CAMPAIGN_STORE_CLAIMED;
+    rec->pid = ngx_pid;
+    rec->expires = ngx_time() + lease;
+    rec->len = 0;
+    ngx_memcpy(rec->fingerprint, fingerprint, NGX_CAMPAIGN_STORE_FP_LEN);
+
+    ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
+    ngx_queue_insert_head(&store->sh->queue, &rec->queue);
+
+    rc = NGX_OK;
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * The claimed request's answer, kept for the window.  A record that
+ * cannot grow to hold it is let go: a repeat runs again rather than
+ * replaying nothing.
+ */
+
+void
+ngx_campaign_store_answer(ngx_campaign_store_t *store, ngx_str_t *key,
+    time_t window, ngx_campaign_store_answer_t *answer, ngx_log_t *log)
+{
+    ngx_campaign_store_record_t  *rec, *old;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    old = ngx_campaign_store_find(store, key);
+
+    if (old == NULL || old->state != NGX_CAMPAIGN_STORE_CLAIMED
+        || old->pid != ngx_pid)
+    {
+        /* lapsed and claimed by another meanwhile: theirs stays */
+        goto done;
+    }
+
+    /* room is never made by letting a claim go: old stays */
+
+    rec = ngx_campaign_store_alloc(store,
+                                   offsetof(ngx_campaign_store_record_t, data)
+                                   + key->len + answer->body.len, log);
+    if (rec == NULL) {
+        ngx_campaign_store_free(store, old);
+        goto done;
+    }
+
+    ngx_memcpy(rec->data, key->data, key->len);
+    ngx_memcpy(rec->data + key->len, answer->body.data, answer->body.len);
+    ngx_memcpy(rec->fingerprint, old->fingerprint, NGX_CAMPAIGN_STORE_FP_LEN);
+
+    rec->sn.str.data = rec->data;
+    rec->sn.str.len = key->len;
+    rec->sn.node.key = old->sn.node.key;
+    rec->state = NGX_CAMPAIGN_STORE_DONE;
+    rec->pid = ngx_pid;
+    rec->expires = ngx_time() + window;
+    rec->status = answer->status;
+    rec->problem = answer->problem;
+    rec->len = answer->body.len;
+
+    ngx_campaign_store_free(store, old);
+
+    ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
+    ngx_queue_insert_head(&store->sh->queue, &rec->queue);
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+}
+
+
+/* a claim that ran nothing (the request was refused) is let go */
+
+void
+ngx_campaign_store_release(ngx_campaign_store_t *store, ngx_str_t *key)
+{
+    ngx_campaign_store_record_t  *rec;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    rec = ngx_campaign_store_find(store, key);
+
+    if (rec && rec->state == NGX_CAMPAIGN_STORE_CLAIMED
+        && rec->pid == ngx_pid)
+    {
+        ngx_campaign_store_free(store, rec);
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+}
+
+
+ngx_uint_t
+ngx_campaign_store_evictions(ngx_campaign_store_t *store)
+{
+    return store->sh->evictions;
+}
+
+
+static ngx_campaign_store_record_t *
+ngx_campaign_store_find(ngx_campaign_store_t *store, ngx_str_t *key)
+{
+    ngx_str_node_t               *sn;
+    ngx_campaign_store_record_t  *rec;
+
+    sn = ngx_str_rbtree_lookup(&store->sh->rbtree, key,
+                               ngx_crc32_short(key->data, key->len));
+    if (sn == NULL) {
+        return NULL;
+    }
+
+    rec = (ngx_campaign_store_record_t *) sn;
+
+    if (rec->state == NGX_CAMPAIGN_STORE_DONE && rec->expires <= ngx_time())
+    {
+        ngx_campaign_store_free(store, rec);
+        return NULL;
+    }
+
+    return rec;
+}
+
+
+/*
+ * Room for a record: the expired ones at the end of the queue go first;
+ * when the zone is still full, the least recently used answers go before
+ * their time (logged at most once a minute).  Running claims never go.
+ */
+
+static ngx_campaign_store_record_t *
+ngx_campaign_store_alloc(ngx_campaign_store_t *store, size_t size,
+    ngx_log_t *log)
+{
+    time_t                        now;
+    ngx_uint_t                    n;
+    ngx_queue_t                  *q;
+    ngx_campaign_store_record_t  *rec, *oldest;
+
+    now = ngx_time();
+
+    for (n = 0; n < 3 && !ngx_queue_empty(&store->sh->queue); n++) {
+        q = ngx_queue_last(&store->sh->queue);
+        oldest = ngx_queue_data(q, ngx_campaign_store_record_t, queue);
+
+        if (oldest->state != NGX_CAMPAIGN_STORE_DONE
+            || oldest->expires > now)
+        {
+            break;
+        }
+
+        ngx_campaign_store_free(store, oldest);
+    }
+
+    for ( ;; ) {
+        rec = ngx_slab_alloc_locked(store->shpool, size);
+
+        if (rec) {
+            return rec;
+        }
+
+        for (q = ngx_queue_last(&store->sh->queue);
+             q != ngx_queue_sentinel(&store->sh->queue);
+             q = ngx_queue_prev(q))
+        {
+            oldest = ngx_queue_data(q, ngx_campaign_store_record_t, queue);
+
+            if (oldest->state == NGX_CAMPAIGN_STORE_DONE) {
+                break;
+            }
+        }
+
+        if (q == ngx_queue_sentinel(&store->sh->queue)) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "campaign: no room for a record%s",
+                          store->shpool->log_ctx);
+            return NULL;
+        }
+
+        if (now - store->sh->warned >= 60) {
+            store->sh->warned = now;
+
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "campaign: zone is full, the least recently used "
+                          "idempotency records go before their window%s",
+                          store->shpool->log_ctx);
+        }
+
+        store->sh->evictions++;
+
+        ngx_campaign_store_free(store, oldest);
+    }
+}
+
+
+static void
+ngx_campaign_store_free(ngx_campaign_store_t *store,
+    ngx_campaign_store_record_t *rec)
+{
+    ngx_queue_remove(&rec->queue);
+    ngx_rbtree_delete(&store->sh->rbtree, &rec->sn.node);
+    ngx_slab_free_locked(store->shpool, rec);
+}
+
+
+static ngx_int_t
+ngx_campaign_store_alive(ngx_pid_t pid)
+{
+    if (pid == ngx_pid) {
+        return 1;
+    }
+
+    return kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH;
+}
