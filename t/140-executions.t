@@ -93,7 +93,7 @@ if ($gateway == 0) {
 
         sleep $delay / 1000;
 
-        open my $fh, '>>', "$prefix/logs/gateway.log";
+        open my $fh, '>>', "$prefix/logs/gateway.log" or exit 0;
         syswrite $fh, "$key\n";
         close $fh;
 
