@@ -362,6 +362,12 @@ ngx_campaign_send_json(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     r->headers_out.status = status;
+
+    /* nginx has no status line of its own for it */
+
+    if (status == 422) {
+        ngx_str_set(&r->headers_out.status_line, "422 Unprocessable Content");
+    }
     r->headers_out.content_type = type ? *type : ngx_campaign_json_type;
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
