@@ -225,3 +225,32 @@ Content-Type: application/json
 qr/\[emerg\] .*invalid zone size "4k", at least \d+/
 --- no_error_log
 [alert]
+
+
+
+=== TEST 10: a full zone lets its least recently used answers go: the oldest runs again
+--- http_config
+    campaign_definitions $TEST_NGINX_CAMPAIGNS;
+    campaign_zone campaign 32k;
+--- config
+    campaign_gateway  sms  /_gw;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location = /_gw {
+        internal;
+        return 202;
+    }
+--- request eval
+[(map { "POST /ajo/im/executions/unitary\n" . $::T->("full-$_", "F-$_") } 1 .. 120),
+ "POST /ajo/im/executions/unitary\n" . $::T->("full-120", "F-120"),
+ "POST /ajo/im/executions/unitary\n" . $::T->("full-1", "F-1")]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[(202) x 122]
+--- response_headers eval
+[("") x 120, "Idempotent-Replayed: true", "!Idempotent-Replayed"]
+
