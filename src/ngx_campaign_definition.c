@@ -20,9 +20,9 @@
 #include <cjson/cJSON.h>
 
 #include "ngx_campaign_definition.h"
+#include "ngx_campaign_limits.h"
 
 
-#define NGX_CAMPAIGN_THROTTLE_MAX    2000
 #define NGX_CAMPAIGN_LENGTH_MAX      2147483647
 #define NGX_CAMPAIGN_FILE_MAX        (4 * 1024 * 1024)
 #define NGX_CAMPAIGN_NAME_MAX        64      /* ids and fragment names */
@@ -116,6 +116,13 @@ static int ngx_campaign_definition_digits(const char **p, size_t n);
 static long long ngx_campaign_definition_days(long long y, int m, int d);
 static void ngx_campaign_definition_throttle(
     ngx_campaign_definition_ctx_t *ctx, const cJSON *root,
+    ngx_campaign_t *c);
+static int ngx_campaign_definition_bounded(
+    ngx_campaign_definition_ctx_t *ctx, const cJSON *obj, const char *path,
+    const char *key, int required, unsigned max, const char *unit,
+    unsigned *v);
+static void ngx_campaign_definition_frequency_cap(
+    ngx_campaign_definition_ctx_t *ctx, const cJSON *root, int marketing,
     ngx_campaign_t *c);
 static void ngx_campaign_definition_schema(
     ngx_campaign_definition_ctx_t *ctx, const cJSON *root,
@@ -215,6 +222,7 @@ static const ngx_campaign_key_t  ngx_campaign_top_keys[] = {
     { "namespace", 0 },
     { "schedule", 0 },
     { "throttle", 0 },
+    { "frequencyCap", 0 },
     { "context", 0 },
     { "content", 0 },
     { "defaultLanguage", 0 },
@@ -227,6 +235,19 @@ static const ngx_campaign_key_t  ngx_campaign_top_keys[] = {
 static const ngx_campaign_key_t  ngx_campaign_schedule_keys[] = {
     { "start", 0 },
     { "end", 0 },
+    { NULL, 0 }
+};
+
+
+static const ngx_campaign_key_t  ngx_campaign_throttle_keys[] = {
+    { "rate", 0 },
+    { "burst", 0 },
+    { NULL, 0 }
+};
+
+
+static const ngx_campaign_key_t  ngx_campaign_frequency_cap_keys[] = {
+    { "optOut", 0 },
     { NULL, 0 }
 };
 
@@ -737,7 +758,7 @@ static ngx_campaign_t *
 ngx_campaign_definition_campaign(ngx_campaign_definition_ctx_t *ctx,
     const cJSON *root)
 {
-    int              v;
+    int              v, type;
     const char      *language;
     ngx_campaign_t  *c;
 
@@ -762,9 +783,10 @@ ngx_campaign_definition_campaign(ngx_campaign_definition_ctx_t *ctx,
     c->namespace = ngx_campaign_definition_text(ctx, root, NULL,
                                                 "namespace", 0, 1);
 
-    v = ngx_campaign_definition_enum(ctx, root, NULL, "type", 1,
-                                     ngx_campaign_types);
-    c->type = (v < 0) ? NGX_CAMPAIGN_TRANSACTIONAL : (ngx_campaign_type_e) v;
+    type = ngx_campaign_definition_enum(ctx, root, NULL, "type", 1,
+                                        ngx_campaign_types);
+    c->type = (type < 0) ? NGX_CAMPAIGN_TRANSACTIONAL
+                         : (ngx_campaign_type_e) type;
 
     v = ngx_campaign_definition_enum(ctx, root, NULL, "status", 1,
                                      ngx_campaign_statuses);
@@ -777,6 +799,13 @@ ngx_campaign_definition_campaign(ngx_campaign_definition_ctx_t *ctx,
 
     ngx_campaign_definition_schedule(ctx, root, c);
     ngx_campaign_definition_throttle(ctx, root, c);
+
+    /* when the type is wrong, whether it may be capped is not known */
+
+    ngx_campaign_definition_frequency_cap(ctx, root,
+                                          (type < 0) ? -1
+                                          : (type == NGX_CAMPAIGN_MARKETING),
+                                          c);
     ngx_campaign_definition_schema(ctx, root, c);
 
     /* the partials that the templates of content and languages include */
@@ -1115,28 +1144,138 @@ ngx_campaign_definition_days(long long y, int m, int d)
 }
 
 
+/*
+ * "throttle": 100 (AJO's form: a rate, and a burst of one second of it) or
+ * "throttle": {"rate": 100, "burst": 500}
+ */
+
 static void
 ngx_campaign_definition_throttle(ngx_campaign_definition_ctx_t *ctx,
     const cJSON *root, ngx_campaign_t *c)
 {
+    unsigned      rate, burst;
     const cJSON  *item;
 
-    item = ngx_campaign_definition_member(ctx, root, NULL, "throttle",
-                                          cJSON_Number, 0);
+    item = cJSON_GetObjectItemCaseSensitive(root, "throttle");
     if (item == NULL) {
         return;
     }
 
-    if (!ngx_campaign_definition_integer(item, 1, NGX_CAMPAIGN_THROTTLE_MAX)) {
-        ngx_campaign_definition_report(ctx, "throttle",
-                                       "must be an integer from 1 to %d "
-                                       "(messages per second), found %g",
-                                       NGX_CAMPAIGN_THROTTLE_MAX,
-                                       item->valuedouble);
+    if (cJSON_IsNumber(item)) {
+        if (!ngx_campaign_definition_bounded(ctx, root, NULL, "throttle", 1,
+                                             NGX_CAMPAIGN_THROTTLE_MAX,
+                                             " (messages per second)",
+                                             &rate))
+        {
+            return;
+        }
+
+        c->rate = rate;
+        c->burst = rate;
+        c->has_throttle = 1;
+
         return;
     }
 
-    c->throttle = (unsigned) item->valuedouble;
+    if (!cJSON_IsObject(item)) {
+        ngx_campaign_definition_report(ctx, "throttle",
+                                   "must be a number or an object, found %s",
+                                   ngx_campaign_json_type_name(item->type));
+        return;
+    }
+
+    ngx_campaign_definition_check_keys(ctx, item, "throttle",
+                                       ngx_campaign_throttle_keys, "");
+
+    if (!ngx_campaign_definition_bounded(ctx, item, "throttle", "rate", 1,
+                                         NGX_CAMPAIGN_THROTTLE_MAX,
+                                         " (messages per second)", &rate))
+    {
+        return;
+    }
+
+    burst = rate;
+
+    if (cJSON_GetObjectItemCaseSensitive(item, "burst") != NULL
+        && !ngx_campaign_definition_bounded(ctx, item, "throttle", "burst",
+                                            0, NGX_CAMPAIGN_BURST_MAX,
+                                            " (messages)", &burst))
+    {
+        return;
+    }
+
+    c->rate = rate;
+    c->burst = burst;
+    c->has_throttle = 1;
+}
+
+
+/* 1 with *v set when the member is an integer from 1 to max */
+
+static int
+ngx_campaign_definition_bounded(ngx_campaign_definition_ctx_t *ctx,
+    const cJSON *obj, const char *path, const char *key, int required,
+    unsigned max, const char *unit, unsigned *v)
+{
+    char          field[NGX_CAMPAIGN_PATH_LEN];
+    const cJSON  *item;
+
+    item = ngx_campaign_definition_member(ctx, obj, path, key, cJSON_Number,
+                                          required);
+    if (item == NULL) {
+        return 0;
+    }
+
+    if (!ngx_campaign_definition_integer(item, 1, max)) {
+        ngx_campaign_definition_join(field, path, key);
+        ngx_campaign_definition_report(ctx, field,
+                                       "must be an integer from 1 to %u%s, "
+                                       "found %g", max, unit,
+                                       item->valuedouble);
+        return 0;
+    }
+
+    *v = (unsigned) item->valuedouble;
+
+    return 1;
+}
+
+
+/*
+ * "frequencyCap": {"optOut": true} exempts a marketing campaign from the
+ * frequency rules; a transactional campaign is never capped, so the field
+ * there can only be a misunderstanding.  marketing is -1 when the type is
+ * not known.
+ */
+
+static void
+ngx_campaign_definition_frequency_cap(ngx_campaign_definition_ctx_t *ctx,
+    const cJSON *root, int marketing, ngx_campaign_t *c)
+{
+    const cJSON  *cap, *item;
+
+    cap = ngx_campaign_definition_member(ctx, root, NULL, "frequencyCap",
+                                         cJSON_Object, 0);
+    if (cap == NULL) {
+        return;
+    }
+
+    if (marketing == 0) {
+        ngx_campaign_definition_report(ctx, "frequencyCap",
+                                       "applies only to \"type\": "
+                                       "\"marketing\": transactional "
+                                       "messages are never capped");
+        return;
+    }
+
+    ngx_campaign_definition_check_keys(ctx, cap, "frequencyCap",
+                                       ngx_campaign_frequency_cap_keys, "");
+
+    item = ngx_campaign_definition_member(ctx, cap, "frequencyCap", "optOut",
+                                          cJSON_True | cJSON_False, 0);
+    if (item != NULL) {
+        c->cap_opt_out = cJSON_IsTrue(item) ? 1 : 0;
+    }
 }
 
 

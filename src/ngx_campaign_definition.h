@@ -110,7 +110,18 @@ typedef struct {
 
     time_t                       start;         /* 0: no start bound */
     time_t                       end;           /* 0: no end bound */
-    unsigned                     throttle;      /* messages/s, 0: none */
+
+    /*
+     * "throttle": a token bucket of rate tokens per second holding at
+     * most burst (see ngx_campaign_limits.h); rate and burst are 0
+     * without one
+     */
+    unsigned                     rate;          /* messages/s, 1..2000 */
+    unsigned                     burst;         /* 1..100000 */
+    unsigned                     has_throttle:1;
+
+    /* a marketing campaign's "frequencyCap": {"optOut": true} */
+    unsigned                     cap_opt_out:1;
 
     ngx_campaign_field_t        *fields;
     size_t                       nfields;

@@ -281,7 +281,13 @@ test_email_campaign(void **state)
     assert_int_equal(c->channel, NGX_CAMPAIGN_CHANNEL_EMAIL);
     assert_int_equal(c->start, 1767225600);
     assert_int_equal(c->end, 1798761600);
-    assert_int_equal(c->throttle, 100);
+
+    /* AJO's shorthand: the rate, and a burst of one second of it */
+
+    assert_true(c->has_throttle);
+    assert_int_equal(c->rate, 100);
+    assert_int_equal(c->burst, 100);
+    assert_false(c->cap_opt_out);
 
     /* the context schema, in file order */
 
@@ -366,7 +372,10 @@ test_email_text_only(void **state)
     assert_int_equal(c->status, NGX_CAMPAIGN_DRAFT);
     assert_int_equal(c->start, 0);
     assert_int_equal(c->end, 0);
-    assert_int_equal(c->throttle, 0);
+    assert_false(c->has_throttle);
+    assert_int_equal(c->rate, 0);
+    assert_int_equal(c->burst, 0);
+    assert_false(c->cap_opt_out);
     assert_int_equal(c->nfields, 0);
 
     assert_int_equal(c->ncontent, 3);
@@ -415,7 +424,8 @@ test_sms_campaign(void **state)
 
     assert_int_equal(c->start, 0);
     assert_int_equal(c->end, 1782856799);
-    assert_int_equal(c->throttle, 2000);
+    assert_int_equal(c->rate, 2000);
+    assert_int_equal(c->burst, 2000);
 
     assert_int_equal(c->nfields, 2);
     assert_string_equal(c->fields[0].name, "orderId");
@@ -699,7 +709,7 @@ test_wrong_type(void **state)
     problem("description", "must be a string, found null");
     problem("namespace", "must be a string, found object");
     problem("schedule", "must be an object, found string");
-    problem("throttle", "must be a number, found string");
+    problem("throttle", "must be a number or an object, found string");
     problem("context.a.required", "must be a boolean, found string");
     problem("context.b", "must be an object (a field rule), found string");
     problem("content.body", "must be a string, found number");
@@ -862,8 +872,9 @@ test_schedule_order(void **state)
 static void
 test_throttle_range(void **state)
 {
-    size_t  i;
-    char    buf[512];
+    size_t           i;
+    char             buf[512];
+    ngx_campaign_t  *c;
 
     static const char  *values[] = { "0", "2001", "-5", "1.5", "1e9" };
 
@@ -883,11 +894,182 @@ test_throttle_range(void **state)
     }
 
     nproblems = 0;
-    assert_int_equal(parse_valid("{'id': 'a', 'name': 'A',"
-                                 " 'type': 'marketing', 'status': 'live',"
-                                 " 'channel': 'sms', 'throttle': 1,"
-                                 " 'content': {'body': 'x'}}")->throttle,
-                     1);
+    c = parse_valid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                    " 'status': 'live', 'channel': 'sms', 'throttle': 1,"
+                    " 'content': {'body': 'x'}}");
+    assert_true(c->has_throttle);
+    assert_int_equal(c->rate, 1);
+    assert_int_equal(c->burst, 1);
+}
+
+
+static void
+test_throttle_object(void **state)
+{
+    ngx_campaign_t  *c;
+
+    (void) state;
+
+    c = parse_valid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                    " 'status': 'live', 'channel': 'sms',"
+                    " 'throttle': {'rate': 50, 'burst': 500,"
+                    "              '_why': 'absorb the morning peak'},"
+                    " 'content': {'body': 'x'}}");
+    assert_true(c->has_throttle);
+    assert_int_equal(c->rate, 50);
+    assert_int_equal(c->burst, 500);
+
+    /* the burst defaults to the rate, and may be smaller than it */
+
+    c = parse_valid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                    " 'status': 'live', 'channel': 'sms',"
+                    " 'throttle': {'rate': 2000},"
+                    " 'content': {'body': 'x'}}");
+    assert_int_equal(c->rate, 2000);
+    assert_int_equal(c->burst, 2000);
+
+    c = parse_valid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                    " 'status': 'live', 'channel': 'sms',"
+                    " 'throttle': {'rate': 10, 'burst': 1},"
+                    " 'content': {'body': 'x'}}");
+    assert_int_equal(c->rate, 10);
+    assert_int_equal(c->burst, 1);
+
+    c = parse_valid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                    " 'status': 'live', 'channel': 'sms',"
+                    " 'throttle': {'rate': 1, 'burst': 100000},"
+                    " 'content': {'body': 'x'}}");
+    assert_int_equal(c->burst, 100000);
+}
+
+
+static void
+test_throttle_object_errors(void **state)
+{
+    size_t  line, column;
+
+    (void) state;
+
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'sms',"
+                  " 'throttle': {'rate': 2001, 'burst': 0, 'brust': 5},"
+                  " 'content': {'body': 'x'}}");
+
+    /* a bad rate: the burst is not checked against nothing */
+
+    assert_int_equal(nproblems, 2);
+    problem("throttle.brust", "unknown key (allowed: rate, burst)");
+    problem("throttle.rate", "must be an integer from 1 to 2000 "
+            "(messages per second), found 2001");
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'sms',"
+                  " 'throttle': {'rate': 5, 'burst': 100001},"
+                  " 'content': {'body': 'x'}}");
+    assert_int_equal(nproblems, 1);
+    problem("throttle.burst", "must be an integer from 1 to 100000 "
+            "(messages), found 100001");
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'sms',"
+                  " 'throttle': {'burst': 1.5, 'rate': '5'},"
+                  " 'content': {'body': 'x'}}");
+    assert_int_equal(nproblems, 1);
+    problem("throttle.rate", "must be a number, found string");
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'sms',"
+                  " 'throttle': {'burst': 10},"
+                  " 'content': {'body': 'x'}}");
+    assert_int_equal(nproblems, 1);
+    problem("throttle.rate", "required field is missing");
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'sms',"
+                  " 'throttle': [100],"
+                  " 'content': {'body': 'x'}}");
+    assert_int_equal(nproblems, 1);
+    problem("throttle", "must be a number or an object, found array");
+
+    /* the field's position in the file, for the command-line tool */
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',\n"
+                  " 'status': 'live', 'channel': 'sms',\n"
+                  " 'throttle': {'rate': 5,\n"
+                  "              'burst': -1},\n"
+                  " 'content': {'body': 'x'}}");
+    problem("throttle.burst", "found -1");
+    assert_int_equal(ngx_campaign_definition_locate((const u_char *) text,
+                         strlen(text), "throttle.burst", 0, 0, &line,
+                         &column), 0);
+    assert_int_equal(line, 4);
+    assert_int_equal(column, 24);
+}
+
+
+static void
+test_frequency_cap(void **state)
+{
+    ngx_campaign_t  *c;
+
+    (void) state;
+
+    c = parse_valid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                    " 'status': 'live', 'channel': 'sms',"
+                    " 'frequencyCap': {'optOut': true},"
+                    " 'content': {'body': 'x'}}");
+    assert_true(c->cap_opt_out);
+
+    c = parse_valid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                    " 'status': 'live', 'channel': 'sms',"
+                    " 'frequencyCap': {'optOut': false, '_note': 'capped'},"
+                    " 'content': {'body': 'x'}}");
+    assert_false(c->cap_opt_out);
+
+    c = parse_valid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                    " 'status': 'live', 'channel': 'sms',"
+                    " 'frequencyCap': {},"
+                    " 'content': {'body': 'x'}}");
+    assert_false(c->cap_opt_out);
+}
+
+
+static void
+test_frequency_cap_errors(void **state)
+{
+    (void) state;
+
+    /* transactional messages are never capped: saying so is a mistake */
+
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'transactional',"
+                  " 'status': 'live', 'channel': 'sms',"
+                  " 'frequencyCap': {'optOut': true},"
+                  " 'content': {'body': 'x'}}");
+    assert_int_equal(nproblems, 1);
+    problem("frequencyCap", "applies only to \"type\": \"marketing\": "
+            "transactional messages are never capped");
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'sms',"
+                  " 'frequencyCap': {'optOut': 'yes', 'max': 3},"
+                  " 'content': {'body': 'x'}}");
+    assert_int_equal(nproblems, 2);
+    problem("frequencyCap.optOut", "must be a boolean, found string");
+    problem("frequencyCap.max", "unknown key (allowed: optOut)");
+
+    nproblems = 0;
+    parse_invalid("{'id': 'a', 'name': 'A', 'type': 'marketing',"
+                  " 'status': 'live', 'channel': 'sms',"
+                  " 'frequencyCap': true,"
+                  " 'content': {'body': 'x'}}");
+    assert_int_equal(nproblems, 1);
+    problem("frequencyCap", "must be an object, found boolean");
 }
 
 
@@ -1024,6 +1206,7 @@ test_every_mistake_reported(void **state)
                   "  'channel': 'email',\n"
                   "  'schedule': { 'start': '2026-01-01', 'end': 5 },\n"
                   "  'throttle': 5000,\n"
+                  "  'frequencyCap': { 'optOut': true },\n"
                   "  'context': {\n"
                   "    'resetLink': { 'type': 'string', 'pattern': '[' }\n"
                   "  },\n"
@@ -1751,6 +1934,13 @@ main(void)
         cmocka_unit_test_setup_teardown(test_schedule_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_throttle_range, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_throttle_object, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_throttle_object_errors, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_frequency_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_frequency_cap_errors, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_context_rules, setup,
                                         teardown),
