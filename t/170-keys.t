@@ -3,6 +3,7 @@
 # open, and the key is in no log line and reaches no gateway.
 
 use Test::Nginx::Socket 'no_plan';
+use File::Temp;
 
 $ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
 
@@ -18,6 +19,16 @@ shop     sha256:07c6f6578bd9e03721b2d15c9c7d84af97c22b48cdf0b13e853279b861cf9a37
 viewer   sha256:60E0F2239E8BFFF4D8B571E990A5821E8D4763509468788F732FEBD401F3323A  preview
 
 _EOK_
+
+# and one that ngx-campaign makes: the key on stdout, its line on stderr
+
+my $cli = $ENV{NGX_CAMPAIGN_CLI} || 'build/ngx-campaign';
+-x $cli or die "$cli is not built: run make cli\n";
+
+my $tmp = File::Temp->new();
+our $CliKey = `$cli key made-by-cli 'trigger=order-*' 2>$tmp`;
+chomp $CliKey;
+our $CliLine = do { local $/; <$tmp> };
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -77,7 +88,7 @@ Content-Type: application/json
 --- response_headers
 WWW-Authenticate: Bearer
 Content-Type: application/problem+json
---- response_body_like: "status":401.*"detail":"an API key is required \(X-API-Key or Authorization: Bearer\)"
+--- response_body_like: ^\{"type":"urn:ngx-campaign:problem:unauthorized","title":"Unauthorized","status":401,"detail":"an API key is required \(X-API-Key or Authorization: Bearer\)"
 --- error_log
 campaign: 401 problem: an API key is required
 
@@ -133,7 +144,7 @@ X-API-Key: ncm_shop-test-key-4f1c9b27
 --- error_code: 403
 --- response_headers
 Content-Type: application/problem+json
---- response_body_like: "status":403.*"detail":"API key \\"shop\\" has no \\"trigger\\" scope for this campaign".*"pointer":"/campaignId"
+--- response_body_like: ^\{"type":"urn:ngx-campaign:problem:forbidden","title":"Forbidden","status":403,"detail":"API key \\"shop\\" has no \\"trigger\\" scope for this campaign".*"pointer":"/campaignId"
 --- error_log
 campaign: 403 problem: API key "shop" has no "trigger" scope for this campaign, requestId "k-5"
 
@@ -245,7 +256,28 @@ qr/^(?!.*http header: "X-API-Key: ).*ncm_shop-test-key/,
 
 
 
-=== TEST 13: a malformed keys file stops nginx -t with its line
+=== TEST 13: a key made by "ngx-campaign key" is accepted, and logged by its name only
+--- user_files eval
+">>> api-keys\n$::CliLine"
+--- log_level: debug
+--- request
+POST /ajo/im/executions/unitary
+{"requestId":"k-13","campaignId":"order-sms","recipients":[{"type":"external","userId":"+14155550100","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"},"profile":{"firstName":"Grace"},"context":{"orderId":"A-1"}}]}
+--- more_headers eval
+"Content-Type: application/json\nAuthorization: Bearer $::CliKey"
+--- error_code: 202
+--- error_log
+campaign: API key "made-by-cli"
+--- no_error_log eval
+[
+qr/^(?!.*http header: "Authorization: ).*\Q$::CliKey\E/,
+"[alert]",
+"[emerg]",
+]
+
+
+
+=== TEST 14: a malformed keys file stops nginx -t with its line
 --- user_files
 >>> api-keys
 # comment
@@ -258,7 +290,7 @@ api-keys":2: invalid hash: "sha256:" and 64 hex digits expected
 
 
 
-=== TEST 14: an unknown scope, with its line
+=== TEST 15: an unknown scope, with its line
 --- user_files
 >>> api-keys
 shop  sha256:07c6f6578bd9e03721b2d15c9c7d84af97c22b48cdf0b13e853279b861cf9a37  trigger=order-*
@@ -271,7 +303,7 @@ api-keys":2: invalid scope "send"
 
 
 
-=== TEST 15: a key name twice
+=== TEST 16: a key name twice
 --- user_files
 >>> api-keys
 shop  sha256:07c6f6578bd9e03721b2d15c9c7d84af97c22b48cdf0b13e853279b861cf9a37  trigger
@@ -284,7 +316,7 @@ api-keys":2: key "shop" is already defined
 
 
 
-=== TEST 16: a missing keys file
+=== TEST 17: a missing keys file
 --- config
     location /ajo/im/ {
         campaign_api_keys $TEST_NGINX_HTML_DIR/no-such-keys;
