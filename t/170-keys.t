@@ -238,7 +238,48 @@ Content-Type: application/json
 
 
 
-=== TEST 12: at debug level, only nginx's own request header lines carry the key
+=== TEST 12: profile lookups never see the key either
+--- config
+    campaign_gateway  sms    /_gw/sms;
+    campaign_api_keys $TEST_NGINX_HTML_DIR/api-keys;
+    campaign_profile_lookup /_profiles/$campaign_user_id;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location /_profiles/ {
+        internal;
+        default_type application/json;
+
+        if ($http_x_api_key) {
+            return 418;
+        }
+
+        if ($http_authorization) {
+            return 418;
+        }
+
+        return 200 '{"firstName":"Grace"}';
+    }
+
+    location /_gw/ {
+        internal;
+        campaign_outbox logs/outbox.jsonl;
+    }
+--- request
+POST /ajo/im/executions/unitary
+{"requestId":"k-12","campaignId":"order-sms","recipients":[{"type":"external","userId":"grace","namespace":"phone","channelData":{"mobilePhoneNumber":"+14155550100"},"context":{"orderId":"A-1"}}]}
+--- more_headers
+Content-Type: application/json
+X-API-Key: ncm_shop-test-key-4f1c9b27
+Authorization: Bearer ncm_shop-test-key-4f1c9b27
+--- error_code: 202
+--- response_body_like: "status":"accepted","gatewayStatus":202
+
+
+
+=== TEST 13: at debug level, only nginx's own request header lines carry the key
 --- log_level: debug
 --- request
 POST /ajo/im/executions/unitary
@@ -256,7 +297,7 @@ qr/^(?!.*http header: "X-API-Key: ).*ncm_shop-test-key/,
 
 
 
-=== TEST 13: a key made by "ngx-campaign key" is accepted, and logged by its name only
+=== TEST 14: a key made by "ngx-campaign key" is accepted, and logged by its name only
 --- user_files eval
 ">>> api-keys\n$::CliLine"
 --- log_level: debug
@@ -277,7 +318,7 @@ qr/^(?!.*http header: "Authorization: ).*\Q$::CliKey\E/,
 
 
 
-=== TEST 14: a malformed keys file stops nginx -t with its line
+=== TEST 15: a malformed keys file stops nginx -t with its line
 --- user_files
 >>> api-keys
 # comment
@@ -290,7 +331,7 @@ api-keys":2: invalid hash: "sha256:" and 64 hex digits expected
 
 
 
-=== TEST 15: an unknown scope, with its line
+=== TEST 16: an unknown scope, with its line
 --- user_files
 >>> api-keys
 shop  sha256:07c6f6578bd9e03721b2d15c9c7d84af97c22b48cdf0b13e853279b861cf9a37  trigger=order-*
@@ -303,7 +344,7 @@ api-keys":2: invalid scope "send"
 
 
 
-=== TEST 16: a key name twice
+=== TEST 17: a key name twice
 --- user_files
 >>> api-keys
 shop  sha256:07c6f6578bd9e03721b2d15c9c7d84af97c22b48cdf0b13e853279b861cf9a37  trigger
@@ -316,7 +357,7 @@ api-keys":2: key "shop" is already defined
 
 
 
-=== TEST 17: a missing keys file
+=== TEST 18: a missing keys file
 --- config
     location /ajo/im/ {
         campaign_api_keys $TEST_NGINX_HTML_DIR/no-such-keys;
