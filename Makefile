@@ -44,7 +44,8 @@ UNIT_TESTS   := $(BUILD)/test_json $(BUILD)/test_template \
 FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_expr \
                 $(BUILD)/fuzz_trigger $(BUILD)/fuzz_definition
 
-BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev
+BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev \
+                libssl-dev
 TEST_PKGS    := $(BUILD_PKGS) libcmocka-dev curl libtest-base-perl \
                 libtext-diff-perl libwww-perl liburi-perl \
                 liblist-moreutils-perl libipc-run-perl libtest-longstring-perl
@@ -128,7 +129,8 @@ test: test-deps $(MODULE) unit integration
 # the command-line tool links the same engine as the module
 $(CLI): cli/ngx_campaign_cli.c $(ENGINE_DEPS) | deps
 	@mkdir -p $(BUILD)
-	$(CC) $(UNIT_CFLAGS) $(ENGINE_SRCS) $< -lcjson -lpcre2-8 -lm -o $@
+	$(CC) $(UNIT_CFLAGS) $(ENGINE_SRCS) $< -lcjson -lpcre2-8 -lm -lcrypto \
+	    -o $@
 
 $(BUILD)/test_%: t/unit/test_%.c $(ENGINE_DEPS) | test-deps
 	@mkdir -p $(BUILD)

@@ -98,6 +98,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       0,
       NULL },
 
+    { ngx_string("campaign_api_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_keys_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_campaign_loc_conf_t, keys),
+      NULL },
+
     { ngx_string("campaign_api_max_body_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_off_slot,
@@ -356,6 +363,7 @@ ngx_campaign_create_loc_conf(ngx_conf_t *cf)
     clcf->profile_uri = NGX_CONF_UNSET_PTR;
     clcf->profile_args = NGX_CONF_UNSET_PTR;
     clcf->profile_max_size = NGX_CONF_UNSET_SIZE;
+    clcf->keys = NGX_CONF_UNSET_PTR;
 
     return clcf;
 }
@@ -402,6 +410,7 @@ ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->profile_max_size, 64 * 1024);
     ngx_conf_merge_off_value(conf->max_body_size, prev->max_body_size,
                              1024 * 1024);
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 

@@ -11,6 +11,7 @@
  *     ngx-campaign render TEMPLATE DATA [--partial NAME=FILE]... [--text]
  *     ngx-campaign preview DIR CAMPAIGN_ID [--profile FILE]
  *                          [--context FILE] [--fragments DIR]
+ *     ngx-campaign key NAME SCOPE...
  *
  * It reads and checks campaign files with the very code nginx runs when it
  * reads its configuration, so a clean lint is a clean "nginx -t", and a
@@ -23,6 +24,8 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "ngx_campaign_arena.h"
 #include "ngx_campaign_content.h"
@@ -37,6 +40,9 @@
 #define NGX_CAMPAIGN_CLI_OK        0
 #define NGX_CAMPAIGN_CLI_PROBLEM   1
 #define NGX_CAMPAIGN_CLI_USAGE     2
+
+#define NGX_CAMPAIGN_CLI_KEY_BYTES 32
+#define NGX_CAMPAIGN_CLI_KEY_NAME  64
 
 
 typedef struct {
@@ -74,6 +80,8 @@ static cJSON *ngx_campaign_cli_read_object(ngx_campaign_alloc_t *a,
     const char *file);
 static cJSON *ngx_campaign_cli_read_json(ngx_campaign_alloc_t *a,
     const char *file);
+static int ngx_campaign_cli_key(int argc, char **argv);
+static int ngx_campaign_cli_key_scope(const char *scope, unsigned *seen);
 static void ngx_campaign_cli_problem(void *data, const char *file,
     const char *field, size_t line, size_t column, const char *message);
 static int ngx_campaign_cli_option(int argc, char **argv, int *i,
@@ -123,6 +131,9 @@ main(int argc, char **argv)
 
     } else if (strcmp(command, "preview") == 0) {
         rc = ngx_campaign_cli_preview(&arena.alloc, argc - 2, argv + 2);
+
+    } else if (strcmp(command, "key") == 0) {
+        rc = ngx_campaign_cli_key(argc - 2, argv + 2);
 
     } else {
         rc = ngx_campaign_cli_usage_error("unknown command \"%s\"", command);
@@ -698,6 +709,153 @@ ngx_campaign_cli_locate(const char *file, const char *field, size_t line,
 
 
 /*
+ * A new API key: 32 random bytes, base64url, after "ncm_".  The key goes
+ * to stdout, once: only its SHA-256 is kept, in the keys file line that
+ * goes to stderr ("2>>api-keys" appends it).
+ */
+
+static int
+ngx_campaign_cli_key(int argc, char **argv)
+{
+    int             i;
+    char            key[4 + 44];
+    size_t          n, len;
+    unsigned        seen, bits, value;
+    unsigned int    mdlen;
+    unsigned char   raw[NGX_CAMPAIGN_CLI_KEY_BYTES], md[EVP_MAX_MD_SIZE];
+
+    static const char  b64url[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    if (argc < 2) {
+        return ngx_campaign_cli_usage_error("key: needs a name and at least "
+                                            "one scope%s", "");
+    }
+
+    len = strlen(argv[0]);
+
+    if (len == 0 || len > NGX_CAMPAIGN_CLI_KEY_NAME
+        || strspn(argv[0], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw"
+                           "xyz0123456789-_.") != len)
+    {
+        return ngx_campaign_cli_usage_error("key: invalid name \"%s\": at "
+                                            "most 64 letters, digits, \"-\", "
+                                            "\"_\" or \".\"", argv[0]);
+    }
+
+    seen = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (ngx_campaign_cli_key_scope(argv[i], &seen) != 0) {
+            return ngx_campaign_cli_usage_error("key: invalid scope \"%s\": "
+                                                "one of trigger, preview, "
+                                                "read, stop, each at most "
+                                                "once, optionally with \"=\" "
+                                                "and campaign id patterns",
+                                                argv[i]);
+        }
+    }
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        fprintf(stderr, "%s: no random bytes for a key\n",
+                ngx_campaign_cli_name);
+        return NGX_CAMPAIGN_CLI_PROBLEM;
+    }
+
+    memcpy(key, "ncm_", 4);
+    len = 4;
+    bits = 0;
+    value = 0;
+
+    for (n = 0; n < sizeof(raw); n++) {
+        value = (value << 8) | raw[n];
+        bits += 8;
+
+        while (bits >= 6) {
+            bits -= 6;
+            key[len++] = b64url[(value >> bits) & 0x3f];
+        }
+    }
+
+    if (bits) {
+        key[len++] = b64url[(value << (6 - bits)) & 0x3f];
+    }
+
+    if (EVP_Digest(key, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
+        fprintf(stderr, "%s: SHA-256 failed\n", ngx_campaign_cli_name);
+        return NGX_CAMPAIGN_CLI_PROBLEM;
+    }
+
+    printf("%.*s\n", (int) len, key);
+
+    fprintf(stderr, "%s  sha256:", argv[0]);
+
+    for (n = 0; n < mdlen; n++) {
+        fprintf(stderr, "%02x", md[n]);
+    }
+
+    for (i = 1; i < argc; i++) {
+        fprintf(stderr, "  %s", argv[i]);
+    }
+
+    fprintf(stderr, "\n");
+
+    memset(key, 0, sizeof(key));
+    memset(raw, 0, sizeof(raw));
+
+    return NGX_CAMPAIGN_CLI_OK;
+}
+
+
+/* a scope as campaign_api_keys reads it: "trigger" or "trigger=a-*,b" */
+
+static int
+ngx_campaign_cli_key_scope(const char *scope, unsigned *seen)
+{
+    size_t        len;
+    unsigned      s;
+    const char   *p;
+
+    static const char  *names[] = { "trigger", "preview", "read", "stop" };
+
+    p = strchr(scope, '=');
+    len = p ? (size_t) (p - scope) : strlen(scope);
+
+    for (s = 0; s < 4; s++) {
+        if (strlen(names[s]) == len && strncmp(scope, names[s], len) == 0) {
+            break;
+        }
+    }
+
+    if (s == 4 || (*seen & (1u << s))) {
+        return -1;
+    }
+
+    *seen |= 1u << s;
+
+    if (p == NULL) {
+        return 0;
+    }
+
+    /* a non-empty list of non-empty patterns, no blanks */
+
+    for (p++; /* void */; p++) {
+        len = strcspn(p, ",");
+
+        if (len == 0 || strcspn(p, " \t\r\n#") < len) {
+            return -1;
+        }
+
+        p += len;
+
+        if (*p == '\0') {
+            return 0;
+        }
+    }
+}
+
+
+/*
  * "--name VALUE" or "--name=VALUE" at argv[*i]: 1 (value set, *i moved
  * past it), 0 when argv[*i] is something else, -1 when the value is
  * missing (reported).
@@ -761,6 +919,7 @@ ngx_campaign_cli_usage(FILE *f)
         "       ngx-campaign preview DIR CAMPAIGN_ID [--profile FILE] "
         "[--context FILE]\n"
         "                            [--fragments DIR]\n"
+        "       ngx-campaign key NAME SCOPE...\n"
         "       ngx-campaign --help | --version\n"
         "\n"
         "lint     checks every campaign file of DIR as nginx does when it\n"
@@ -771,6 +930,11 @@ ngx_campaign_cli_usage(FILE *f)
         "         file to stdout; {{ }} is HTML-escaped unless --text\n"
         "preview  prints what the preview endpoint answers for the\n"
         "         campaign, with the JSON PROFILE and CONTEXT objects\n"
+        "key      makes a new API key: prints the key on stdout, once,\n"
+        "         and its line for the campaign_api_keys file (NAME, its\n"
+        "         SHA-256, the SCOPEs) on stderr; SCOPE is trigger,\n"
+        "         preview, read or stop, with =PATTERN,... to name the\n"
+        "         campaigns, e.g. 'trigger=order-*,password-reset'\n"
         "\n"
         "exit status: 0 success, 1 problems found, 2 usage error\n");
 }

@@ -60,6 +60,16 @@ typedef struct {
 #define NGX_CAMPAIGN_ENDPOINT_PREVIEW  3
 
 
+/* what an API key must grant, by endpoint (campaign_api_keys) */
+
+static ngx_uint_t  ngx_campaign_api_scopes[] = {
+    NGX_CAMPAIGN_SCOPE_KEY,                /* none: no probing without one */
+    NGX_CAMPAIGN_SCOPE_OPEN,               /* health */
+    NGX_CAMPAIGN_SCOPE_TRIGGER,            /* unitary: and its campaign's */
+    NGX_CAMPAIGN_SCOPE_PREVIEW
+};
+
+
 static ngx_str_t  ngx_campaign_health_path = ngx_string("health");
 static ngx_str_t  ngx_campaign_campaigns_path = ngx_string("campaigns/");
 static ngx_str_t  ngx_campaign_preview_path = ngx_string("/preview");
@@ -70,9 +80,21 @@ static ngx_str_t  ngx_campaign_unitary_path =
 ngx_int_t
 ngx_campaign_api_handler(ngx_http_request_t *r)
 {
-    ngx_str_t  id;
+    ngx_int_t   rc;
+    ngx_str_t   id;
+    ngx_uint_t  endpoint;
 
-    switch (ngx_campaign_api_endpoint(r, &id)) {
+    endpoint = ngx_campaign_api_endpoint(r, &id);
+
+    if (ngx_campaign_keys_check(r, ngx_campaign_api_scopes[endpoint],
+                                endpoint == NGX_CAMPAIGN_ENDPOINT_PREVIEW
+                                ? &id : NULL, &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    switch (endpoint) {
 
     case NGX_CAMPAIGN_ENDPOINT_HEALTH:
         return ngx_campaign_health(r);
@@ -462,6 +484,7 @@ ngx_campaign_unitary_check(ngx_http_request_t *r, ngx_campaign_execution_t *e,
 {
     u_char                      detail[NGX_MAX_ERROR_STR];
     ngx_int_t                   rc;
+    ngx_str_t                   id;
     const char                 *why;
     ngx_campaign_t             *c;
     ngx_campaign_alloc_t        a;
@@ -497,10 +520,20 @@ ngx_campaign_unitary_check(ngx_http_request_t *r, ngx_campaign_execution_t *e,
         return NGX_DECLINED;
     }
 
+    /* before its existence is told: the key's campaigns (campaign_api_keys) */
+
+    id.data = (u_char *) t->campaign_id;
+    id.len = ngx_strlen(t->campaign_id);
+
+    if (ngx_campaign_keys_check(r, NGX_CAMPAIGN_SCOPE_TRIGGER, &id, answer)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
 
-    c = ngx_campaign_find(cmcf, (u_char *) t->campaign_id,
-                          ngx_strlen(t->campaign_id));
+    c = ngx_campaign_find(cmcf, id.data, id.len);
     if (c == NULL) {
         *answer = ngx_campaign_send_error(r, NGX_HTTP_NOT_FOUND,
                                        "unknown campaign", "/campaignId",

@@ -76,6 +76,8 @@ typedef struct {
     ngx_http_complex_value_t    *profile_args;
     size_t                       profile_max_size;
     ngx_campaign_outbox_t       *outbox;
+
+    struct ngx_campaign_keys_s  *keys;        /* campaign_api_keys */
 } ngx_campaign_loc_conf_t;
 
 
@@ -334,6 +336,22 @@ ngx_int_t ngx_campaign_json_content_type(ngx_http_request_t *r);
 
 ngx_int_t ngx_campaign_response_init(ngx_conf_t *cf);
 ngx_str_t *ngx_campaign_log_escape(ngx_pool_t *pool, u_char *s, size_t len);
+
+
+/* API keys: what an endpoint asks of the key presented */
+
+#define NGX_CAMPAIGN_SCOPE_TRIGGER    0
+#define NGX_CAMPAIGN_SCOPE_PREVIEW    1
+#define NGX_CAMPAIGN_SCOPE_READ       2
+#define NGX_CAMPAIGN_SCOPE_STOP       3
+#define NGX_CAMPAIGN_SCOPE_KEY        4       /* any known key */
+#define NGX_CAMPAIGN_SCOPE_OPEN       5       /* no key: health */
+
+typedef struct ngx_campaign_keys_s  ngx_campaign_keys_t;
+
+char *ngx_campaign_keys_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_campaign_keys_check(ngx_http_request_t *r, ngx_uint_t scope,
+    ngx_str_t *id, ngx_int_t *answer);
 
 
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */

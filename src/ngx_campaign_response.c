@@ -63,6 +63,14 @@ static ngx_campaign_problem_type_t  ngx_campaign_problem_types[] = {
       ngx_string("urn:ngx-campaign:problem:invalid-request"),
       ngx_string("Invalid request") },
 
+    { NGX_HTTP_UNAUTHORIZED,
+      ngx_string("urn:ngx-campaign:problem:unauthorized"),
+      ngx_string("Unauthorized") },
+
+    { NGX_HTTP_FORBIDDEN,
+      ngx_string("urn:ngx-campaign:problem:forbidden"),
+      ngx_string("Forbidden") },
+
     { NGX_HTTP_NOT_FOUND,
       ngx_string("urn:ngx-campaign:problem:not-found"),
       ngx_string("Not found") },

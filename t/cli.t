@@ -288,4 +288,43 @@ is($rc, 1, 'preview with a broken context: exit 1');
 is($err, "$broken_json:3:1: JSON syntax error: trailing comma before \"}\"\n",
    'preview with a broken context: file:line:col: message');
 
+
+# key: a new API key on stdout, its keys file line on stderr
+
+use Digest::SHA qw(sha256_hex);
+
+($rc, $out, $err) = run('key', 'shop', 'trigger=order-*,password-reset',
+                        'preview');
+is($rc, 0, 'key: exit 0');
+like($out, qr/^ncm_[A-Za-z0-9_-]{43}\n\z/,
+     'key: "ncm_" and 32 bytes in base64url on stdout, alone');
+my ($key) = $out =~ /^(\S+)/;
+like($err, qr/^shop  sha256:[0-9a-f]{64}  trigger=order-\*,password-reset  preview\n\z/,
+     'key: the keys file line on stderr: name, hash, scopes');
+my ($hash) = $err =~ /sha256:([0-9a-f]{64})/;
+is($hash, sha256_hex($key // ''), 'key: the hash is the SHA-256 of the key');
+unlike($err, qr/\Q$key\E/, 'key: the key is not in the keys file line');
+
+my ($rc2, $out2) = run('key', 'shop', 'read');
+isnt($out2, $out, 'key: a new key each time');
+
+($rc, $out, $err) = run('key', 'shop');
+is($rc, 2, 'key without a scope: usage error');
+is($out, '', 'key without a scope: no key printed');
+
+($rc, $out, $err) = run('key', 'a shop', 'read');
+is($rc, 2, 'key with a bad name: usage error');
+like($err, qr/^ngx-campaign: key: invalid name "a shop"/,
+     'key with a bad name: said on stderr');
+
+for my $scope ('send', 'trigger=', 'trigger=a,,b', 'read=x y') {
+    ($rc, $out, $err) = run('key', 'shop', $scope);
+    is($rc, 2, "key with scope \"$scope\": usage error");
+    like($err, qr/^ngx-campaign: key: invalid scope "\Q$scope\E"/,
+         "key with scope \"$scope\": said on stderr");
+}
+
+($rc, $out, $err) = run('key', 'shop', 'read', 'read');
+is($rc, 2, 'key with a scope twice: usage error');
+
 done_testing();
