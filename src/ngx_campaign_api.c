@@ -40,6 +40,8 @@ static void ngx_campaign_unitary_settled(ngx_campaign_execution_t *e,
     void *data);
 static ngx_int_t ngx_campaign_unitary_claim(ngx_http_request_t *r,
     ngx_campaign_execution_t *e, ngx_str_t *body, ngx_int_t *answer);
+static ngx_int_t ngx_campaign_unitary_throttle(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e, ngx_int_t *answer);
 static ngx_int_t ngx_campaign_unitary_key(ngx_http_request_t *r,
     ngx_campaign_execution_t *e, ngx_str_t *key);
 static ngx_int_t ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
@@ -430,6 +432,17 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
         return rc;
     }
 
+    /* a throttled trigger is not kept: it may be sent again */
+
+    if (ngx_campaign_unitary_throttle(r, e, &rc) != NGX_OK) {
+        if (e->store) {
+            ngx_campaign_store_release(e->store, &e->store_key);
+        }
+
+        ngx_campaign_execution_destroy(e);
+        return rc;
+    }
+
     w = ngx_palloc(r->pool, sizeof(ngx_campaign_waiter_t));
     cln = ngx_http_cleanup_add(r, 0);
 
@@ -799,6 +812,84 @@ ngx_campaign_unitary_claim(ngx_http_request_t *r, ngx_campaign_execution_t *e,
         *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
         return NGX_DECLINED;
     }
+}
+
+
+/*
+ * A campaign's throttle: a trigger takes as many tokens as it has
+ * recipients, all or none, from the campaign's bucket in the zone;
+ * without them it is refused with 429 and nothing is sent.
+ */
+
+static ngx_int_t
+ngx_campaign_unitary_throttle(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e, ngx_int_t *answer)
+{
+    u_char                    *p;
+    ngx_int_t                  rc;
+    ngx_str_t                  key;
+    ngx_msec_t                 wait;
+    ngx_table_elt_t           *h;
+    ngx_campaign_t            *c;
+    ngx_campaign_main_conf_t  *cmcf;
+
+    c = e->campaign;
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
+
+    if (!c->has_throttle || cmcf->store == NULL) {
+        return NGX_OK;
+    }
+
+    key.len = sizeof("t:") - 1 + ngx_strlen(c->id);
+    key.data = ngx_pnalloc(r->pool, key.len);
+    if (key.data == NULL) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(ngx_cpymem(key.data, "t:", 2), c->id, key.len - 2);
+
+    rc = ngx_campaign_store_take(cmcf->store, &key, c->rate, c->burst,
+                                 e->nmessages, &wait, r->connection->log);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (rc == NGX_ERROR) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    if (rc == NGX_DECLINED) {
+        *answer = ngx_campaign_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                          "the trigger has more recipients "
+                                          "than the campaign's throttle "
+                                          "lets through at once",
+                                          "/recipients",
+                                          "more recipients than the "
+                                          "throttle's burst");
+        return NGX_DECLINED;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+
+    if (h == NULL || p == NULL) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "%M", (wait + 999) / 1000) - p;
+
+    *answer = ngx_campaign_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                      "the campaign's throttle is "
+                                      "exhausted for now", "",
+                                      "retry after the time in Retry-After");
+    return NGX_DECLINED;
 }
 
 

@@ -18,6 +18,7 @@
 #include "ngx_campaign_definition.h"
 #include "ngx_campaign_trigger.h"
 #include "ngx_campaign_content.h"
+#include "ngx_campaign_limits.h"
 
 
 #define NGX_CAMPAIGN_EXECUTION_ID_LEN  36     /* a UUID's text */
@@ -304,6 +305,9 @@ ngx_int_t ngx_campaign_store_claim(ngx_campaign_store_t *store,
 void ngx_campaign_store_answer(ngx_campaign_store_t *store, ngx_str_t *key,
     time_t window, ngx_campaign_store_answer_t *answer, ngx_log_t *log);
 void ngx_campaign_store_release(ngx_campaign_store_t *store, ngx_str_t *key);
+ngx_int_t ngx_campaign_store_take(ngx_campaign_store_t *store,
+    ngx_str_t *key, ngx_uint_t rate, ngx_uint_t burst, ngx_uint_t n,
+    ngx_msec_t *wait, ngx_log_t *log);
 ngx_uint_t ngx_campaign_store_evictions(ngx_campaign_store_t *store);
 
 ngx_int_t ngx_campaign_send_answer(ngx_http_request_t *r,

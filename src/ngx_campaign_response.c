@@ -115,6 +115,10 @@ static ngx_campaign_problem_type_t  ngx_campaign_problem_types[] = {
       ngx_string("urn:ngx-campaign:problem:idempotency-key-reused"),
       ngx_string("Idempotency key reused") },
 
+    { NGX_HTTP_TOO_MANY_REQUESTS,
+      ngx_string("urn:ngx-campaign:problem:throttled"),
+      ngx_string("Throttled") },
+
     { 0, ngx_null_string, ngx_null_string }
 };
 

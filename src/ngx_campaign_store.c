@@ -25,6 +25,7 @@
 
 #define NGX_CAMPAIGN_STORE_CLAIMED  1
 #define NGX_CAMPAIGN_STORE_DONE     2
+#define NGX_CAMPAIGN_STORE_BUCKET   3     /* data: key, then the bucket */
 
 
 typedef struct {
@@ -349,6 +350,85 @@ ngx_campaign_store_release(ngx_campaign_store_t *store, ngx_str_t *key)
     }
 
     ngx_shmtx_unlock(&store->shpool->mutex);
+}
+
+
+/*
+ * Takes n tokens from the bucket of key, all or none (a campaign's
+ * throttle).  NGX_OK: taken; NGX_AGAIN: none taken, *wait ms until they
+ * would be; NGX_DECLINED: n is more than the bucket holds.  The clock is
+ * the system's monotonic one, the same in every worker.
+ */
+
+ngx_int_t
+ngx_campaign_store_take(ngx_campaign_store_t *store, ngx_str_t *key,
+    ngx_uint_t rate, ngx_uint_t burst, ngx_uint_t n, ngx_msec_t *wait,
+    ngx_log_t *log)
+{
+    uint64_t                      ms;
+    ngx_int_t                     rc;
+    ngx_campaign_bucket_t         bucket;
+    ngx_campaign_bucket_rc_e      brc;
+    ngx_campaign_store_record_t  *rec;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    rec = ngx_campaign_store_find(store, key);
+
+    if (rec == NULL) {
+        rec = ngx_campaign_store_alloc(store,
+                                   offsetof(ngx_campaign_store_record_t, data)
+                                   + key->len + sizeof(ngx_campaign_bucket_t),
+                                   log);
+        if (rec == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        ngx_memcpy(rec->data, key->data, key->len);
+
+        rec->sn.str.data = rec->data;
+        rec->sn.str.len = key->len;
+        rec->sn.node.key = ngx_crc32_short(key->data, key->len);
+        rec->state = NGX_CAMPAIGN_STORE_BUCKET;
+        rec->len = sizeof(ngx_campaign_bucket_t);
+
+        ngx_campaign_bucket_init(&bucket, burst, ngx_current_msec);
+        ngx_memcpy(rec->data + key->len, &bucket, sizeof(bucket));
+
+        ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
+        ngx_queue_insert_head(&store->sh->queue, &rec->queue);
+    }
+
+    /* the key may be unaligned in the record: the bucket is copied */
+
+    ngx_memcpy(&bucket, rec->data + key->len, sizeof(bucket));
+
+    brc = ngx_campaign_bucket_take(&bucket, rate, burst, n, ngx_current_msec,
+                                   &ms);
+
+    ngx_memcpy(rec->data + key->len, &bucket, sizeof(bucket));
+
+    switch (brc) {
+
+    case NGX_CAMPAIGN_BUCKET_OK:
+        rc = NGX_OK;
+        break;
+
+    case NGX_CAMPAIGN_BUCKET_WAIT:
+        *wait = (ngx_msec_t) ms;
+        rc = NGX_AGAIN;
+        break;
+
+    default:
+        rc = NGX_DECLINED;
+    }
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
 }
 
 
