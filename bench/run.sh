@@ -57,12 +57,18 @@ load() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores";
 
 echo "before: $(load)"
 echo "throughput: wrk -t1 -c$conns -d${seconds}s, $rounds paired rounds"
-a=(); b=(); r=()
+# (c) and (d): a new requestId each time (wrk then makes each body, which
+# costs it more): (d) without the shared state, (c) with the zone and
+# idempotency on, so that every request is claimed, runs and is kept
+a=(); b=(); c=(); d=(); r=(); z=()
 for i in $(seq "$rounds"); do
     a+=("$(rps "$url/bare")")
     b+=("$(rps -s "$bench/trigger.lua" "$url/ajo/im/executions/unitary")")
+    d+=("$(rps -s "$bench/trigger_unique.lua" "$url/ajo/im/executions/unitary")")
+    c+=("$(rps -s "$bench/trigger_unique.lua" "$url/zoned/executions/unitary")")
     r+=("$(awk -v a="${a[-1]}" -v b="${b[-1]}" 'BEGIN { printf "%.3f", b / a }')")
-    echo "round $i: bare ${a[-1]} req/s, trigger ${b[-1]} req/s, b/a ${r[-1]}"
+    z+=("$(awk -v d="${d[-1]}" -v c="${c[-1]}" 'BEGIN { printf "%.3f", c / d }')")
+    echo "round $i: bare ${a[-1]} req/s, trigger ${b[-1]} req/s, b/a ${r[-1]}; new requestIds ${d[-1]} req/s, with the zone and idempotency ${c[-1]} req/s, c/d ${z[-1]}"
 done
 
 ma=$(median "${a[@]}")
@@ -71,6 +77,9 @@ echo "median (a) bare return 202:      $ma req/s"
 echo "median (b) unitary trigger:      $mb req/s"
 awk -v a="$ma" -v b="$mb" 'BEGIN { printf "ratio of the medians b/a: %.3f (target >= 0.45)\n", b / a }'
 echo "median of the per-round ratios: $(median "${r[@]}") (rounds are paired, so this one is less noisy)"
+echo "median (d) trigger, new requestIds:                      $(median "${d[@]}") req/s"
+echo "median (c) trigger, new requestIds, zone and idempotency: $(median "${c[@]}") req/s"
+echo "median of the per-round ratios c/d: $(median "${z[@]}") (target >= 0.9)"
 
 # wrk's --latency percentiles are printed as 412.00us, 1.20ms or 1.01s
 latency() {

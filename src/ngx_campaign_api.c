@@ -690,7 +690,7 @@ ngx_campaign_unitary_settled(ngx_campaign_execution_t *e, void *data)
     rc = ngx_campaign_unitary_outcome(e, &answer, &detail);
 
     if (rc == NGX_OK && e->store) {
-        ngx_campaign_store_answer(e->store, &e->store_key,
+        ngx_campaign_store_answer(e->store, e->store_record, &e->store_key,
                                   e->conf->idempotency_window, &answer,
                                   e->log);
 
@@ -784,7 +784,7 @@ ngx_campaign_unitary_claim(ngx_http_request_t *r, ngx_campaign_execution_t *e,
     lease = e->conf->execution_timeout / 1000 + 10;
 
     rc = ngx_campaign_store_claim(cmcf->store, &key, fp, lease, r->pool, &a,
-                                  r->connection->log);
+                                  &e->store_record, r->connection->log);
 
     switch (rc) {
 

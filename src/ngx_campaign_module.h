@@ -231,6 +231,7 @@ struct ngx_campaign_execution_s {
     /* claimed in the store: the answer is kept under it */
     ngx_campaign_store_t        *store;
     ngx_str_t                    store_key;
+    void                        *store_record;
 
     /* who waits for the outcome: the API's answer to a client */
     ngx_campaign_settled_pt      settled;
@@ -301,9 +302,10 @@ ngx_int_t ngx_campaign_read_body(ngx_http_request_t *r, ngx_str_t *body);
 char *ngx_campaign_store_zone(ngx_conf_t *cf, ngx_campaign_store_t **storep);
 ngx_int_t ngx_campaign_store_claim(ngx_campaign_store_t *store,
     ngx_str_t *key, u_char *fingerprint, time_t lease, ngx_pool_t *pool,
-    ngx_campaign_store_answer_t *answer, ngx_log_t *log);
-void ngx_campaign_store_answer(ngx_campaign_store_t *store, ngx_str_t *key,
-    time_t window, ngx_campaign_store_answer_t *answer, ngx_log_t *log);
+    ngx_campaign_store_answer_t *answer, void **handle, ngx_log_t *log);
+void ngx_campaign_store_answer(ngx_campaign_store_t *store, void *handle,
+    ngx_str_t *key, time_t window, ngx_campaign_store_answer_t *answer,
+    ngx_log_t *log);
 void ngx_campaign_store_release(ngx_campaign_store_t *store, ngx_str_t *key);
 ngx_int_t ngx_campaign_store_take(ngx_campaign_store_t *store,
     ngx_str_t *key, ngx_uint_t rate, ngx_uint_t burst, ngx_uint_t n,

@@ -38,7 +38,8 @@ typedef struct {
     ngx_uint_t                   status;
     ngx_uint_t                   problem;     /* the answer's type */
     size_t                       len;         /* of the answer */
-    u_char                       data[1];     /* key, then answer */
+    u_char                      *answer;      /* in the zone, or NULL */
+    u_char                       data[1];     /* the key; a bucket after */
 } ngx_campaign_store_record_t;
 
 
@@ -62,8 +63,8 @@ static ngx_int_t ngx_campaign_store_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_campaign_store_record_t *ngx_campaign_store_find(
     ngx_campaign_store_t *store, ngx_str_t *key);
-static ngx_campaign_store_record_t *ngx_campaign_store_alloc(
-    ngx_campaign_store_t *store, size_t size, ngx_log_t *log);
+static void *ngx_campaign_store_alloc(ngx_campaign_store_t *store,
+    size_t size, ngx_log_t *log);
 static void ngx_campaign_store_free(ngx_campaign_store_t *store,
     ngx_campaign_store_record_t *rec);
 static ngx_int_t ngx_campaign_store_alive(ngx_pid_t pid);
@@ -182,7 +183,7 @@ ngx_campaign_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 ngx_int_t
 ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
     u_char *fingerprint, time_t lease, ngx_pool_t *pool,
-    ngx_campaign_store_answer_t *answer, ngx_log_t *log)
+    ngx_campaign_store_answer_t *answer, void **handle, ngx_log_t *log)
 {
     ngx_int_t                     rc;
     ngx_campaign_store_record_t  *rec;
@@ -212,7 +213,7 @@ ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
                 goto done;
             }
 
-            ngx_memcpy(answer->body.data, rec->data + key->len, rec->len);
+            ngx_memcpy(answer->body.data, rec->answer, rec->len);
 
             ngx_queue_remove(&rec->queue);
             ngx_queue_insert_head(&store->sh->queue, &rec->queue);
@@ -259,11 +260,13 @@ ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
     rec->pid = ngx_pid;
     rec->expires = ngx_time() + lease;
     rec->len = 0;
+    rec->answer = NULL;
     ngx_memcpy(rec->fingerprint, fingerprint, NGX_CAMPAIGN_STORE_FP_LEN);
 
     ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
     ngx_queue_insert_head(&store->sh->queue, &rec->queue);
 
+    *handle = rec;
     rc = NGX_OK;
 
 done:
@@ -281,49 +284,46 @@ done:
  */
 
 void
-ngx_campaign_store_answer(ngx_campaign_store_t *store, ngx_str_t *key,
-    time_t window, ngx_campaign_store_answer_t *answer, ngx_log_t *log)
+ngx_campaign_store_answer(ngx_campaign_store_t *store, void *handle,
+    ngx_str_t *key, time_t window, ngx_campaign_store_answer_t *answer,
+    ngx_log_t *log)
 {
-    ngx_campaign_store_record_t  *rec, *old;
+    ngx_campaign_store_record_t  *rec;
 
     ngx_shmtx_lock(&store->shpool->mutex);
 
-    old = ngx_campaign_store_find(store, key);
+    /*
+     * The record claimed is still there: a claim lapses only when its
+     * worker is gone, or well after its execution's deadline.  Checked
+     * all the same, key included.
+     */
 
-    if (old == NULL || old->state != NGX_CAMPAIGN_STORE_CLAIMED
-        || old->pid != ngx_pid)
+    rec = handle;
+
+    if (rec->state != NGX_CAMPAIGN_STORE_CLAIMED || rec->pid != ngx_pid
+        || rec->sn.str.len != key->len
+        || ngx_memcmp(rec->data, key->data, key->len) != 0)
     {
-        /* lapsed and claimed by another meanwhile: theirs stays */
         goto done;
     }
 
-    /* room is never made by letting a claim go: old stays */
+    rec->answer = ngx_campaign_store_alloc(store, answer->body.len, log);
 
-    rec = ngx_campaign_store_alloc(store,
-                                   offsetof(ngx_campaign_store_record_t, data)
-                                   + key->len + answer->body.len, log);
-    if (rec == NULL) {
-        ngx_campaign_store_free(store, old);
+    if (rec->answer == NULL) {
+        /* no room: the claim goes, a repeat runs again */
+        ngx_campaign_store_free(store, rec);
         goto done;
     }
 
-    ngx_memcpy(rec->data, key->data, key->len);
-    ngx_memcpy(rec->data + key->len, answer->body.data, answer->body.len);
-    ngx_memcpy(rec->fingerprint, old->fingerprint, NGX_CAMPAIGN_STORE_FP_LEN);
+    ngx_memcpy(rec->answer, answer->body.data, answer->body.len);
 
-    rec->sn.str.data = rec->data;
-    rec->sn.str.len = key->len;
-    rec->sn.node.key = old->sn.node.key;
     rec->state = NGX_CAMPAIGN_STORE_DONE;
-    rec->pid = ngx_pid;
     rec->expires = ngx_time() + window;
     rec->status = answer->status;
     rec->problem = answer->problem;
     rec->len = answer->body.len;
 
-    ngx_campaign_store_free(store, old);
-
-    ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
+    ngx_queue_remove(&rec->queue);
     ngx_queue_insert_head(&store->sh->queue, &rec->queue);
 
 done:
@@ -392,6 +392,7 @@ ngx_campaign_store_take(ngx_campaign_store_t *store, ngx_str_t *key,
         rec->sn.node.key = ngx_crc32_short(key->data, key->len);
         rec->state = NGX_CAMPAIGN_STORE_BUCKET;
         rec->len = sizeof(ngx_campaign_bucket_t);
+        rec->answer = NULL;
 
         ngx_campaign_bucket_init(&bucket, burst, ngx_current_msec);
         ngx_memcpy(rec->data + key->len, &bucket, sizeof(bucket));
@@ -464,19 +465,21 @@ ngx_campaign_store_find(ngx_campaign_store_t *store, ngx_str_t *key)
 
 
 /*
- * Room for a record: the expired ones at the end of the queue go first;
+ * Room for a record or an answer: the expired ones at the end of the
+ * queue go first;
  * when the zone is still full, the least recently used answers go before
  * their time (logged at most once a minute).  Running claims never go.
  */
 
-static ngx_campaign_store_record_t *
+static void *
 ngx_campaign_store_alloc(ngx_campaign_store_t *store, size_t size,
     ngx_log_t *log)
 {
+    void                         *p;
     time_t                        now;
     ngx_uint_t                    n;
     ngx_queue_t                  *q;
-    ngx_campaign_store_record_t  *rec, *oldest;
+    ngx_campaign_store_record_t  *oldest;
 
     now = ngx_time();
 
@@ -494,10 +497,10 @@ ngx_campaign_store_alloc(ngx_campaign_store_t *store, size_t size,
     }
 
     for ( ;; ) {
-        rec = ngx_slab_alloc_locked(store->shpool, size);
+        p = ngx_slab_alloc_locked(store->shpool, size);
 
-        if (rec) {
-            return rec;
+        if (p) {
+            return p;
         }
 
         for (q = ngx_queue_last(&store->sh->queue);
@@ -538,6 +541,10 @@ static void
 ngx_campaign_store_free(ngx_campaign_store_t *store,
     ngx_campaign_store_record_t *rec)
 {
+    if (rec->answer) {
+        ngx_slab_free_locked(store->shpool, rec->answer);
+    }
+
     ngx_queue_remove(&rec->queue);
     ngx_rbtree_delete(&store->sh->rbtree, &rec->sn.node);
     ngx_slab_free_locked(store->shpool, rec);
