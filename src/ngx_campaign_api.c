@@ -899,39 +899,14 @@ static ngx_int_t
 ngx_campaign_unitary_key(ngx_http_request_t *r, ngx_campaign_execution_t *e,
     ngx_str_t *key)
 {
-    u_char            *p, *v, *last;
-    size_t             len;
-    ngx_str_t          value;
-    ngx_uint_t         i, n;
-    ngx_list_part_t   *part;
-    ngx_table_elt_t   *h;
+    u_char      *p, *v, *last;
+    size_t       len;
+    ngx_str_t    value;
+    ngx_uint_t   n;
 
-    ngx_str_null(&value);
-    n = 0;
+    static ngx_str_t  name = ngx_string("Idempotency-Key");
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Idempotency-Key") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Idempotency-Key",
-                               h[i].key.len) == 0)
-        {
-            value = h[i].value;
-            n++;
-        }
-    }
+    n = ngx_campaign_header(r, &name, &value);
 
     if (n > 1) {
         return NGX_DECLINED;

@@ -515,33 +515,10 @@ ngx_campaign_keys_check(ngx_http_request_t *r, ngx_uint_t scope,
 static ngx_int_t
 ngx_campaign_keys_presented(ngx_http_request_t *r, ngx_str_t *key)
 {
-    u_char           *p, *last;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    u_char  *p, *last;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == ngx_campaign_keys_header.len
-            && ngx_strncasecmp(h[i].key.data, ngx_campaign_keys_header.data,
-                               h[i].key.len) == 0)
-        {
-            *key = h[i].value;
-            return key->len ? NGX_OK : NGX_DECLINED;
-        }
+    if (ngx_campaign_header(r, &ngx_campaign_keys_header, key)) {
+        return key->len ? NGX_OK : NGX_DECLINED;
     }
 
     if (r->headers_in.authorization == NULL) {

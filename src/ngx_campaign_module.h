@@ -339,6 +339,8 @@ ngx_int_t ngx_campaign_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *detail, const char *pointer, const char *message);
 ngx_int_t ngx_campaign_not_allowed(ngx_http_request_t *r, const char *allow);
 ngx_int_t ngx_campaign_json_content_type(ngx_http_request_t *r);
+ngx_uint_t ngx_campaign_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value);
 
 ngx_int_t ngx_campaign_response_init(ngx_conf_t *cf);
 ngx_str_t *ngx_campaign_log_escape(ngx_pool_t *pool, u_char *s, size_t len);

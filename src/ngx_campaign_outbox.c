@@ -344,44 +344,16 @@ static ngx_int_t
 ngx_campaign_outbox_key(ngx_http_request_t *r, ngx_str_t *key,
     const char **reason)
 {
-    u_char            c;
-    ngx_uint_t        i, j, found;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    u_char      c;
+    ngx_uint_t  j, found;
 
-    found = 0;
-    key->len = 0;
-    key->data = NULL;
+    static ngx_str_t  name = ngx_string("Idempotency-Key");
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    found = ngx_campaign_header(r, &name, key);
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != sizeof("Idempotency-Key") - 1
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "Idempotency-Key",
-                               sizeof("Idempotency-Key") - 1)
-               != 0)
-        {
-            continue;
-        }
-
-        if (found++) {
-            *reason = "more than one Idempotency-Key";
-            return NGX_ERROR;
-        }
-
-        *key = h[i].value;
+    if (found > 1) {
+        *reason = "more than one Idempotency-Key";
+        return NGX_ERROR;
     }
 
     if (!found) {

@@ -1153,3 +1153,47 @@ ngx_campaign_send_in_progress(ngx_http_request_t *r, time_t retry_after,
     return ngx_campaign_send_json(r, NGX_HTTP_CONFLICT,
                                   &ngx_campaign_problem_json_type, &o);
 }
+
+
+/*
+ * The value of a request header that nginx does not keep a pointer to, and
+ * how many times it came (a key sent twice is refused, not guessed).
+ */
+
+ngx_uint_t
+ngx_campaign_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    ngx_uint_t        i, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    n = 0;
+    ngx_str_null(value);
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == name->len
+            && ngx_strncasecmp(h[i].key.data, name->data, name->len) == 0)
+        {
+            if (n++ == 0) {
+                *value = h[i].value;
+            }
+        }
+    }
+
+    return n;
+}
