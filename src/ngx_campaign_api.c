@@ -685,7 +685,7 @@ ngx_campaign_unitary_settled(ngx_campaign_execution_t *e, void *data)
     ngx_http_request_t           *r;
     ngx_campaign_store_answer_t   answer;
 
-    /* the instance of a problem is the client's URI, as the execution kept it */
+    /* a problem's instance is the client's URI, as the execution kept it */
 
     rc = ngx_campaign_unitary_outcome(e, &answer, &detail);
 
