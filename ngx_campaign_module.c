@@ -292,6 +292,22 @@ ngx_campaign_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_campaign_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                 i;
+    ngx_campaign_main_conf_t  *cmcf;
+
+    /* a throttle is kept in the zone: without one it cannot be applied */
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_campaign_module);
+
+    for (i = 0; cmcf->store == NULL && i < cmcf->ncampaigns; i++) {
+        if (cmcf->campaigns[i]->has_throttle) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "campaign \"%s\" has a throttle, which needs "
+                          "\"campaign_zone\": it is not applied",
+                          cmcf->campaigns[i]->id);
+        }
+    }
+
     if (ngx_campaign_trigger_init() != 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "campaign: cannot compile the address patterns");

@@ -115,3 +115,14 @@ __DATA__
 --- response_headers
 !Retry-After
 --- response_body_like: "errors":\[\{"pointer":"\/recipients","message":"more recipients than the throttle's burst"\}\]
+
+
+
+=== TEST 5: without campaign_zone a throttle is not applied, and nginx says so
+--- http_config
+    campaign_definitions $TEST_NGINX_HTML_DIR/campaigns;
+--- request eval
+"POST /ajo/im/executions/unitary\n" . $::T->("s7", 3)
+--- error_code: 202
+--- error_log
+campaign "slow-sms" has a throttle, which needs "campaign_zone": it is not applied
