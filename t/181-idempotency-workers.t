@@ -7,124 +7,31 @@
 use strict;
 use warnings;
 
-use Test::More;
-use File::Temp qw(tempdir);
+use FindBin;
 use HTTP::Tiny;
-use IO::Socket::INET;
-use POSIX qw(WNOHANG);
-use Time::HiRes qw(sleep time);
+use Test::More;
+use Time::HiRes qw(sleep);
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $base_port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
-my $port = $base_port + 25;
-my $gw_port = $base_port + 26;
-my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
-my $campaigns = $ENV{TEST_NGINX_CAMPAIGNS} or die "TEST_NGINX_CAMPAIGNS";
+require "$FindBin::Bin/150-helpers.pl";
 
-my $prefix = tempdir(CLEANUP => 1);
-mkdir "$prefix/$_" for qw(conf logs);
+our ($BASE, $PREFIX);
 
-sub write_file {
-    my ($name, $text) = @_;
-    open my $fh, '>', "$prefix/$name" or die "$name: $!";
-    print $fh $text;
-    close $fh;
-}
+my $port = $BASE + 25;
+my $gw_port = $BASE + 26;
 
-sub read_file {
-    my ($name) = @_;
-    open my $fh, '<', "$prefix/$name" or return '';
-    local $/;
-    return <$fh>;
-}
+# the gateway: answers 202 after the delay in its path (/delay/MS), and
+# records the Idempotency-Key of every message it answered
 
-# The gateway: answers 202 after the delay in its path (/delay/MS), and
-# records the Idempotency-Key of every message it has answered.
+start_server($gw_port, sub {
+    my ($c, $head, $body) = @_;
+    my ($delay) = $head =~ m{^POST /delay/(\d+)};
+    my ($key) = $head =~ /^Idempotency-Key: (\S+)/mi;
+    sleep(($delay || 0) / 1000);
+    append_line('logs/gateway.log', $key);
+    answer($c, 202);
+});
 
-my $gateway = fork // die "fork: $!";
-
-my $main = $$;
-
-# whatever happens to the tests, the gateway and nginx go with them
-END {
-    if ($$ == $main) {
-        my $pid = read_file('logs/nginx.pid');
-        kill 'QUIT', $pid if $pid && $pid =~ /^(\d+)/;
-
-        if ($gateway) {
-            kill 'TERM', $gateway;
-            waitpid $gateway, 0;
-        }
-    }
-}
-
-if ($gateway == 0) {
-    my $listen = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$gw_port",
-                                       Listen => 64, ReuseAddr => 1)
-        or die "gateway: $!";
-
-    $SIG{CHLD} = sub { 1 while waitpid(-1, WNOHANG) > 0 };
-
-    # never outlives a test run that was killed
-    alarm 300;
-
-    while (1) {
-        my $c = $listen->accept or next;
-
-        if (fork) {
-            close $c;
-            next;
-        }
-
-        my ($head, $key, $len, $delay) = ('', '', 0, 0);
-
-        while (my $line = <$c>) {
-            $head .= $line;
-            last if $line eq "\r\n";
-        }
-
-        $delay = $1 if $head =~ m{^POST /delay/(\d+)};
-        $key = $1 if $head =~ /^Idempotency-Key: (\S+)/mi;
-        $len = $1 if $head =~ /^Content-Length: (\d+)/mi;
-        my $body;
-        read $c, $body, $len;
-
-        sleep $delay / 1000;
-
-        open my $fh, '>>', "$prefix/logs/gateway.log" or exit 0;
-        syswrite $fh, "$key\n";
-        close $fh;
-
-        print $c "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n"
-                 . "Connection: close\r\n\r\n{}";
-        close $c;
-        exit 0;
-    }
-}
-
-my $load = join '', map { "load_module $_;\n" } @modules;
-
-write_file('conf/nginx.conf', <<"EOF");
-$load
-master_process on;
-worker_processes 2;
-daemon on;
-pid logs/nginx.pid;
-error_log logs/error.log info;
-
-events {
-    worker_connections 256;
-}
-
-http {
-    access_log off;
-    client_body_temp_path $prefix/logs/body;
-    proxy_temp_path $prefix/logs/proxy;
-    fastcgi_temp_path $prefix/logs/fastcgi;
-    uwsgi_temp_path $prefix/logs/uwsgi;
-    scgi_temp_path $prefix/logs/scgi;
-
-    campaign_definitions $campaigns;
+ok start_nginx(<<"EOF", $port), 'nginx starts';
     campaign_zone campaign 1m;
 
     server {
@@ -151,7 +58,6 @@ http {
             proxy_pass http://127.0.0.1:$gw_port/delay/3000;
         }
     }
-}
 EOF
 
 my $http = HTTP::Tiny->new(timeout => 10);
@@ -176,34 +82,15 @@ sub post {
     });
 }
 
-sub master_pid {
-    my $pid = read_file('logs/nginx.pid');
-    chomp $pid;
-    return $pid;
-}
-
-sub wait_for {
-    my ($cond, $tries) = @_;
-    for (1 .. ($tries || 100)) {
-        return 1 if $cond->();
-        sleep 0.1;
-    }
-    return 0;
-}
-
 sub keys_seen {
     my %n;
     $n{$_}++ for split /\n/, read_file('logs/gateway.log');
     return \%n;
 }
 
-is system($nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf",
-          '-e', "$prefix/logs/error.log"), 0, 'nginx starts';
-ok wait_for(sub { IO::Socket::INET->new("127.0.0.1:$port") }), 'it listens';
-
 # 1. 50 identical triggers at once, over 50 connections, 2 workers
 
-my $dir = "$prefix/logs/answers";
+my $dir = "$PREFIX/logs/answers";
 mkdir $dir;
 my @kids;
 
@@ -262,7 +149,7 @@ is $res->{status}, 422, 'another body under the same requestId is 422';
 
 # 3. a worker killed while it runs a claimed trigger
 
-truncate "$prefix/logs/gateway.log", 0;
+truncate "$PREFIX/logs/gateway.log", 0;
 
 my $kid = fork // die;
 
@@ -277,13 +164,14 @@ $res = post('/slow/executions/unitary', body('crash', 1));
 is $res->{status}, 409, 'a repeat while the first runs is 409';
 ok $res->{headers}{'retry-after'} =~ /^\d+$/, '... with Retry-After';
 
-my @workers = grep { $_ } map { /^\s*(\d+)/ ? $1 : () }
-              `ps -o pid= --ppid @{[ master_pid() ]}`;
+my @workers = worker_pids();
 kill 'KILL', @workers;
 waitpid $kid, 0;
 
-ok wait_for(sub { () = read_file('logs/error.log') =~ /exited on signal 9/g;
-                  1 }), 'the workers were killed';
+ok wait_for(sub { my @n = read_file('logs/error.log') =~ /exited on signal 9/g;
+                  @n == @workers }),
+   'both workers were killed, and the master saw it';
+ok wait_for(sub { worker_pids() == 2 }), 'and started two others';
 sleep 0.5;
 
 $res = post('/ajo/im/executions/unitary', body('crash', 1));
@@ -291,13 +179,7 @@ is $res->{status}, 202, 'after the crash the repeat runs: the claim lapsed';
 like read_file('logs/error.log'), qr/the claim of worker \d+ on an idempotency key has lapsed/,
      'the lapse is logged';
 
-my $pid = master_pid();
-kill 'QUIT', $pid;
-ok wait_for(sub { !kill 0, $pid }), 'nginx quits';
-
-kill 'TERM', $gateway;
-waitpid $gateway, 0;
-$gateway = 0;
+ok stop_nginx(), 'nginx quits';
 
 unlike read_file('logs/error.log'), qr/\[(crit|emerg)\]|exited on signal (?!9)/,
        'no crit, emerg or crash but the kills';
