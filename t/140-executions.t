@@ -8,126 +8,32 @@
 use strict;
 use warnings;
 
-use Test::More;
-use File::Temp qw(tempdir);
+use FindBin;
 use HTTP::Tiny;
 use IO::Socket::INET;
-use POSIX qw(WNOHANG);
+use Test::More;
 use Time::HiRes qw(sleep time);
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $base_port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
-my $port = $base_port + 11;
-my $h2_port = $base_port + 12;
-my $gw_port = $base_port + 13;
-my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
-my $campaigns = $ENV{TEST_NGINX_CAMPAIGNS} or die "TEST_NGINX_CAMPAIGNS";
+require "$FindBin::Bin/150-helpers.pl";
 
-my $prefix = tempdir(CLEANUP => 1);
-mkdir "$prefix/$_" for qw(conf logs);
+our ($BASE, $PREFIX);
 
-sub write_file {
-    my ($name, $text) = @_;
-    open my $fh, '>', "$prefix/$name" or die "$name: $!";
-    print $fh $text;
-    close $fh;
-}
+my $port = $BASE + 11;
+my $h2_port = $BASE + 12;
+my $gw_port = $BASE + 13;
 
-sub read_file {
-    my ($name) = @_;
-    open my $fh, '<', "$prefix/$name" or return '';
-    local $/;
-    return <$fh>;
-}
+# the gateway: answers 202 after 800 ms, and records the Idempotency-Key
+# of every message it answered
 
-# The gateway: answers 202 after the delay in its path (/delay/MS), and
-# records the Idempotency-Key of every message it has answered.
+start_server($gw_port, sub {
+    my ($c, $head, $body) = @_;
+    my ($key) = $head =~ /^Idempotency-Key: (\S+)/mi;
+    sleep 0.8;
+    append_line('logs/gateway.log', $key);
+    answer($c, 202);
+});
 
-my $gateway = fork // die "fork: $!";
-
-my $main = $$;
-
-# whatever happens to the tests, the gateway and nginx go with them
-END {
-    if ($$ == $main) {
-        my $pid = read_file('logs/nginx.pid');
-        kill 'QUIT', $pid if $pid && $pid =~ /^(\d+)/;
-
-        if ($gateway) {
-            kill 'TERM', $gateway;
-            waitpid $gateway, 0;
-        }
-    }
-}
-
-if ($gateway == 0) {
-    my $listen = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$gw_port",
-                                       Listen => 64, ReuseAddr => 1)
-        or die "gateway: $!";
-
-    $SIG{CHLD} = sub { 1 while waitpid(-1, WNOHANG) > 0 };
-
-    # never outlives a test run that was killed
-    alarm 300;
-
-    while (1) {
-        my $c = $listen->accept or next;
-
-        if (fork) {
-            close $c;
-            next;
-        }
-
-        my ($head, $key, $len, $delay) = ('', '', 0, 0);
-
-        while (my $line = <$c>) {
-            $head .= $line;
-            last if $line eq "\r\n";
-        }
-
-        $delay = $1 if $head =~ m{^POST /delay/(\d+)};
-        $key = $1 if $head =~ /^Idempotency-Key: (\S+)/mi;
-        $len = $1 if $head =~ /^Content-Length: (\d+)/mi;
-        my $body;
-        read $c, $body, $len;
-
-        sleep $delay / 1000;
-
-        open my $fh, '>>', "$prefix/logs/gateway.log" or exit 0;
-        syswrite $fh, "$key\n";
-        close $fh;
-
-        print $c "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n"
-                 . "Connection: close\r\n\r\n{}";
-        close $c;
-        exit 0;
-    }
-}
-
-my $load = join '', map { "load_module $_;\n" } @modules;
-
-write_file('conf/nginx.conf', <<"EOF");
-$load
-master_process on;
-worker_processes 2;
-daemon on;
-pid logs/nginx.pid;
-error_log logs/error.log info;
-
-events {
-    worker_connections 256;
-}
-
-http {
-    access_log off;
-    client_body_temp_path $prefix/logs/body;
-    proxy_temp_path $prefix/logs/proxy;
-    fastcgi_temp_path $prefix/logs/fastcgi;
-    uwsgi_temp_path $prefix/logs/uwsgi;
-    scgi_temp_path $prefix/logs/scgi;
-
-    campaign_definitions $campaigns;
-
+ok start_nginx(<<"EOF", $port), 'nginx starts';
     server {
         listen 127.0.0.1:$port;
         listen 127.0.0.1:$h2_port http2;
@@ -145,10 +51,9 @@ http {
 
         location = /_gw {
             internal;
-            proxy_pass http://127.0.0.1:$gw_port/delay/800;
+            proxy_pass http://127.0.0.1:$gw_port;
         }
     }
-}
 EOF
 
 my $http = HTTP::Tiny->new(timeout => 10);
@@ -166,30 +71,12 @@ sub body {
            . join(',', @r) . ']}';
 }
 
-sub master_pid {
-    my $pid = read_file('logs/nginx.pid');
-    chomp $pid;
-    return $pid;
-}
-
-sub wait_for {
-    my ($cond, $tries) = @_;
-    for (1 .. ($tries || 100)) {
-        return 1 if $cond->();
-        sleep 0.1;
-    }
-    return 0;
-}
-
 sub keys_seen {
     my %n;
     $n{$_}++ for split /\n/, read_file('logs/gateway.log');
     return \%n;
 }
 
-is system($nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf",
-          '-e', "$prefix/logs/error.log"), 0, 'nginx starts';
-ok wait_for(sub { IO::Socket::INET->new("127.0.0.1:$port") }), 'it listens';
 
 # 1. triggers in flight across a reload
 
@@ -205,7 +92,7 @@ for my $i (1 .. 6) {
         });
         my $ok = $res->{status} == 202
                  && scalar(() = $res->{content} =~ /"accepted"/g) == 3;
-        exit($ok ? 0 : 1);
+        POSIX::_exit($ok ? 0 : 1);
     }
 
     push @kids, $pid;
@@ -241,7 +128,7 @@ ok wait_for(sub { read_file('logs/error.log') =~ /exit(ed|ing)/ }),
 
 # 2. a client that leaves while its messages are being sent (HTTP/1.1)
 
-truncate "$prefix/logs/gateway.log", 0;
+truncate "$PREFIX/logs/gateway.log", 0;
 
 my $s = IO::Socket::INET->new("127.0.0.1:$port") or die;
 my $b = body('leave-h1', 2);
@@ -262,7 +149,7 @@ like read_file('logs/error.log'),
 SKIP: {
     skip 'curl without HTTP/2', 2 unless `curl -V` =~ /HTTP2/;
 
-    truncate "$prefix/logs/gateway.log", 0;
+    truncate "$PREFIX/logs/gateway.log", 0;
     my $before = () = read_file('logs/error.log') =~ /the client left/g;
 
     system('curl', '-s', '-o', '/dev/null', '--http2-prior-knowledge',
@@ -294,13 +181,7 @@ like read_file('logs/error.log'),
      qr/\[warn\] .*execution timed out after \d+ms .*1 message\(s\) unsettled/,
      'the timeout is logged once, at warn';
 
-my $pid = master_pid();
-kill 'QUIT', $pid;
-ok wait_for(sub { !kill 0, $pid }), 'nginx quits';
-
-kill 'TERM', $gateway;
-waitpid $gateway, 0;
-$gateway = 0;
+ok stop_nginx(), 'nginx quits';
 
 unlike read_file('logs/error.log'),
        qr/\[(alert|crit|emerg)\]|exited on signal|abandoned/,
