@@ -97,8 +97,8 @@ if (!$up) {
              . slurp("$dir/make.out") . slurp("$dir/var/error.log"));
 }
 
-like($up->{content}, qr/^\{"status":"UP","campaigns":4\}$/,
-     'health: the four demo campaigns are loaded');
+like($up->{content}, qr/^\{"status":"UP","campaigns":5\}$/,
+     'health: the five demo campaigns are loaded');
 
 if ($> == 0) {
     like(slurp("$dir/var/nginx.conf"), qr/^user\s+root\s+\S+;$/m,
