@@ -48,7 +48,8 @@ BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev \
                 libssl-dev
 TEST_PKGS    := $(BUILD_PKGS) libcmocka-dev curl libtest-base-perl \
                 libtext-diff-perl libwww-perl liburi-perl \
-                liblist-moreutils-perl libipc-run-perl libtest-longstring-perl
+                liblist-moreutils-perl libipc-run-perl libtest-longstring-perl \
+                prometheus
 BENCH_PKGS   := $(BUILD_PKGS) wrk curl
 FUZZ_PKGS    := $(BUILD_PKGS) clang libclang-rt-14-dev
 

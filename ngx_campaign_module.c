@@ -16,6 +16,7 @@ static int ngx_campaign_pool_cleanup_handler(void *pool,
     void (*handler)(void *data), void *data);
 
 static ngx_int_t ngx_campaign_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_campaign_init_module(ngx_cycle_t *cycle);
 static void ngx_campaign_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_campaign_init(ngx_conf_t *cf);
 static void *ngx_campaign_create_main_conf(ngx_conf_t *cf);
@@ -168,6 +169,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       offsetof(ngx_campaign_loc_conf_t, profile_max_size),
       NULL },
 
+    { ngx_string("campaign_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_campaign_metrics_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -193,7 +201,7 @@ ngx_module_t  ngx_http_campaign_module = {
     ngx_campaign_commands,                 /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_campaign_init_module,              /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -285,7 +293,20 @@ ngx_campaign_preconfiguration(ngx_conf_t *cf)
 
     ngx_campaign_json_hooks_init();
 
+    if (ngx_campaign_metrics_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_campaign_profile_add_variables(cf);
+}
+
+
+/* the zone is there now: the campaigns find their counters in it */
+
+static ngx_int_t
+ngx_campaign_init_module(ngx_cycle_t *cycle)
+{
+    return ngx_campaign_metrics_init(cycle);
 }
 
 
@@ -306,6 +327,10 @@ ngx_campaign_init(ngx_conf_t *cf)
                           "\"campaign_zone\": it is not applied",
                           cmcf->campaigns[i]->id);
         }
+    }
+
+    if (ngx_campaign_metrics_check(cf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (ngx_campaign_trigger_init() != 0) {

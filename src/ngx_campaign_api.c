@@ -60,6 +60,7 @@ typedef struct {
 #define NGX_CAMPAIGN_ENDPOINT_HEALTH   1
 #define NGX_CAMPAIGN_ENDPOINT_UNITARY  2
 #define NGX_CAMPAIGN_ENDPOINT_PREVIEW  3
+#define NGX_CAMPAIGN_ENDPOINT_REPORT   4
 
 
 /* what an API key must grant, by endpoint (campaign_api_keys) */
@@ -68,13 +69,15 @@ static ngx_uint_t  ngx_campaign_api_scopes[] = {
     NGX_CAMPAIGN_SCOPE_KEY,                /* none: no probing without one */
     NGX_CAMPAIGN_SCOPE_OPEN,               /* health */
     NGX_CAMPAIGN_SCOPE_TRIGGER,            /* unitary: and its campaign's */
-    NGX_CAMPAIGN_SCOPE_PREVIEW
+    NGX_CAMPAIGN_SCOPE_PREVIEW,
+    NGX_CAMPAIGN_SCOPE_READ                /* report */
 };
 
 
 static ngx_str_t  ngx_campaign_health_path = ngx_string("health");
 static ngx_str_t  ngx_campaign_campaigns_path = ngx_string("campaigns/");
 static ngx_str_t  ngx_campaign_preview_path = ngx_string("/preview");
+static ngx_str_t  ngx_campaign_report_path = ngx_string("/report");
 static ngx_str_t  ngx_campaign_unitary_path =
     ngx_string("executions/unitary");
 
@@ -90,6 +93,7 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
 
     if (ngx_campaign_keys_check(r, ngx_campaign_api_scopes[endpoint],
                                 endpoint == NGX_CAMPAIGN_ENDPOINT_PREVIEW
+                                || endpoint == NGX_CAMPAIGN_ENDPOINT_REPORT
                                 ? &id : NULL, &rc)
         != NGX_OK)
     {
@@ -106,6 +110,9 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
 
     case NGX_CAMPAIGN_ENDPOINT_PREVIEW:
         return ngx_campaign_preview(r, &id);
+
+    case NGX_CAMPAIGN_ENDPOINT_REPORT:
+        return ngx_campaign_metrics_report(r, &id);
 
     default:
         return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "no such endpoint",
@@ -176,6 +183,23 @@ ngx_campaign_api_endpoint(ngx_http_request_t *r, ngx_str_t *id)
                   - ngx_campaign_preview_path.len;
 
         return NGX_CAMPAIGN_ENDPOINT_PREVIEW;
+    }
+
+    /* campaigns/{id}/report */
+
+    if (path.len > ngx_campaign_campaigns_path.len
+                   + ngx_campaign_report_path.len
+        && ngx_strncmp(path.data, ngx_campaign_campaigns_path.data,
+                       ngx_campaign_campaigns_path.len) == 0
+        && ngx_strncmp(path.data + path.len - ngx_campaign_report_path.len,
+                       ngx_campaign_report_path.data,
+                       ngx_campaign_report_path.len) == 0)
+    {
+        id->data = path.data + ngx_campaign_campaigns_path.len;
+        id->len = path.len - ngx_campaign_campaigns_path.len
+                  - ngx_campaign_report_path.len;
+
+        return NGX_CAMPAIGN_ENDPOINT_REPORT;
     }
 
     return NGX_CAMPAIGN_ENDPOINT_NONE;
@@ -425,6 +449,8 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, NULL, ngx_http_campaign_module);
 
+    ngx_campaign_metrics_trigger(r, e);
+
     /* a repeat is answered as the first was, or refused */
 
     if (ngx_campaign_unitary_claim(r, e, &body, &rc) != NGX_OK) {
@@ -666,6 +692,8 @@ ngx_campaign_unitary_client_gone(void *data)
                   "campaign: the client left, execution %*s goes on",
                   (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, e->id);
 
+    ngx_campaign_metrics_outcome(w->request, e, "left");
+
     /* its answer is still kept for a repeat */
 
     e->data = NULL;
@@ -722,6 +750,8 @@ ngx_campaign_unitary_settled(ngx_campaign_execution_t *e, void *data)
                           answer.status, detail, id);
         }
 
+        ngx_campaign_metrics_settled(r, e);
+
         rc = ngx_campaign_send_answer(r, &answer, 0);
     }
 
@@ -759,6 +789,8 @@ ngx_campaign_unitary_claim(ngx_http_request_t *r, ngx_campaign_execution_t *e,
     rc = ngx_campaign_unitary_key(r, e, &key);
 
     if (rc == NGX_DECLINED) {
+        ngx_campaign_metrics_outcome(r, NULL, "invalid");
+
         *answer = ngx_campaign_send_error(r, NGX_HTTP_BAD_REQUEST,
                                           "the Idempotency-Key header is "
                                           "invalid", "",
@@ -794,14 +826,17 @@ ngx_campaign_unitary_claim(ngx_http_request_t *r, ngx_campaign_execution_t *e,
         return NGX_OK;
 
     case NGX_DONE:
+        ngx_campaign_metrics_answered(r, e, NGX_CAMPAIGN_METRIC_REPLAYED, &a);
         *answer = ngx_campaign_send_answer(r, &a, 1);
         return NGX_DECLINED;
 
     case NGX_BUSY:
+        ngx_campaign_metrics_outcome(r, NULL, "in_progress");
         *answer = ngx_campaign_send_in_progress(r, a.retry_after, pointer);
         return NGX_DECLINED;
 
     case NGX_DECLINED:
+        ngx_campaign_metrics_outcome(r, NULL, "key_reused");
         *answer = ngx_campaign_send_error(r, 422, "the key was used before "
                                           "with another body", pointer,
                                           "an earlier request with this key "
@@ -860,6 +895,8 @@ ngx_campaign_unitary_throttle(ngx_http_request_t *r,
         *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
         return NGX_DECLINED;
     }
+
+    ngx_campaign_metrics_answered(r, e, NGX_CAMPAIGN_METRIC_THROTTLED, NULL);
 
     if (rc == NGX_DECLINED) {
         *answer = ngx_campaign_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,

@@ -136,6 +136,9 @@ typedef struct {
      */
     ngx_campaign_language_t     *languages;
     size_t                       nlanguages;
+
+    /* the module's counters in its shared memory zone, or NULL */
+    void                        *metrics;
 } ngx_campaign_t;
 
 

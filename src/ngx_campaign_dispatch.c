@@ -185,6 +185,7 @@ ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
     m->attempts++;
     m->sr = s;
     m->status = 0;
+    m->sent = ngx_current_msec;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, e->log, 0,
                    "campaign: message %V attempt %ui to \"%V\"",
@@ -279,6 +280,8 @@ ngx_campaign_dispatch_done(ngx_campaign_sr_t *s)
     m->status = s->status;
     status = s->status;
 
+    ngx_campaign_metrics_gateway(m);
+
     if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
         ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_ACCEPTED);
         return;
@@ -304,6 +307,8 @@ ngx_campaign_dispatch_done(ngx_campaign_sr_t *s)
                       "retrying in %Mms", status, &m->idempotency_key,
                       delay);
 
+        ngx_campaign_metrics_count(e->campaign, NGX_CAMPAIGN_METRIC_RETRIED,
+                                   1);
         ngx_campaign_execution_retry(m, delay);
         return;
     }

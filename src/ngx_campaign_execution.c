@@ -1046,6 +1046,8 @@ void
 ngx_campaign_execution_settle(ngx_campaign_message_t *m,
     ngx_campaign_outcome_e outcome)
 {
+    ngx_campaign_metrics_message(m, outcome);
+
     m->state = NGX_CAMPAIGN_MESSAGE_DONE;
     m->outcome = outcome;
     m->sr = NULL;

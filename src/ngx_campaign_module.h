@@ -44,6 +44,11 @@ typedef struct {
     ngx_uint_t                   ncampaigns;
     ngx_str_t                    dir;
     ngx_campaign_store_t        *store;       /* campaign_zone */
+
+    /* campaign_metrics, where it was first given; the log variables */
+    ngx_str_t                    metrics_file;
+    ngx_uint_t                   metrics_line;
+    ngx_int_t                    log_variables[4];
 } ngx_campaign_main_conf_t;
 
 
@@ -174,6 +179,8 @@ struct ngx_campaign_message_s {
 
     ngx_event_t                  retry;
     ngx_campaign_sr_t           *sr;          /* the subrequest in flight */
+
+    ngx_msec_t                   sent;        /* the attempt in flight */
 };
 
 
@@ -311,6 +318,10 @@ ngx_int_t ngx_campaign_store_take(ngx_campaign_store_t *store,
     ngx_str_t *key, ngx_uint_t rate, ngx_uint_t burst, ngx_uint_t n,
     ngx_msec_t *wait, ngx_log_t *log);
 ngx_uint_t ngx_campaign_store_evictions(ngx_campaign_store_t *store);
+void *ngx_campaign_store_counters(ngx_campaign_store_t *store,
+    ngx_str_t *key, size_t size, ngx_log_t *log);
+void ngx_campaign_store_usage(ngx_campaign_store_t *store, ngx_str_t *name,
+    size_t *size, size_t *used);
 
 ngx_int_t ngx_campaign_send_answer(ngx_http_request_t *r,
     ngx_campaign_store_answer_t *answer, ngx_uint_t replayed);
@@ -360,6 +371,49 @@ typedef struct ngx_campaign_keys_s  ngx_campaign_keys_t;
 char *ngx_campaign_keys_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_campaign_keys_check(ngx_http_request_t *r, ngx_uint_t scope,
     ngx_str_t *id, ngx_int_t *answer);
+
+
+/*
+ * Metrics (ngx_campaign_metrics.c): per campaign and channel counters in
+ * campaign_zone, served by campaign_metrics and campaigns/{id}/report.
+ * What happened to a recipient's message, whoever decides it:
+ */
+
+typedef enum {
+    NGX_CAMPAIGN_METRIC_ACCEPTED = 0,     /* the gateway accepted it */
+    NGX_CAMPAIGN_METRIC_FAILED,           /* settled, not accepted */
+    NGX_CAMPAIGN_METRIC_RETRIED,          /* an attempt, to be retried */
+    NGX_CAMPAIGN_METRIC_REPLAYED,         /* its trigger was a replay */
+    NGX_CAMPAIGN_METRIC_THROTTLED,        /* its trigger got 429 */
+    NGX_CAMPAIGN_METRIC_CAPPED,           /* a frequency cap held it */
+    NGX_CAMPAIGN_METRIC_STOPPED,          /* its campaign is stopped */
+    NGX_CAMPAIGN_METRIC_OUTCOMES
+} ngx_campaign_metric_e;
+
+ngx_int_t ngx_campaign_metrics_add_variables(ngx_conf_t *cf);
+char *ngx_campaign_metrics_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_campaign_metrics_check(ngx_conf_t *cf);
+ngx_int_t ngx_campaign_metrics_init(ngx_cycle_t *cycle);
+
+void ngx_campaign_metrics_count(ngx_campaign_t *c,
+    ngx_campaign_metric_e metric, ngx_uint_t n);
+void ngx_campaign_metrics_message(ngx_campaign_message_t *m,
+    ngx_campaign_outcome_e outcome);
+void ngx_campaign_metrics_gateway(ngx_campaign_message_t *m);
+
+void ngx_campaign_metrics_trigger(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e);
+void ngx_campaign_metrics_answered(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e, ngx_campaign_metric_e metric,
+    ngx_campaign_store_answer_t *answer);
+void ngx_campaign_metrics_settled(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e);
+void ngx_campaign_metrics_outcome(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e, const char *outcome);
+
+ngx_int_t ngx_campaign_metrics_report(ngx_http_request_t *r, ngx_str_t *id);
+void ngx_campaign_metrics_json(ngx_campaign_out_t *o, ngx_campaign_t *c);
 
 
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */

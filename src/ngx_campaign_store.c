@@ -26,6 +26,7 @@
 #define NGX_CAMPAIGN_STORE_CLAIMED  1
 #define NGX_CAMPAIGN_STORE_DONE     2
 #define NGX_CAMPAIGN_STORE_BUCKET   3     /* data: key, then the bucket */
+#define NGX_CAMPAIGN_STORE_COUNTERS 4     /* answer: the counters */
 
 
 typedef struct {
@@ -559,4 +560,78 @@ ngx_campaign_store_alive(ngx_pid_t pid)
     }
 
     return kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH;
+}
+
+
+/*
+ * Counters (ngx_campaign_metrics.c): a zeroed block of size bytes under
+ * key, found or made once, then updated with atomic operations without
+ * the lock.  It is in the rbtree but not in the queue: it never expires
+ * and is never evicted, and it lives as long as the zone.
+ */
+
+void *
+ngx_campaign_store_counters(ngx_campaign_store_t *store, ngx_str_t *key,
+    size_t size, ngx_log_t *log)
+{
+    void                         *p;
+    ngx_campaign_store_record_t  *rec;
+
+    p = NULL;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    rec = ngx_campaign_store_find(store, key);
+
+    if (rec) {
+        if (rec->state == NGX_CAMPAIGN_STORE_COUNTERS && rec->len == size) {
+            p = rec->answer;
+        }
+
+        goto done;
+    }
+
+    rec = ngx_campaign_store_alloc(store,
+                                   offsetof(ngx_campaign_store_record_t, data)
+                                   + key->len, log);
+    if (rec == NULL) {
+        goto done;
+    }
+
+    p = ngx_campaign_store_alloc(store, size, log);
+    if (p == NULL) {
+        ngx_slab_free_locked(store->shpool, rec);
+        goto done;
+    }
+
+    ngx_memzero(p, size);
+    ngx_memcpy(rec->data, key->data, key->len);
+
+    rec->sn.str.data = rec->data;
+    rec->sn.str.len = key->len;
+    rec->sn.node.key = ngx_crc32_short(key->data, key->len);
+    rec->state = NGX_CAMPAIGN_STORE_COUNTERS;
+    rec->len = size;
+    rec->answer = p;
+
+    ngx_queue_init(&rec->queue);
+    ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return p;
+}
+
+
+/* the zone's name, size and the bytes its pages in use hold */
+
+void
+ngx_campaign_store_usage(ngx_campaign_store_t *store, ngx_str_t *name,
+    size_t *size, size_t *used)
+{
+    *name = store->zone->shm.name;
+    *size = store->zone->shm.size;
+    *used = *size - store->shpool->pfree * ngx_pagesize;
 }
