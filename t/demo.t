@@ -138,6 +138,12 @@ is($res->{status}, 404, 'a recipient without a profile file: 404');
 like($res->{content}, qr/"detail":"no recipient has a profile"/,
      'no recipient has a profile');
 
+$res = $http->get("http://127.0.0.1:$port/metrics");
+is($res->{status}, 200, '/metrics answers');
+like($res->{content},
+     qr/^ngx_campaign_messages_total\{campaign="password-reset",channel="email",outcome="accepted"\} 1$/m,
+     '/metrics counts the message accepted');
+
 stop_demo();
 
 my $log = slurp("$dir/var/error.log");
