@@ -16,6 +16,7 @@ static int ngx_campaign_pool_cleanup_handler(void *pool,
     void (*handler)(void *data), void *data);
 
 static ngx_int_t ngx_campaign_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_campaign_init_module(ngx_cycle_t *cycle);
 static void ngx_campaign_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_campaign_init(ngx_conf_t *cf);
 static void *ngx_campaign_create_main_conf(ngx_conf_t *cf);
@@ -73,6 +74,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
     { ngx_string("campaign_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
       ngx_campaign_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_state_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_state_file,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -193,7 +201,7 @@ ngx_module_t  ngx_http_campaign_module = {
     ngx_campaign_commands,                 /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_campaign_init_module,              /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -318,7 +326,20 @@ ngx_campaign_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_campaign_state_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_campaign_subrequest_init(cf);
+}
+
+
+/* the zones are there: the stop switches of the state file go in */
+
+static ngx_int_t
+ngx_campaign_init_module(ngx_cycle_t *cycle)
+{
+    return ngx_campaign_state_seed(cycle);
 }
 
 

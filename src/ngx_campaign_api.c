@@ -21,6 +21,8 @@
 
 static ngx_uint_t ngx_campaign_api_endpoint(ngx_http_request_t *r,
     ngx_str_t *id);
+static ngx_uint_t ngx_campaign_api_campaign_endpoint(ngx_str_t *path,
+    ngx_str_t *id);
 static ngx_int_t ngx_campaign_health(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_read_json(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt handler);
@@ -56,10 +58,14 @@ typedef struct {
 } ngx_campaign_waiter_t;
 
 
-#define NGX_CAMPAIGN_ENDPOINT_NONE     0
-#define NGX_CAMPAIGN_ENDPOINT_HEALTH   1
-#define NGX_CAMPAIGN_ENDPOINT_UNITARY  2
-#define NGX_CAMPAIGN_ENDPOINT_PREVIEW  3
+#define NGX_CAMPAIGN_ENDPOINT_NONE      0
+#define NGX_CAMPAIGN_ENDPOINT_HEALTH    1
+#define NGX_CAMPAIGN_ENDPOINT_UNITARY   2
+#define NGX_CAMPAIGN_ENDPOINT_PREVIEW   3
+#define NGX_CAMPAIGN_ENDPOINT_LIST      4
+#define NGX_CAMPAIGN_ENDPOINT_CAMPAIGN  5
+#define NGX_CAMPAIGN_ENDPOINT_STOP      6
+#define NGX_CAMPAIGN_ENDPOINT_RESUME    7
 
 
 /* what an API key must grant, by endpoint (campaign_api_keys) */
@@ -68,7 +74,11 @@ static ngx_uint_t  ngx_campaign_api_scopes[] = {
     NGX_CAMPAIGN_SCOPE_KEY,                /* none: no probing without one */
     NGX_CAMPAIGN_SCOPE_OPEN,               /* health */
     NGX_CAMPAIGN_SCOPE_TRIGGER,            /* unitary: and its campaign's */
-    NGX_CAMPAIGN_SCOPE_PREVIEW
+    NGX_CAMPAIGN_SCOPE_PREVIEW,
+    NGX_CAMPAIGN_SCOPE_READ,               /* list: shows the key's only */
+    NGX_CAMPAIGN_SCOPE_READ,
+    NGX_CAMPAIGN_SCOPE_STOP,
+    NGX_CAMPAIGN_SCOPE_STOP
 };
 
 
@@ -90,6 +100,7 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
 
     if (ngx_campaign_keys_check(r, ngx_campaign_api_scopes[endpoint],
                                 endpoint == NGX_CAMPAIGN_ENDPOINT_PREVIEW
+                                || endpoint >= NGX_CAMPAIGN_ENDPOINT_CAMPAIGN
                                 ? &id : NULL, &rc)
         != NGX_OK)
     {
@@ -106,6 +117,18 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
 
     case NGX_CAMPAIGN_ENDPOINT_PREVIEW:
         return ngx_campaign_preview(r, &id);
+
+    case NGX_CAMPAIGN_ENDPOINT_LIST:
+        return ngx_campaign_campaigns(r, NULL);
+
+    case NGX_CAMPAIGN_ENDPOINT_CAMPAIGN:
+        return ngx_campaign_campaigns(r, &id);
+
+    case NGX_CAMPAIGN_ENDPOINT_STOP:
+        return ngx_campaign_switch(r, &id, 1);
+
+    case NGX_CAMPAIGN_ENDPOINT_RESUME:
+        return ngx_campaign_switch(r, &id, 0);
 
     default:
         return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "no such endpoint",
@@ -178,7 +201,66 @@ ngx_campaign_api_endpoint(ngx_http_request_t *r, ngx_str_t *id)
         return NGX_CAMPAIGN_ENDPOINT_PREVIEW;
     }
 
-    return NGX_CAMPAIGN_ENDPOINT_NONE;
+    return ngx_campaign_api_campaign_endpoint(&path, id);
+}
+
+
+/* campaigns, campaigns/{id}, campaigns/{id}/stop and campaigns/{id}/resume */
+
+static ngx_uint_t
+ngx_campaign_api_campaign_endpoint(ngx_str_t *path, ngx_str_t *id)
+{
+    u_char      *slash, *last;
+    ngx_str_t    rest;
+    ngx_uint_t   endpoint;
+
+    if (path->len == ngx_campaign_campaigns_path.len - 1
+        && ngx_strncmp(path->data, ngx_campaign_campaigns_path.data,
+                       path->len) == 0)
+    {
+        return NGX_CAMPAIGN_ENDPOINT_LIST;
+    }
+
+    if (path->len <= ngx_campaign_campaigns_path.len
+        || ngx_strncmp(path->data, ngx_campaign_campaigns_path.data,
+                       ngx_campaign_campaigns_path.len) != 0)
+    {
+        return NGX_CAMPAIGN_ENDPOINT_NONE;
+    }
+
+    rest.data = path->data + ngx_campaign_campaigns_path.len;
+    rest.len = path->len - ngx_campaign_campaigns_path.len;
+    last = rest.data + rest.len;
+
+    slash = ngx_strlchr(rest.data, last, '/');
+
+    if (slash == NULL) {
+        *id = rest;
+        return NGX_CAMPAIGN_ENDPOINT_CAMPAIGN;
+    }
+
+    if (last - slash == sizeof("/stop") - 1
+        && ngx_strncmp(slash, "/stop", sizeof("/stop") - 1) == 0)
+    {
+        endpoint = NGX_CAMPAIGN_ENDPOINT_STOP;
+
+    } else if (last - slash == sizeof("/resume") - 1
+               && ngx_strncmp(slash, "/resume", sizeof("/resume") - 1) == 0)
+    {
+        endpoint = NGX_CAMPAIGN_ENDPOINT_RESUME;
+
+    } else {
+        return NGX_CAMPAIGN_ENDPOINT_NONE;
+    }
+
+    if (slash == rest.data) {
+        return NGX_CAMPAIGN_ENDPOINT_NONE;
+    }
+
+    id->data = rest.data;
+    id->len = slash - rest.data;
+
+    return endpoint;
 }
 
 
@@ -418,6 +500,17 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
     ngx_http_set_ctx(r, e, ngx_http_campaign_module);
 
     if (ngx_campaign_unitary_check(r, e, &body, &rc) != NGX_OK) {
+        ngx_http_set_ctx(r, NULL, ngx_http_campaign_module);
+        ngx_campaign_execution_destroy(e);
+        return rc;
+    }
+
+    /*
+     * a stopped campaign's trigger is refused once it is found good, and
+     * before it is claimed: it is not kept, nor does it take tokens
+     */
+
+    if (ngx_campaign_stopped(r, e->campaign, &rc) != NGX_OK) {
         ngx_http_set_ctx(r, NULL, ngx_http_campaign_module);
         ngx_campaign_execution_destroy(e);
         return rc;
