@@ -277,7 +277,7 @@ ngx_campaign_state_entry(ngx_conf_t *cf, ngx_campaign_state_t *state,
         /* the name is the file's: logged escaped */
 
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "campaign_state_file \"%V\": campaign %V: "
+                      "campaign_state_file \"%V\": campaign \"%V\": "
                       "{\"stopped\": true or false, \"since\": seconds} "
                       "expected", &state->file,
                       ngx_campaign_log_escape(cf->temp_pool,
@@ -853,13 +853,7 @@ ngx_campaign_campaign_json(ngx_campaign_out_t *o,
     ngx_campaign_out_string(o, (u_char *) c->id, ngx_strlen(c->id));
 
     ngx_campaign_out_literal(o, ",\"name\":");
-
-    if (c->name) {
-        ngx_campaign_out_string(o, (u_char *) c->name, ngx_strlen(c->name));
-
-    } else {
-        ngx_campaign_out_literal(o, "null");
-    }
+    ngx_campaign_out_string(o, (u_char *) c->name, ngx_strlen(c->name));
 
     if (c->type == NGX_CAMPAIGN_TRANSACTIONAL) {
         ngx_campaign_out_literal(o, ",\"type\":\"transactional\"");
