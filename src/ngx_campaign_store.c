@@ -569,7 +569,7 @@ ngx_campaign_store_alive(ngx_pid_t pid)
  * many as the keys the callers make (one per campaign).
  */
 
-#define NGX_CAMPAIGN_STORE_FLAG     4     /* status: value, expires: since */
+#define NGX_CAMPAIGN_STORE_FLAG     5     /* status: value, expires: since */
 
 
 /*
