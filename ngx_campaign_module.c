@@ -78,6 +78,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       0,
       NULL },
 
+    { ngx_string("campaign_state_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_state_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("campaign_idempotency"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -301,15 +308,6 @@ ngx_campaign_preconfiguration(ngx_conf_t *cf)
 }
 
 
-/* the zone is there now: the campaigns find their counters in it */
-
-static ngx_int_t
-ngx_campaign_init_module(ngx_cycle_t *cycle)
-{
-    return ngx_campaign_metrics_init(cycle);
-}
-
-
 static ngx_int_t
 ngx_campaign_init(ngx_conf_t *cf)
 {
@@ -343,7 +341,29 @@ ngx_campaign_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_campaign_state_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_campaign_subrequest_init(cf);
+}
+
+
+/* the zones are there: the stop switches of the state file go in */
+
+/*
+ * the zone is there now: the campaigns find their counters in it, and
+ * the stop switches kept in campaign_state_file are seeded into it
+ */
+
+static ngx_int_t
+ngx_campaign_init_module(ngx_cycle_t *cycle)
+{
+    if (ngx_campaign_metrics_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_campaign_state_seed(cycle);
 }
 
 

@@ -21,6 +21,8 @@
 
 static ngx_uint_t ngx_campaign_api_endpoint(ngx_http_request_t *r,
     ngx_str_t *id);
+static ngx_uint_t ngx_campaign_api_campaign_endpoint(ngx_str_t *path,
+    ngx_str_t *id);
 static ngx_int_t ngx_campaign_health(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_read_json(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt handler);
@@ -56,11 +58,15 @@ typedef struct {
 } ngx_campaign_waiter_t;
 
 
-#define NGX_CAMPAIGN_ENDPOINT_NONE     0
-#define NGX_CAMPAIGN_ENDPOINT_HEALTH   1
-#define NGX_CAMPAIGN_ENDPOINT_UNITARY  2
-#define NGX_CAMPAIGN_ENDPOINT_PREVIEW  3
-#define NGX_CAMPAIGN_ENDPOINT_REPORT   4
+#define NGX_CAMPAIGN_ENDPOINT_NONE      0
+#define NGX_CAMPAIGN_ENDPOINT_HEALTH    1
+#define NGX_CAMPAIGN_ENDPOINT_UNITARY   2
+#define NGX_CAMPAIGN_ENDPOINT_PREVIEW   3
+#define NGX_CAMPAIGN_ENDPOINT_LIST      4
+#define NGX_CAMPAIGN_ENDPOINT_CAMPAIGN  5
+#define NGX_CAMPAIGN_ENDPOINT_STOP      6
+#define NGX_CAMPAIGN_ENDPOINT_RESUME    7
+#define NGX_CAMPAIGN_ENDPOINT_REPORT    8
 
 
 /* what an API key must grant, by endpoint (campaign_api_keys) */
@@ -70,6 +76,10 @@ static ngx_uint_t  ngx_campaign_api_scopes[] = {
     NGX_CAMPAIGN_SCOPE_OPEN,               /* health */
     NGX_CAMPAIGN_SCOPE_TRIGGER,            /* unitary: and its campaign's */
     NGX_CAMPAIGN_SCOPE_PREVIEW,
+    NGX_CAMPAIGN_SCOPE_READ,               /* list: shows the key's only */
+    NGX_CAMPAIGN_SCOPE_READ,
+    NGX_CAMPAIGN_SCOPE_STOP,
+    NGX_CAMPAIGN_SCOPE_STOP,
     NGX_CAMPAIGN_SCOPE_READ                /* report */
 };
 
@@ -77,7 +87,6 @@ static ngx_uint_t  ngx_campaign_api_scopes[] = {
 static ngx_str_t  ngx_campaign_health_path = ngx_string("health");
 static ngx_str_t  ngx_campaign_campaigns_path = ngx_string("campaigns/");
 static ngx_str_t  ngx_campaign_preview_path = ngx_string("/preview");
-static ngx_str_t  ngx_campaign_report_path = ngx_string("/report");
 static ngx_str_t  ngx_campaign_unitary_path =
     ngx_string("executions/unitary");
 
@@ -93,7 +102,7 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
 
     if (ngx_campaign_keys_check(r, ngx_campaign_api_scopes[endpoint],
                                 endpoint == NGX_CAMPAIGN_ENDPOINT_PREVIEW
-                                || endpoint == NGX_CAMPAIGN_ENDPOINT_REPORT
+                                || endpoint >= NGX_CAMPAIGN_ENDPOINT_CAMPAIGN
                                 ? &id : NULL, &rc)
         != NGX_OK)
     {
@@ -110,6 +119,18 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
 
     case NGX_CAMPAIGN_ENDPOINT_PREVIEW:
         return ngx_campaign_preview(r, &id);
+
+    case NGX_CAMPAIGN_ENDPOINT_LIST:
+        return ngx_campaign_campaigns(r, NULL);
+
+    case NGX_CAMPAIGN_ENDPOINT_CAMPAIGN:
+        return ngx_campaign_campaigns(r, &id);
+
+    case NGX_CAMPAIGN_ENDPOINT_STOP:
+        return ngx_campaign_switch(r, &id, 1);
+
+    case NGX_CAMPAIGN_ENDPOINT_RESUME:
+        return ngx_campaign_switch(r, &id, 0);
 
     case NGX_CAMPAIGN_ENDPOINT_REPORT:
         return ngx_campaign_metrics_report(r, &id);
@@ -185,24 +206,74 @@ ngx_campaign_api_endpoint(ngx_http_request_t *r, ngx_str_t *id)
         return NGX_CAMPAIGN_ENDPOINT_PREVIEW;
     }
 
-    /* campaigns/{id}/report */
+    return ngx_campaign_api_campaign_endpoint(&path, id);
+}
 
-    if (path.len > ngx_campaign_campaigns_path.len
-                   + ngx_campaign_report_path.len
-        && ngx_strncmp(path.data, ngx_campaign_campaigns_path.data,
-                       ngx_campaign_campaigns_path.len) == 0
-        && ngx_strncmp(path.data + path.len - ngx_campaign_report_path.len,
-                       ngx_campaign_report_path.data,
-                       ngx_campaign_report_path.len) == 0)
+
+/*
+ * campaigns, campaigns/{id}, campaigns/{id}/stop, campaigns/{id}/resume
+ * and campaigns/{id}/report
+ */
+
+static ngx_uint_t
+ngx_campaign_api_campaign_endpoint(ngx_str_t *path, ngx_str_t *id)
+{
+    u_char      *slash, *last;
+    ngx_str_t    rest;
+    ngx_uint_t   endpoint;
+
+    if (path->len == ngx_campaign_campaigns_path.len - 1
+        && ngx_strncmp(path->data, ngx_campaign_campaigns_path.data,
+                       path->len) == 0)
     {
-        id->data = path.data + ngx_campaign_campaigns_path.len;
-        id->len = path.len - ngx_campaign_campaigns_path.len
-                  - ngx_campaign_report_path.len;
-
-        return NGX_CAMPAIGN_ENDPOINT_REPORT;
+        return NGX_CAMPAIGN_ENDPOINT_LIST;
     }
 
-    return NGX_CAMPAIGN_ENDPOINT_NONE;
+    if (path->len <= ngx_campaign_campaigns_path.len
+        || ngx_strncmp(path->data, ngx_campaign_campaigns_path.data,
+                       ngx_campaign_campaigns_path.len) != 0)
+    {
+        return NGX_CAMPAIGN_ENDPOINT_NONE;
+    }
+
+    rest.data = path->data + ngx_campaign_campaigns_path.len;
+    rest.len = path->len - ngx_campaign_campaigns_path.len;
+    last = rest.data + rest.len;
+
+    slash = ngx_strlchr(rest.data, last, '/');
+
+    if (slash == NULL) {
+        *id = rest;
+        return NGX_CAMPAIGN_ENDPOINT_CAMPAIGN;
+    }
+
+    if (last - slash == sizeof("/stop") - 1
+        && ngx_strncmp(slash, "/stop", sizeof("/stop") - 1) == 0)
+    {
+        endpoint = NGX_CAMPAIGN_ENDPOINT_STOP;
+
+    } else if (last - slash == sizeof("/report") - 1
+               && ngx_strncmp(slash, "/report", sizeof("/report") - 1) == 0)
+    {
+        endpoint = NGX_CAMPAIGN_ENDPOINT_REPORT;
+
+    } else if (last - slash == sizeof("/resume") - 1
+               && ngx_strncmp(slash, "/resume", sizeof("/resume") - 1) == 0)
+    {
+        endpoint = NGX_CAMPAIGN_ENDPOINT_RESUME;
+
+    } else {
+        return NGX_CAMPAIGN_ENDPOINT_NONE;
+    }
+
+    if (slash == rest.data) {
+        return NGX_CAMPAIGN_ENDPOINT_NONE;
+    }
+
+    id->data = rest.data;
+    id->len = slash - rest.data;
+
+    return endpoint;
 }
 
 
@@ -447,9 +518,22 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
         return rc;
     }
 
-    ngx_http_set_ctx(r, NULL, ngx_http_campaign_module);
+    /*
+     * a stopped campaign's trigger is refused once it is found good, and
+     * before it is claimed: it is not kept, nor does it take tokens
+     */
 
     ngx_campaign_metrics_trigger(r, e);
+
+    if (ngx_campaign_stopped(r, e->campaign, &rc) != NGX_OK) {
+        ngx_campaign_metrics_answered(r, e, NGX_CAMPAIGN_METRIC_STOPPED,
+                                      NULL);
+        ngx_http_set_ctx(r, NULL, ngx_http_campaign_module);
+        ngx_campaign_execution_destroy(e);
+        return rc;
+    }
+
+    ngx_http_set_ctx(r, NULL, ngx_http_campaign_module);
 
     /* a repeat is answered as the first was, or refused */
 

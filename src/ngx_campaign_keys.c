@@ -664,3 +664,44 @@ ngx_campaign_keys_unauthorized(ngx_http_request_t *r, const char *detail)
 
     return ngx_campaign_refuse(r, NGX_HTTP_UNAUTHORIZED, detail, "", "");
 }
+
+
+/*
+ * For a list of campaigns: the patterns of the scope of the key that r
+ * presented, once ngx_campaign_keys_check() has let it through, so that
+ * a list shows only the campaigns the key covers.  NULL: every campaign
+ * (keys are off, or the scope has no patterns).
+ */
+
+ngx_array_t *
+ngx_campaign_keys_patterns(ngx_http_request_t *r, ngx_uint_t scope)
+{
+    ngx_str_t                 presented;
+    ngx_campaign_key_t       *key;
+    ngx_campaign_loc_conf_t  *cplcf;
+
+    cplcf = ngx_http_get_module_loc_conf(r, ngx_http_campaign_module);
+
+    if (cplcf->keys == NULL || scope >= NGX_CAMPAIGN_KEY_SCOPES
+        || ngx_campaign_keys_presented(r, &presented) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    key = ngx_campaign_keys_find(cplcf->keys, &presented);
+
+    if (key == NULL || key->scopes[scope] == NULL
+        || key->scopes[scope]->nelts == 0)
+    {
+        return NULL;
+    }
+
+    return key->scopes[scope];
+}
+
+
+ngx_uint_t
+ngx_campaign_keys_match(ngx_array_t *patterns, ngx_str_t *id)
+{
+    return patterns == NULL || ngx_campaign_keys_covers(patterns, id);
+}

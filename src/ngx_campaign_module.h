@@ -49,6 +49,7 @@ typedef struct {
     ngx_str_t                    metrics_file;
     ngx_uint_t                   metrics_line;
     ngx_int_t                    log_variables[4];
+    struct ngx_campaign_state_s *state;       /* campaign_state_file */
 } ngx_campaign_main_conf_t;
 
 
@@ -371,6 +372,37 @@ typedef struct ngx_campaign_keys_s  ngx_campaign_keys_t;
 char *ngx_campaign_keys_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_campaign_keys_check(ngx_http_request_t *r, ngx_uint_t scope,
     ngx_str_t *id, ngx_int_t *answer);
+ngx_array_t *ngx_campaign_keys_patterns(ngx_http_request_t *r,
+    ngx_uint_t scope);
+ngx_uint_t ngx_campaign_keys_match(ngx_array_t *patterns, ngx_str_t *id);
+
+
+/* the stop switch, kept in the zone and in campaign_state_file */
+
+typedef struct {
+    ngx_uint_t                   value;
+    time_t                       since;       /* when it got the value */
+} ngx_campaign_store_flag_t;
+
+typedef struct ngx_campaign_state_s  ngx_campaign_state_t;
+
+ngx_int_t ngx_campaign_store_set_flag(ngx_campaign_store_t *store,
+    ngx_str_t *key, ngx_campaign_store_flag_t *flag, ngx_uint_t keep,
+    ngx_log_t *log);
+ngx_int_t ngx_campaign_store_get_flag(ngx_campaign_store_t *store,
+    ngx_str_t *key, ngx_campaign_store_flag_t *flag);
+
+char *ngx_campaign_state_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_campaign_state_init(ngx_conf_t *cf);
+ngx_int_t ngx_campaign_state_seed(ngx_cycle_t *cycle);
+ngx_int_t ngx_campaign_stopped(ngx_http_request_t *r, ngx_campaign_t *c,
+    ngx_int_t *answer);
+ngx_int_t ngx_campaign_campaigns(ngx_http_request_t *r, ngx_str_t *id);
+ngx_int_t ngx_campaign_switch(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_uint_t stop);
+ngx_int_t ngx_campaign_send_stopped(ngx_http_request_t *r,
+    const char *message);
 
 
 /*

@@ -119,6 +119,10 @@ static ngx_campaign_problem_type_t  ngx_campaign_problem_types[] = {
       ngx_string("urn:ngx-campaign:problem:throttled"),
       ngx_string("Throttled") },
 
+    { NGX_HTTP_NOT_IMPLEMENTED,
+      ngx_string("urn:ngx-campaign:problem:not-implemented"),
+      ngx_string("Not implemented") },
+
     { 0, ngx_null_string, ngx_null_string }
 };
 
@@ -129,6 +133,15 @@ static ngx_campaign_problem_type_t  ngx_campaign_problem_in_progress = {
     NGX_HTTP_CONFLICT,
     ngx_string("urn:ngx-campaign:problem:request-in-progress"),
     ngx_string("Request in progress")
+};
+
+
+/* a 409 of its own: the campaign was stopped (campaigns/{id}/stop) */
+
+static ngx_campaign_problem_type_t  ngx_campaign_problem_stopped = {
+    NGX_HTTP_CONFLICT,
+    ngx_string("urn:ngx-campaign:problem:campaign-stopped"),
+    ngx_string("Campaign stopped")
 };
 
 
@@ -1196,4 +1209,52 @@ ngx_campaign_header(ngx_http_request_t *r, ngx_str_t *name,
     }
 
     return n;
+}
+
+
+ngx_int_t
+ngx_campaign_send_stopped(ngx_http_request_t *r, const char *message)
+{
+    ngx_str_t                 *id;
+    ngx_campaign_out_t         o;
+    ngx_campaign_problem_t     item;
+    ngx_campaign_problems_t    problems;
+    ngx_campaign_execution_t  *e;
+
+    item.pointer = "/campaignId";
+    item.message = message;
+
+    problems.items = &item;
+    problems.nitems = 1;
+    problems.nalloc = 1;
+    problems.status = NGX_HTTP_CONFLICT;
+
+    ngx_campaign_out_init(&o, r->pool, 512);
+    ngx_campaign_problem_build(r, &o, NGX_HTTP_CONFLICT,
+                               &ngx_campaign_problem_stopped,
+                               "the campaign is stopped", &problems);
+
+    /* the trigger's requestId, as ngx_campaign_send_problem() logs it */
+
+    e = ngx_http_get_module_ctx(r, ngx_http_campaign_module);
+
+    if (e && (e->request_id.len || e->trigger.request_id)) {
+        id = e->request_id.len
+             ? ngx_campaign_log_escape(r->pool, e->request_id.data,
+                                       e->request_id.len)
+             : ngx_campaign_log_escape(r->pool,
+                                       (u_char *) e->trigger.request_id,
+                                       ngx_strlen(e->trigger.request_id));
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "campaign: 409 problem: the campaign is stopped, "
+                      "requestId \"%V\"", id);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "campaign: 409 problem: the campaign is stopped");
+    }
+
+    return ngx_campaign_send_json(r, NGX_HTTP_CONFLICT,
+                                  &ngx_campaign_problem_json_type, &o);
 }

@@ -635,3 +635,116 @@ ngx_campaign_store_usage(ngx_campaign_store_t *store, ngx_str_t *name,
     *size = store->zone->shm.size;
     *used = *size - store->shpool->pfree * ngx_pagesize;
 }
+
+
+/*
+ * Flags: a value and the time it was set, by key (a campaign's stop
+ * switch).  A flag is kept for the zone's life: it is not in the LRU
+ * queue, so that a full zone never lets one go, and there are only as
+ * many as the keys the callers make (one per campaign).
+ */
+
+#define NGX_CAMPAIGN_STORE_FLAG     5     /* status: value, expires: since */
+
+
+/*
+ * Sets the flag of key to flag->value, since flag->since.  NGX_OK: set;
+ * NGX_DECLINED: the flag is left as it was, and *flag is what it is --
+ * when it has the value already (its "since" is kept), or when it exists
+ * and keep is set (a flag that is only seeded).  NGX_ERROR: no room.
+ */
+
+ngx_int_t
+ngx_campaign_store_set_flag(ngx_campaign_store_t *store, ngx_str_t *key,
+    ngx_campaign_store_flag_t *flag, ngx_uint_t keep, ngx_log_t *log)
+{
+    ngx_int_t                     rc;
+    ngx_campaign_store_record_t  *rec;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    rec = ngx_campaign_store_find(store, key);
+
+    if (rec && rec->state == NGX_CAMPAIGN_STORE_FLAG) {
+
+        if (keep || rec->status == flag->value) {
+            flag->value = rec->status;
+            flag->since = rec->expires;
+            rc = NGX_DECLINED;
+            goto done;
+        }
+
+        rec->status = flag->value;
+        rec->expires = flag->since;
+        rc = NGX_OK;
+        goto done;
+    }
+
+    if (rec) {
+        /* not a flag: a key of another kind, never made by our callers */
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    rec = ngx_campaign_store_alloc(store,
+                                   offsetof(ngx_campaign_store_record_t, data)
+                                   + key->len, log);
+    if (rec == NULL) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    ngx_memcpy(rec->data, key->data, key->len);
+
+    rec->sn.str.data = rec->data;
+    rec->sn.str.len = key->len;
+    rec->sn.node.key = ngx_crc32_short(key->data, key->len);
+    rec->state = NGX_CAMPAIGN_STORE_FLAG;
+    rec->status = flag->value;
+    rec->expires = flag->since;
+    rec->len = 0;
+    rec->answer = NULL;
+
+    ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
+
+    /* out of the LRU queue; ngx_campaign_store_free() may still remove it */
+    ngx_queue_init(&rec->queue);
+
+    rc = NGX_OK;
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
+}
+
+
+/* NGX_OK and *flag, or NGX_DECLINED: the flag was never set */
+
+ngx_int_t
+ngx_campaign_store_get_flag(ngx_campaign_store_t *store, ngx_str_t *key,
+    ngx_campaign_store_flag_t *flag)
+{
+    ngx_int_t                     rc;
+    ngx_campaign_store_record_t  *rec;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    rec = ngx_campaign_store_find(store, key);
+
+    if (rec && rec->state == NGX_CAMPAIGN_STORE_FLAG) {
+        flag->value = rec->status;
+        flag->since = rec->expires;
+        rc = NGX_OK;
+
+    } else {
+        flag->value = 0;
+        flag->since = 0;
+        rc = NGX_DECLINED;
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
+}
