@@ -168,6 +168,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       offsetof(ngx_campaign_loc_conf_t, profile_max_size),
       NULL },
 
+    { ngx_string("campaign_frequency_rules"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_caps_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_campaign_main_conf_t, caps),
+      NULL },
+
       ngx_null_command
 };
 
@@ -306,6 +313,10 @@ ngx_campaign_init(ngx_conf_t *cf)
                           "\"campaign_zone\": it is not applied",
                           cmcf->campaigns[i]->id);
         }
+    }
+
+    if (ngx_campaign_caps_init(cf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (ngx_campaign_trigger_init() != 0) {
