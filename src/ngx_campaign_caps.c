@@ -289,7 +289,6 @@ ngx_campaign_caps_rule(ngx_campaign_caps_ctx_t *ctx, cJSON *item,
 {
     char                      field[NGX_CAMPAIGN_CAPS_PATH_LEN + 8];
     cJSON                    *child, *next, *name;
-    size_t                    nerrors;
     ngx_str_t                 value;
     ngx_campaign_cap_rule_t  *r;
 
@@ -326,10 +325,12 @@ ngx_campaign_caps_rule(ngx_campaign_caps_ctx_t *ctx, cJSON *item,
 
     r = &caps->rules[caps->nrules];
 
-    nerrors = ngx_campaign_limits_rule_parse(item, ctx->file, path, &r->rule,
-                                             ngx_campaign_caps_error, ctx);
+    (void) ngx_campaign_limits_rule_parse(item, ctx->file, path, &r->rule,
+                                          ngx_campaign_caps_error, ctx);
 
-    if (nerrors == 0 && value.len) {
+    /* kept even with mistakes, which fail anyway: its name is taken */
+
+    if (value.len) {
         r->name = value;
         caps->nrules++;
     }
