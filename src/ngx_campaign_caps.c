@@ -341,7 +341,7 @@ static ngx_int_t
 ngx_campaign_caps_name(ngx_campaign_caps_ctx_t *ctx, const cJSON *name,
     const char *field, ngx_campaign_caps_t *caps, ngx_str_t *value)
 {
-    u_char      *p;
+    u_char      *p, quoted[NGX_CAMPAIGN_CAPS_NAME_LEN];
     size_t       len;
     ngx_uint_t   i;
 
@@ -365,10 +365,17 @@ ngx_campaign_caps_name(ngx_campaign_caps_ctx_t *ctx, const cJSON *name,
     }
 
     if (len == 0 || len > NGX_CAMPAIGN_CAPS_NAME_LEN || *p != '\0') {
+
+        /* a value from the file stays on one log line */
+
+        for (i = 0; i < len && i < NGX_CAMPAIGN_CAPS_NAME_LEN; i++) {
+            p = (u_char *) name->valuestring + i;
+            quoted[i] = (*p < 0x20 || *p == 0x7f) ? '?' : *p;
+        }
+
         ngx_campaign_caps_report(ctx, field,
                                  "must match [A-Za-z0-9._-]{1,64}, found "
-                                 "\"%*s\"", ngx_min(len, 64),
-                                 name->valuestring);
+                                 "\"%*s\"", (size_t) i, quoted);
         return NGX_ERROR;
     }
 

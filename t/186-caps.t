@@ -272,7 +272,29 @@ __DATA__
 
 
 
-=== TEST 10: without campaign_zone, rules are a mistake that nginx -t reports
+=== TEST 10: a trigger refused by the throttle gives its places back
+--- user_files
+>>> campaigns/paced.json
+{
+    "id": "paced", "name": "Paced", "type": "marketing", "status": "live",
+    "channel": "email", "throttle": { "rate": 1, "burst": 1 },
+    "content": { "from": "news@acme.example", "subject": "Paced",
+                 "text": "Hi" }
+}
+--- request eval
+["POST /ajo/im/executions/unitary\n" . $::T->("paced", "t2", "ole", "pat"),
+ "POST /ajo/im/executions/unitary\n" . $::T->("paced", "t3", "ole"),
+ "GET /outbox"]
+--- error_code eval
+[429, 202, 200]
+--- response_body_like eval
+[qr/"message":"more recipients than the throttle's burst"/,
+ qr/"userId":"ole"[^}]*"status":"accepted"/,
+ qr/\A\{[^\n]*"requestId":"t3"[^\n]*"userId":"ole"[^\n]*\}\n\z/]
+
+
+
+=== TEST 11: without campaign_zone, rules are a mistake that nginx -t reports
 --- http_config
     campaign_definitions      $TEST_NGINX_HTML_DIR/campaigns;
     campaign_frequency_rules  $TEST_NGINX_HTML_DIR/rules.json;
@@ -285,7 +307,7 @@ qr{\[emerg\] .*"campaign_frequency_rules" needs "campaign_zone", where the count
 
 
 
-=== TEST 11: every mistake of a rules file is reported with its field and position, then their count
+=== TEST 12: every mistake of a rules file is reported with its field and position, then their count
 --- http_config
     campaign_definitions      $TEST_NGINX_HTML_DIR/campaigns;
     campaign_zone             campaign 1m;
@@ -322,7 +344,7 @@ qr{\[emerg\] .*"campaign_frequency_rules" needs "campaign_zone", where the count
 
 
 
-=== TEST 12: a rules file that is not JSON, or not there
+=== TEST 13: a rules file that is not JSON, or not there
 --- http_config
     campaign_definitions      $TEST_NGINX_HTML_DIR/campaigns;
     campaign_zone             campaign 1m;
@@ -339,7 +361,7 @@ qr{\[emerg\] .*frequency rules "\S+/broken\.json", line 1, column 29: JSON synta
 
 
 
-=== TEST 13: a rules file that is missing
+=== TEST 14: a rules file that is missing
 --- http_config
     campaign_definitions      $TEST_NGINX_HTML_DIR/campaigns;
     campaign_zone             campaign 1m;
@@ -353,7 +375,7 @@ qr{\[emerg\] .*frequency rules "\S+/no-such-rules\.json": open\(\) failed}
 
 
 
-=== TEST 14: "rules" is required, and an array
+=== TEST 15: "rules" is required, and an array
 --- http_config
     campaign_definitions      $TEST_NGINX_HTML_DIR/campaigns;
     campaign_zone             campaign 1m;
@@ -370,7 +392,7 @@ qr{\[emerg\] .*frequency rules "\S+/empty\.json", field "rules", line 1, column 
 
 
 
-=== TEST 15: the directive is given once
+=== TEST 16: the directive is given once
 --- http_config
     campaign_definitions      $TEST_NGINX_HTML_DIR/campaigns;
     campaign_zone             campaign 1m;
