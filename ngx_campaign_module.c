@@ -183,6 +183,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       0,
       NULL },
 
+    { ngx_string("campaign_frequency_rules"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_caps_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_campaign_main_conf_t, caps),
+      NULL },
+
       ngx_null_command
 };
 
@@ -328,6 +335,10 @@ ngx_campaign_init(ngx_conf_t *cf)
     }
 
     if (ngx_campaign_metrics_check(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_campaign_caps_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -542,6 +542,17 @@ ngx_campaign_unitary_run(ngx_http_request_t *r)
         return rc;
     }
 
+    /* capped recipients are answered, not sent (frequency rules) */
+
+    if (ngx_campaign_caps_reserve(r, e) != NGX_OK) {
+        if (e->store) {
+            ngx_campaign_store_release(e->store, &e->store_key);
+        }
+
+        ngx_campaign_execution_destroy(e);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     /* a throttled trigger is not kept: it may be sent again */
 
     if (ngx_campaign_unitary_throttle(r, e, &rc) != NGX_OK) {
@@ -723,11 +734,6 @@ ngx_campaign_inactive(ngx_campaign_t *c, u_char *buf, size_t size)
 
     now = ngx_time();
     last = buf + size - 1;
-
-    if (c->type != NGX_CAMPAIGN_TRANSACTIONAL) {
-        return "is a marketing campaign: trigger it through "
-               "executions/audience";
-    }
 
     if (c->status != NGX_CAMPAIGN_LIVE) {
         p = ngx_snprintf(buf, last - buf, "campaign is %s, not live",
@@ -936,8 +942,9 @@ ngx_campaign_unitary_claim(ngx_http_request_t *r, ngx_campaign_execution_t *e,
 
 /*
  * A campaign's throttle: a trigger takes as many tokens as it has
- * recipients, all or none, from the campaign's bucket in the zone;
- * without them it is refused with 429 and nothing is sent.
+ * recipients to send to (capped ones are not), all or none, from the
+ * campaign's bucket in the zone; without them it is refused with 429 and
+ * nothing is sent.
  */
 
 static ngx_int_t
@@ -947,6 +954,7 @@ ngx_campaign_unitary_throttle(ngx_http_request_t *r,
     u_char                    *p;
     ngx_int_t                  rc;
     ngx_str_t                  key;
+    ngx_uint_t                 i, n;
     ngx_msec_t                 wait;
     ngx_table_elt_t           *h;
     ngx_campaign_t            *c;
@@ -955,7 +963,13 @@ ngx_campaign_unitary_throttle(ngx_http_request_t *r,
     c = e->campaign;
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
 
-    if (!c->has_throttle || cmcf->store == NULL) {
+    n = 0;
+
+    for (i = 0; i < e->nmessages; i++) {
+        n += (e->messages[i].state != NGX_CAMPAIGN_MESSAGE_DONE);
+    }
+
+    if (!c->has_throttle || cmcf->store == NULL || n == 0) {
         return NGX_OK;
     }
 
@@ -969,7 +983,7 @@ ngx_campaign_unitary_throttle(ngx_http_request_t *r,
     ngx_memcpy(ngx_cpymem(key.data, "t:", 2), c->id, key.len - 2);
 
     rc = ngx_campaign_store_take(cmcf->store, &key, c->rate, c->burst,
-                                 e->nmessages, &wait, r->connection->log);
+                                 n, &wait, r->connection->log);
 
     if (rc == NGX_OK) {
         return NGX_OK;
@@ -1090,7 +1104,8 @@ ngx_campaign_unitary_key(ngx_http_request_t *r, ngx_campaign_execution_t *e,
 
 /*
  * 202 with every recipient's outcome when at least one message was
- * accepted; otherwise a problem that says why none was.
+ * accepted or capped (a frequency rule's answer, not a failure);
+ * otherwise a problem that says why none was.
  */
 
 static ngx_int_t
@@ -1099,7 +1114,7 @@ ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
 {
     u_char                   *p;
     ngx_pool_t               *pool;
-    ngx_uint_t                i, n[NGX_CAMPAIGN_OUTCOME_TIMEOUT + 1],
+    ngx_uint_t                i, n[NGX_CAMPAIGN_OUTCOME_CAPPED + 1],
                               status;
     const char               *detail, *reason;
     ngx_campaign_out_t        o;
@@ -1114,7 +1129,9 @@ ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
         n[e->messages[i].outcome]++;
     }
 
-    if (n[NGX_CAMPAIGN_OUTCOME_ACCEPTED] == 0) {
+    if (n[NGX_CAMPAIGN_OUTCOME_ACCEPTED] == 0
+        && n[NGX_CAMPAIGN_OUTCOME_CAPPED] == 0)
+    {
 
         if (n[NGX_CAMPAIGN_OUTCOME_NO_PROFILE] == e->nmessages) {
             /* as AJO does for profiles it does not know */
@@ -1233,6 +1250,9 @@ ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
 
         if (m->outcome == NGX_CAMPAIGN_OUTCOME_ACCEPTED) {
             ngx_campaign_out_literal(&o, ",\"status\":\"accepted\"");
+
+        } else if (m->outcome == NGX_CAMPAIGN_OUTCOME_CAPPED) {
+            ngx_campaign_out_literal(&o, ",\"status\":\"capped\"");
 
         } else {
             ngx_campaign_out_literal(&o, ",\"status\":\"failed\"");

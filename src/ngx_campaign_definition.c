@@ -2828,6 +2828,8 @@ static const u_char *ngx_campaign_locate_skip(const u_char *p,
     const u_char *end, size_t depth);
 static const u_char *ngx_campaign_locate_member(const u_char *p,
     const u_char *end, const char *path, size_t depth);
+static const u_char *ngx_campaign_locate_element(const u_char *p,
+    const u_char *end, const char *path, size_t depth);
 static const u_char *ngx_campaign_locate_in_string(const u_char *p,
     const u_char *end, size_t tline, size_t tcolumn);
 
@@ -2994,6 +2996,15 @@ ngx_campaign_locate_member(const u_char *p, const u_char *end,
                     return found;
                 }
             }
+
+            if (path[klen] == '.' && value < end && *value == '[') {
+                found = ngx_campaign_locate_element(value, end,
+                                                    path + klen + 1,
+                                                    depth + 1);
+                if (found) {
+                    return found;
+                }
+            }
         }
 
         p = ngx_campaign_locate_skip(value, end, depth);
@@ -3006,6 +3017,73 @@ ngx_campaign_locate_member(const u_char *p, const u_char *end,
         if (p < end && *p == ',') {
             p = ngx_campaign_locate_ws(p + 1, end);
         }
+    }
+
+    return NULL;
+}
+
+
+/* in the array at p, the element whose index the path starts with */
+
+static const u_char *
+ngx_campaign_locate_element(const u_char *p, const u_char *end,
+    const char *path, size_t depth)
+{
+    size_t       index, i;
+    const char  *rest;
+
+    if (depth > 64 || *path < '0' || *path > '9') {
+        return NULL;
+    }
+
+    index = 0;
+
+    for (rest = path; *rest >= '0' && *rest <= '9'; rest++) {
+        index = index * 10 + (*rest - '0');
+
+        if (index > 1000000) {
+            return NULL;
+        }
+    }
+
+    if (*rest != '\0' && *rest != '.') {
+        return NULL;
+    }
+
+    p = ngx_campaign_locate_ws(p + 1, end);
+
+    for (i = 0; i < index; i++) {
+        if (p >= end || *p == ']') {
+            return NULL;
+        }
+
+        p = ngx_campaign_locate_skip(p, end, depth);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        p = ngx_campaign_locate_ws(p, end);
+        if (p >= end || *p != ',') {
+            return NULL;
+        }
+
+        p = ngx_campaign_locate_ws(p + 1, end);
+    }
+
+    if (p >= end || *p == ']') {
+        return NULL;
+    }
+
+    if (*rest == '\0') {
+        return p;
+    }
+
+    if (*p == '{') {
+        return ngx_campaign_locate_member(p, end, rest + 1, depth + 1);
+    }
+
+    if (*p == '[') {
+        return ngx_campaign_locate_element(p, end, rest + 1, depth + 1);
     }
 
     return NULL;

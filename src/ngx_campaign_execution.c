@@ -826,7 +826,11 @@ ngx_campaign_execution_advance(ngx_campaign_execution_t *e)
         for (i = 0; i < e->nmessages; i++) {
             m = &e->messages[i];
 
-            if (m->recipient->profile || e->conf->profile_uri == NULL) {
+            /* a capped one is settled already */
+
+            if (m->state == NGX_CAMPAIGN_MESSAGE_NEW
+                && (m->recipient->profile || e->conf->profile_uri == NULL))
+            {
                 ngx_campaign_execution_render(m, e->pool);
             }
         }
@@ -1051,6 +1055,8 @@ ngx_campaign_execution_settle(ngx_campaign_message_t *m,
     m->state = NGX_CAMPAIGN_MESSAGE_DONE;
     m->outcome = outcome;
     m->sr = NULL;
+
+    ngx_campaign_caps_settle(m);
 }
 
 

@@ -55,10 +55,10 @@ static const char  *ngx_campaign_window_names[] = {
 };
 
 
-/* indexed by ngx_campaign_channel_e, then "all" */
+/* indexed by ngx_campaign_channel_e, then "any" */
 
 static const char  *ngx_campaign_rule_channels[] = {
-    "email", "sms", "push", "all", NULL
+    "email", "sms", "push", "any", NULL
 };
 
 
@@ -362,7 +362,7 @@ ngx_campaign_limits_rule_parse(const cJSON *obj, const char *file,
         }
     }
 
-    /* the channel ("all" when left out) */
+    /* the channel ("any" when left out) */
 
     rule->channels = NGX_CAMPAIGN_CHANNELS_ALL;
 

@@ -283,8 +283,8 @@ ngx_campaign_metrics_count(ngx_campaign_t *c, ngx_campaign_metric_e metric,
 
 
 /*
- * A message settles.  The outcomes that other parts decide (a frequency
- * cap, a stop) are counted where they are decided.
+ * A message settles.  A stop is counted where it is decided: its trigger
+ * runs no message.
  */
 
 void
@@ -309,6 +309,11 @@ ngx_campaign_metrics_message(ngx_campaign_message_t *m,
     case NGX_CAMPAIGN_OUTCOME_TIMEOUT:
         ngx_campaign_metrics_count(m->execution->campaign,
                                    NGX_CAMPAIGN_METRIC_FAILED, 1);
+        break;
+
+    case NGX_CAMPAIGN_OUTCOME_CAPPED:
+        ngx_campaign_metrics_count(m->execution->campaign,
+                                   NGX_CAMPAIGN_METRIC_CAPPED, 1);
         break;
 
     default:
@@ -381,8 +386,9 @@ ngx_campaign_metrics_trigger(ngx_http_request_t *r,
 
 /*
  * A checked trigger answered without running: a replay, a throttle, or
- * (later) a stopped campaign.  Its recipients count under metric; a
- * replay's executionId is the first answer's.
+ * a stopped campaign.  Its recipients count under metric, but for those
+ * already settled (capped before the throttle said no); a replay's
+ * executionId is the first answer's.
  */
 
 void
@@ -392,11 +398,17 @@ ngx_campaign_metrics_answered(ngx_http_request_t *r,
 {
     u_char      *p;
     ngx_str_t   *name;
-    ngx_uint_t   i;
+    ngx_uint_t   i, n;
 
     static u_char  prefix[] = "{\"executionId\":\"";
 
-    ngx_campaign_metrics_count(e->campaign, metric, e->nmessages);
+    n = 0;
+
+    for (i = 0; i < e->nmessages; i++) {
+        n += (e->messages[i].state != NGX_CAMPAIGN_MESSAGE_DONE);
+    }
+
+    ngx_campaign_metrics_count(e->campaign, metric, n);
     ngx_campaign_metrics_trigger_latency(r, e->campaign);
 
     name = &ngx_campaign_metrics_outcomes[metric];
@@ -436,17 +448,22 @@ void
 ngx_campaign_metrics_settled(ngx_http_request_t *r,
     ngx_campaign_execution_t *e)
 {
-    ngx_uint_t   i, n;
+    ngx_uint_t   i, n, capped;
     const char  *outcome;
 
     n = 0;
+    capped = 0;
 
     for (i = 0; i < e->nmessages; i++) {
         n += (e->messages[i].outcome == NGX_CAMPAIGN_OUTCOME_ACCEPTED);
+        capped += (e->messages[i].outcome == NGX_CAMPAIGN_OUTCOME_CAPPED);
     }
 
     if (n == e->nmessages) {
         outcome = "accepted";
+
+    } else if (capped == e->nmessages) {
+        outcome = "capped";
 
     } else if (n) {
         outcome = "partial";

@@ -50,6 +50,7 @@ typedef struct {
     ngx_uint_t                   metrics_line;
     ngx_int_t                    log_variables[4];
     struct ngx_campaign_state_s *state;       /* campaign_state_file */
+    struct ngx_campaign_caps_s  *caps;        /* campaign_frequency_rules */
 } ngx_campaign_main_conf_t;
 
 
@@ -153,7 +154,8 @@ typedef enum {
     NGX_CAMPAIGN_OUTCOME_NO_PROFILE,
     NGX_CAMPAIGN_OUTCOME_LOOKUP,          /* the profile lookup failed */
     NGX_CAMPAIGN_OUTCOME_RENDER,          /* the content could not render */
-    NGX_CAMPAIGN_OUTCOME_TIMEOUT          /* the execution's time ran out */
+    NGX_CAMPAIGN_OUTCOME_TIMEOUT,         /* the execution's time ran out */
+    NGX_CAMPAIGN_OUTCOME_CAPPED           /* a frequency rule said no */
 } ngx_campaign_outcome_e;
 
 
@@ -182,6 +184,7 @@ struct ngx_campaign_message_s {
     ngx_campaign_sr_t           *sr;          /* the subrequest in flight */
 
     ngx_msec_t                   sent;        /* the attempt in flight */
+    struct ngx_campaign_cap_hold_s  *cap;     /* frequency caps, caps.c */
 };
 
 
@@ -446,6 +449,33 @@ void ngx_campaign_metrics_outcome(ngx_http_request_t *r,
 
 ngx_int_t ngx_campaign_metrics_report(ngx_http_request_t *r, ngx_str_t *id);
 void ngx_campaign_metrics_json(ngx_campaign_out_t *o, ngx_campaign_t *c);
+
+
+/* frequency caps: counts in a window, in the zone */
+
+#define NGX_CAMPAIGN_STORE_COUNT_MAX  32      /* counts per step */
+
+typedef struct {
+    ngx_str_t                    key;
+    ngx_uint_t                   max;
+    time_t                       expires;     /* the window's end */
+} ngx_campaign_store_count_t;
+
+ngx_int_t ngx_campaign_store_count(ngx_campaign_store_t *store,
+    ngx_campaign_store_count_t *counts, ngx_uint_t n, ngx_uint_t *full,
+    ngx_log_t *log);
+void ngx_campaign_store_count_settle(ngx_campaign_store_t *store,
+    ngx_campaign_store_count_t *counts, ngx_uint_t n, ngx_uint_t commit);
+
+typedef struct ngx_campaign_caps_s      ngx_campaign_caps_t;
+typedef struct ngx_campaign_cap_hold_s  ngx_campaign_cap_hold_t;
+
+char *ngx_campaign_caps_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_campaign_caps_init(ngx_conf_t *cf);
+ngx_int_t ngx_campaign_caps_reserve(ngx_http_request_t *r,
+    ngx_campaign_execution_t *e);
+void ngx_campaign_caps_settle(ngx_campaign_message_t *m);
+const char *ngx_campaign_caps_reason(ngx_campaign_message_t *m);
 
 
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */

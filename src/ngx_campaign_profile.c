@@ -251,6 +251,9 @@ ngx_campaign_outcome_reason(ngx_campaign_message_t *m)
     case NGX_CAMPAIGN_OUTCOME_TIMEOUT:
         return "the execution timed out (campaign_execution_timeout)";
 
+    case NGX_CAMPAIGN_OUTCOME_CAPPED:
+        return ngx_campaign_caps_reason(m);
+
     default:
         return NULL;
     }

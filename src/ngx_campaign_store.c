@@ -27,6 +27,7 @@
 #define NGX_CAMPAIGN_STORE_DONE     2
 #define NGX_CAMPAIGN_STORE_BUCKET   3     /* data: key, then the bucket */
 #define NGX_CAMPAIGN_STORE_COUNTERS 4     /* answer: the counters */
+#define NGX_CAMPAIGN_STORE_COUNT    6     /* data: key, then the counter */
 
 
 typedef struct {
@@ -455,7 +456,9 @@ ngx_campaign_store_find(ngx_campaign_store_t *store, ngx_str_t *key)
 
     rec = (ngx_campaign_store_record_t *) sn;
 
-    if (rec->state == NGX_CAMPAIGN_STORE_DONE && rec->expires <= ngx_time())
+    if ((rec->state == NGX_CAMPAIGN_STORE_DONE
+         || rec->state == NGX_CAMPAIGN_STORE_COUNT)
+        && rec->expires <= ngx_time())
     {
         ngx_campaign_store_free(store, rec);
         return NULL;
@@ -469,7 +472,8 @@ ngx_campaign_store_find(ngx_campaign_store_t *store, ngx_str_t *key)
  * Room for a record or an answer: the expired ones at the end of the
  * queue go first;
  * when the zone is still full, the least recently used answers go before
- * their time (logged at most once a minute).  Running claims never go.
+ * their time (logged at most once a minute).  Running claims, buckets
+ * and the counts of windows still open never go.
  */
 
 static void *
@@ -488,7 +492,8 @@ ngx_campaign_store_alloc(ngx_campaign_store_t *store, size_t size,
         q = ngx_queue_last(&store->sh->queue);
         oldest = ngx_queue_data(q, ngx_campaign_store_record_t, queue);
 
-        if (oldest->state != NGX_CAMPAIGN_STORE_DONE
+        if ((oldest->state != NGX_CAMPAIGN_STORE_DONE
+             && oldest->state != NGX_CAMPAIGN_STORE_COUNT)
             || oldest->expires > now)
         {
             break;
@@ -513,6 +518,14 @@ ngx_campaign_store_alloc(ngx_campaign_store_t *store, size_t size,
             if (oldest->state == NGX_CAMPAIGN_STORE_DONE) {
                 break;
             }
+
+            /* a count goes only with its window: it is no cache */
+
+            if (oldest->state == NGX_CAMPAIGN_STORE_COUNT
+                && oldest->expires <= now)
+            {
+                break;
+            }
         }
 
         if (q == ngx_queue_sentinel(&store->sh->queue)) {
@@ -520,6 +533,11 @@ ngx_campaign_store_alloc(ngx_campaign_store_t *store, size_t size,
                           "campaign: no room for a record%s",
                           store->shpool->log_ctx);
             return NULL;
+        }
+
+        if (oldest->state == NGX_CAMPAIGN_STORE_COUNT) {
+            ngx_campaign_store_free(store, oldest);
+            continue;
         }
 
         if (now - store->sh->warned >= 60) {
@@ -747,4 +765,158 @@ ngx_campaign_store_get_flag(ngx_campaign_store_t *store, ngx_str_t *key,
     ngx_shmtx_unlock(&store->shpool->mutex);
 
     return rc;
+}
+
+
+/*
+ * Counts in a window (frequency caps).  A count is a record keyed by
+ * its caller (a rule, a window, a profile) that lives until its window
+ * ends: the messages that their gateway accepted, and those reserved
+ * while they are sent.  A reservation is made before a message is sent,
+ * so that concurrent senders cannot pass max together, and is then kept
+ * (commit) or given back (cancel).  A worker that dies holding one
+ * leaves it counted until the window ends: a cap errs on the side of
+ * sending less.
+ */
+
+
+typedef struct {
+    uint32_t                     count;       /* accepted */
+    uint32_t                     reserved;    /* being sent */
+} ngx_campaign_store_counter_t;
+
+
+/*
+ * Reserves one in each of the n counts, or in none, atomically.
+ * NGX_OK: reserved in all; NGX_DECLINED: counts[*full] is at its max,
+ * nothing is reserved; NGX_ERROR: no room for a count.
+ */
+
+ngx_int_t
+ngx_campaign_store_count(ngx_campaign_store_t *store,
+    ngx_campaign_store_count_t *counts, ngx_uint_t n, ngx_uint_t *full,
+    ngx_log_t *log)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     i;
+    ngx_campaign_store_record_t   *rec[NGX_CAMPAIGN_STORE_COUNT_MAX];
+    ngx_campaign_store_counter_t   counter;
+
+    if (n > NGX_CAMPAIGN_STORE_COUNT_MAX) {
+        return NGX_ERROR;
+    }
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    /* every record first: an allocation only frees what is not these */
+
+    for (i = 0; i < n; i++) {
+        rec[i] = ngx_campaign_store_find(store, &counts[i].key);
+
+        if (rec[i]) {
+            continue;
+        }
+
+        rec[i] = ngx_campaign_store_alloc(store,
+                                   offsetof(ngx_campaign_store_record_t, data)
+                                   + counts[i].key.len
+                                   + sizeof(ngx_campaign_store_counter_t),
+                                   log);
+        if (rec[i] == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        ngx_memcpy(rec[i]->data, counts[i].key.data, counts[i].key.len);
+
+        rec[i]->sn.str.data = rec[i]->data;
+        rec[i]->sn.str.len = counts[i].key.len;
+        rec[i]->sn.node.key = ngx_crc32_short(counts[i].key.data,
+                                              counts[i].key.len);
+        rec[i]->state = NGX_CAMPAIGN_STORE_COUNT;
+        rec[i]->expires = counts[i].expires;
+        rec[i]->len = sizeof(ngx_campaign_store_counter_t);
+        rec[i]->answer = NULL;
+
+        ngx_memzero(&counter, sizeof(counter));
+        ngx_memcpy(rec[i]->data + counts[i].key.len, &counter,
+                   sizeof(counter));
+
+        ngx_rbtree_insert(&store->sh->rbtree, &rec[i]->sn.node);
+        ngx_queue_insert_head(&store->sh->queue, &rec[i]->queue);
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_memcpy(&counter, rec[i]->data + counts[i].key.len,
+                   sizeof(counter));
+
+        if ((ngx_uint_t) counter.count + counter.reserved >= counts[i].max) {
+            *full = i;
+            rc = NGX_DECLINED;
+            goto done;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_memcpy(&counter, rec[i]->data + counts[i].key.len,
+                   sizeof(counter));
+
+        counter.reserved++;
+
+        ngx_memcpy(rec[i]->data + counts[i].key.len, &counter,
+                   sizeof(counter));
+
+        ngx_queue_remove(&rec[i]->queue);
+        ngx_queue_insert_head(&store->sh->queue, &rec[i]->queue);
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * A reservation of ngx_campaign_store_count(), kept (the message was
+ * accepted) or given back.  A count whose window has ended since is gone
+ * already: nothing to do.
+ */
+
+void
+ngx_campaign_store_count_settle(ngx_campaign_store_t *store,
+    ngx_campaign_store_count_t *counts, ngx_uint_t n, ngx_uint_t commit)
+{
+    ngx_uint_t                     i;
+    ngx_campaign_store_record_t   *rec;
+    ngx_campaign_store_counter_t   counter;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        rec = ngx_campaign_store_find(store, &counts[i].key);
+
+        if (rec == NULL || rec->state != NGX_CAMPAIGN_STORE_COUNT) {
+            continue;
+        }
+
+        ngx_memcpy(&counter, rec->data + counts[i].key.len, sizeof(counter));
+
+        if (counter.reserved == 0) {
+            continue;
+        }
+
+        counter.reserved--;
+
+        if (commit) {
+            counter.count++;
+        }
+
+        ngx_memcpy(rec->data + counts[i].key.len, &counter, sizeof(counter));
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
 }

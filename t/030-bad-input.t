@@ -170,12 +170,12 @@ POST /ajo/im/executions/unitary
 
 
 
-=== TEST 15: a marketing campaign cannot be triggered as unitary
+=== TEST 15: a marketing campaign's trigger is checked as any other (it is no longer refused as such)
 --- request
 POST /ajo/im/executions/unitary
-{"requestId":"r","campaignId":"marketing-email","recipients":[{"type":"aep","userId":"u","namespace":"email","channelData":{"emailAddress":"a@example.com"}}]}
---- error_code: 409
---- response_body_like: "message":"is a marketing campaign
+{"requestId":"r","campaignId":"marketing-email","recipients":[{"type":"aep","userId":"u","namespace":"email","channelData":{"mobilePhoneNumber":"+14155550100"}}]}
+--- error_code: 400
+--- response_body_like: "pointer":"/recipients/0/channelData/emailAddress"
 
 
 

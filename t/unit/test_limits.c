@@ -748,14 +748,14 @@ test_rule_valid(void **state)
     assert_int_equal(rule.window, NGX_CAMPAIGN_WINDOW_DAY);
     assert_int_equal(rule.every, 2);
 
-    /* the channel defaults to all of them, every to 1 */
+    /* the channel defaults to any of them, every to 1 */
 
     assert_int_equal(parse_rule("{'max': 1, 'window': 'week'}", &rule), 0);
     assert_int_equal(rule.channels, NGX_CAMPAIGN_CHANNELS_ALL);
     assert_int_equal(rule.window, NGX_CAMPAIGN_WINDOW_WEEK);
     assert_int_equal(rule.every, 1);
 
-    assert_int_equal(parse_rule("{'channel': 'all', 'max': 1000000,"
+    assert_int_equal(parse_rule("{'channel': 'any', 'max': 1000000,"
                                 " 'window': 'month', 'every': 1000}",
                                 &rule), 0);
     assert_int_equal(rule.channels, (1u << NGX_CAMPAIGN_CHANNEL_EMAIL)
@@ -788,7 +788,7 @@ test_rule_errors(void **state)
                                 " 'window': 'fortnight', 'every': 1.5,"
                                 " 'Max': 3}", &rule), 5);
     assert_problem("rules.0.channel", "must be one of \"email\", \"sms\", "
-                   "\"push\", \"all\", found \"fax\"");
+                   "\"push\", \"any\", found \"fax\"");
     assert_problem("rules.0.max", "must be an integer from 1 to 1000000, "
                    "found 0");
     assert_problem("rules.0.window", "must be one of \"hour\", \"day\", "
