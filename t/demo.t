@@ -138,6 +138,41 @@ is($res->{status}, 404, 'a recipient without a profile file: 404');
 like($res->{content}, qr/"detail":"no recipient has a profile"/,
      'no recipient has a profile');
 
+# winter-sale: a marketing e-mail, at most 2 a day for a profile
+sub sale {
+    my ($id) = @_;
+    return $http->post("$base/executions/unitary", {
+        headers => { 'Content-Type' => 'application/json' },
+        content => qq/{"requestId": "$id", "campaignId": "winter-sale",/
+                 . qq/ "context": {"discount": 30},/
+                 . qq/ "recipients": [{"type": "aep",/
+                 . qq/ "userId": "marie\@example.fr", "namespace": "email",/
+                 . qq/ "channelData": {"emailAddress": "marie\@example.fr"}}]}/,
+    });
+}
+
+for my $i (1, 2) {
+    $res = sale("sale-$i");
+    like($res->{content}, qr/"status":"accepted"/,
+         "winter-sale $i: accepted") or diag($res->{content});
+}
+
+$res = sale('sale-3');
+is($res->{status}, 202, 'winter-sale 3: 202');
+like($res->{content},
+     qr/"status":"capped","reason":"capped by frequency rule \\"email-daily\\"/,
+     'winter-sale 3: capped by the demo rule');
+
+$res = $http->post("$base/campaigns/winter-sale/stop");
+is($res->{status}, 200, 'winter-sale stopped');
+$res = sale('sale-4');
+is($res->{status}, 409, 'a stopped campaign: 409');
+like($res->{content}, qr/campaign-stopped/, 'the problem says it is stopped');
+$res = $http->post("$base/campaigns/winter-sale/resume");
+like($res->{content}, qr/"stopped":false/, 'winter-sale resumed');
+like(slurp("$dir/var/campaign-state.json"),
+     qr/"winter-sale":\{"stopped":false,/, 'the switch is kept in var/');
+
 $res = $http->get("http://127.0.0.1:$port/metrics");
 is($res->{status}, 200, '/metrics answers');
 like($res->{content},
