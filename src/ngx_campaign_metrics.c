@@ -541,9 +541,7 @@ static ngx_int_t
 ngx_campaign_metrics_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
-    ngx_buf_t                 *b;
     ngx_uint_t                 i;
-    ngx_chain_t                out;
     ngx_campaign_out_t         o;
     ngx_campaign_main_conf_t  *cmcf;
 
@@ -568,41 +566,8 @@ ngx_campaign_metrics_handler(ngx_http_request_t *r)
     ngx_campaign_metrics_histograms(&o, cmcf, 0);
     ngx_campaign_metrics_zone(&o, cmcf);
 
-    if (o.failed) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_type = ngx_campaign_metrics_type;
-    r->headers_out.content_type_len = ngx_campaign_metrics_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = o.pos - o.start;
-
-    if (r->method == NGX_HTTP_HEAD) {
-        r->header_only = 1;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = o.start;
-    b->last = o.pos;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_campaign_send_out(r, NGX_HTTP_OK, &ngx_campaign_metrics_type,
+                                 &o);
 }
 
 

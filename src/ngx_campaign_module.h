@@ -346,6 +346,8 @@ void ngx_campaign_out_uint(ngx_campaign_out_t *o, ngx_uint_t n);
 
 ngx_int_t ngx_campaign_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_campaign_out_t *o);
+ngx_int_t ngx_campaign_send_out(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_campaign_out_t *o);
 ngx_int_t ngx_campaign_send_problem(ngx_http_request_t *r, ngx_uint_t status,
     const char *detail, ngx_campaign_problems_t *problems);
 ngx_int_t ngx_campaign_send_error(ngx_http_request_t *r, ngx_uint_t status,

@@ -372,15 +372,25 @@ ngx_int_t
 ngx_campaign_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_campaign_out_t *o)
 {
+    ngx_campaign_out_literal(o, "\n");
+
+    if (type == NULL) {
+        type = &ngx_campaign_json_type;
+    }
+
+    return ngx_campaign_send_out(r, status, type, o);
+}
+
+
+/* sends what o holds, as it is, with status and the content type */
+
+ngx_int_t
+ngx_campaign_send_out(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_campaign_out_t *o)
+{
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
-
-    if (o->failed) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_campaign_out_literal(o, "\n");
 
     if (o->failed) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -393,7 +403,7 @@ ngx_campaign_send_json(ngx_http_request_t *r, ngx_uint_t status,
     if (status == 422) {
         ngx_str_set(&r->headers_out.status_line, "422 Unprocessable Content");
     }
-    r->headers_out.content_type = type ? *type : ngx_campaign_json_type;
+    r->headers_out.content_type = *type;
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = o->pos - o->start;
