@@ -367,19 +367,14 @@ ngx_campaign_read_json(ngx_http_request_t *r,
 static ngx_int_t
 ngx_campaign_preview(ngx_http_request_t *r, ngx_str_t *id)
 {
-    ngx_campaign_t            *c;
-    ngx_campaign_main_conf_t  *cmcf;
+    ngx_int_t  rc;
 
     if (r->method != NGX_HTTP_POST) {
         return ngx_campaign_not_allowed(r, "POST");
     }
 
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
-
-    c = ngx_campaign_find(cmcf, id->data, id->len);
-    if (c == NULL) {
-        return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "unknown campaign",
-                                   "", "no campaign has this id");
+    if (ngx_campaign_by_id(r, id, &rc) == NULL) {
+        return rc;
     }
 
     return ngx_campaign_read_json(r, ngx_campaign_preview_body);

@@ -828,6 +828,7 @@ ngx_campaign_metrics_seconds(ngx_campaign_out_t *o, ngx_atomic_uint_t ms)
 ngx_int_t
 ngx_campaign_metrics_report(ngx_http_request_t *r, ngx_str_t *id)
 {
+    ngx_int_t                  rc;
     const char                *name;
     ngx_campaign_t            *c;
     ngx_campaign_out_t         o;
@@ -839,10 +840,9 @@ ngx_campaign_metrics_report(ngx_http_request_t *r, ngx_str_t *id)
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
 
-    c = ngx_campaign_find(cmcf, id->data, id->len);
+    c = ngx_campaign_by_id(r, id, &rc);
     if (c == NULL) {
-        return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "unknown campaign",
-                                   "", "no campaign has this id");
+        return rc;
     }
 
     ngx_campaign_metrics_set_variable(r, NGX_CAMPAIGN_VAR_ID,

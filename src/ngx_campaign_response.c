@@ -655,6 +655,30 @@ ngx_campaign_refuse(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/*
+ * The campaign that a path's {id} names, or NULL when none has it: then
+ * the request is refused with 404 and *rc is what to return.  Only a
+ * known id goes further; the id of the URI itself is never used.
+ */
+
+ngx_campaign_t *
+ngx_campaign_by_id(ngx_http_request_t *r, ngx_str_t *id, ngx_int_t *rc)
+{
+    ngx_campaign_t            *c;
+    ngx_campaign_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
+
+    c = ngx_campaign_find(cmcf, id->data, id->len);
+    if (c == NULL) {
+        *rc = ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "unknown campaign",
+                                  "", "no campaign has this id");
+    }
+
+    return c;
+}
+
+
 ngx_int_t
 ngx_campaign_not_allowed(ngx_http_request_t *r, const char *allow)
 {

@@ -434,6 +434,7 @@ ngx_campaign_stopped(ngx_http_request_t *r, ngx_campaign_t *c,
 ngx_int_t
 ngx_campaign_campaigns(ngx_http_request_t *r, ngx_str_t *id)
 {
+    ngx_int_t                  rc;
     ngx_str_t                  cid;
     ngx_uint_t                 i, n;
     ngx_array_t               *patterns;
@@ -448,11 +449,9 @@ ngx_campaign_campaigns(ngx_http_request_t *r, ngx_str_t *id)
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
 
     if (id) {
-        c = ngx_campaign_find(cmcf, id->data, id->len);
+        c = ngx_campaign_by_id(r, id, &rc);
         if (c == NULL) {
-            return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND,
-                                       "unknown campaign", "",
-                                       "no campaign has this id");
+            return rc;
         }
 
         if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -518,12 +517,9 @@ ngx_campaign_switch(ngx_http_request_t *r, ngx_str_t *id, ngx_uint_t stop)
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
 
-    /* only a known id goes further: the id of the URI is never used */
-
-    c = ngx_campaign_find(cmcf, id->data, id->len);
+    c = ngx_campaign_by_id(r, id, &rc);
     if (c == NULL) {
-        return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "unknown campaign",
-                                   "", "no campaign has this id");
+        return rc;
     }
 
     if (cmcf->store == NULL) {
