@@ -8,7 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <ngx_sha1.h>
+#include <openssl/evp.h>
 
 #include "ngx_campaign_module.h"
 
@@ -745,7 +745,6 @@ ngx_campaign_unitary_claim(ngx_http_request_t *r, ngx_campaign_execution_t *e,
     time_t                        lease;
     ngx_int_t                     rc;
     ngx_str_t                     key;
-    ngx_sha1_t                    sha1;
     const char                   *pointer;
     ngx_campaign_store_answer_t   a;
     ngx_campaign_main_conf_t     *cmcf;
@@ -775,9 +774,18 @@ ngx_campaign_unitary_claim(ngx_http_request_t *r, ngx_campaign_execution_t *e,
 
     pointer = (key.data[0] == 'h') ? "" : "/requestId";
 
-    ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, body->data, body->len);
-    ngx_sha1_final(fp, &sha1);
+    /*
+     * The body's SHA-1 tells a repeat from another request under the same
+     * key (422): a collision would have to be made on purpose, and then
+     * only replays the first answer to whoever holds the key.  OpenSSL's
+     * digest uses the CPU's SHA instructions where nginx's own SHA-1 is
+     * plain C, several times slower on a trigger's body.
+     */
+
+    if (EVP_Digest(body->data, body->len, fp, NULL, EVP_sha1(), NULL) != 1) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
 
     /* a claim outlives any execution, not a crashed worker */
 
