@@ -220,7 +220,9 @@ ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
     ngx_int_t                     rc;
     ngx_campaign_store_record_t  *rec, **bucket;
 
-    hash = ngx_crc32_short(key->data, key->len);
+    /* murmur takes 4 bytes a step, ngx_crc32_short half of one */
+
+    hash = ngx_murmur_hash2(key->data, key->len);
 
     ngx_shmtx_lock(&store->shpool->mutex);
 
@@ -377,7 +379,7 @@ ngx_campaign_store_release(ngx_campaign_store_t *store, ngx_str_t *key)
     uint32_t                      hash;
     ngx_campaign_store_record_t  *rec;
 
-    hash = ngx_crc32_short(key->data, key->len);
+    hash = ngx_murmur_hash2(key->data, key->len);
 
     ngx_shmtx_lock(&store->shpool->mutex);
 
