@@ -485,14 +485,24 @@ ngx_campaign_store_evictions(ngx_campaign_store_t *store)
 static ngx_campaign_store_record_t *
 ngx_campaign_store_find(ngx_campaign_store_t *store, ngx_str_t *key)
 {
-    ngx_str_node_t  *sn;
-
-    /* a record begins with its node: NULL stays NULL */
+    ngx_str_node_t               *sn;
+    ngx_campaign_store_record_t  *rec;
 
     sn = ngx_str_rbtree_lookup(&store->sh->rbtree, key,
                                ngx_crc32_short(key->data, key->len));
+    if (sn == NULL) {
+        return NULL;
+    }
 
-    return (ngx_campaign_store_record_t *) sn;
+    rec = (ngx_campaign_store_record_t *) sn;
+
+    if (rec->state == NGX_CAMPAIGN_STORE_DONE && rec->expires <= ngx_time())
+    {
+        ngx_campaign_store_free(store, rec);
+        return NULL;
+    }
+
+    return rec;
 }
 
 
