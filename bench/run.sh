@@ -14,6 +14,14 @@
 #    time (mean LATENCY_MS) before each request, which spreads requests out
 #    as independent users would, and the number of connections is what
 #    makes the rate; a short calibration run sets it.
+#
+# The shared state's cost is (c)/(d): the trigger with a new requestId each
+# time, with the zone and idempotency (c) and without (d).  Besides req/s,
+# the worker's CPU time per request is printed for both: on a machine that
+# others share, it moves much less than req/s.  BENCH_ZONE_ONLY=1 runs only
+# (c) and (d), without the latency step.  BENCH_PIN=1 keeps nginx on the
+# first CPU and wrk on the second, so that neither preempts the other (the
+# CPU per request is then steadier, and req/s may be wrk's limit).
 set -euo pipefail
 
 nginx=${1:?nginx binary}
@@ -23,6 +31,11 @@ port=${BENCH_PORT:-18080}
 rounds=${BENCH_ROUNDS:-5}
 seconds=${BENCH_SECONDS:-5}
 conns=${BENCH_CONNECTIONS:-50}
+zone_only=${BENCH_ZONE_ONLY:-}
+pin_nginx=(); pin_wrk=()
+if [ -n "${BENCH_PIN:-}" ] && [ "$(nproc)" -ge 2 ]; then
+    pin_nginx=(taskset -c 0); pin_wrk=(taskset -c 1)
+fi
 latency_seconds=${BENCH_LATENCY_SECONDS:-10}
 latency_share=${BENCH_LATENCY_SHARE:-0.5}
 export BENCH_LATENCY_MS=${BENCH_LATENCY_MS:-10}
@@ -34,7 +47,7 @@ mkdir -p "$dir/logs" "$dir/conf"
 sed -e "s|@MODULE@|$module|" -e "s|@BENCH@|$bench|" -e "s|@PORT@|$port|" \
     "$bench/nginx.conf" > "$dir/conf/nginx.conf"
 
-"$nginx" -p "$dir/" -c conf/nginx.conf -e logs/error.log
+"${pin_nginx[@]}" "$nginx" -p "$dir/" -c conf/nginx.conf -e logs/error.log
 sleep 0.5
 
 url=http://127.0.0.1:$port
@@ -45,7 +58,25 @@ if [ "$code" != 202 ] || ! grep -q '"status":"accepted"' "$dir/answer"; then
 fi
 
 rps() {
-    wrk -t1 -c"$conns" -d"${seconds}s" "$@" | awk '/^Requests\/sec/ { print $2 }'
+    "${pin_wrk[@]}" wrk -t1 -c"$conns" -d"${seconds}s" "$@" | awk '/^Requests\/sec/ { print $2 }'
+}
+
+# req/s and the worker's CPU microseconds per request (user + system)
+worker=$(pgrep -P "$(cat "$dir/logs/nginx.pid")")
+ticks() { awk '{ print $14 + $15 }' "/proc/$worker/stat"; }
+hz=$(getconf CLK_TCK)
+
+rps_cpu() {
+    local t0 t1 out
+
+    t0=$(ticks)
+    out=$("${pin_wrk[@]}" wrk -t1 -c"$conns" -d"${seconds}s" "$@")
+    t1=$(ticks)
+
+    echo "$out" | awk -v t="$((t1 - t0))" -v hz="$hz" '
+        / requests in / { n = $1 }
+        /^Requests\/sec/ { r = $2 }
+        END { printf "%s %.2f\n", r, t / hz * 1e6 / n }'
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -60,30 +91,56 @@ echo "throughput: wrk -t1 -c$conns -d${seconds}s, $rounds paired rounds"
 # (c) and (d): a new requestId each time (wrk then makes each body, which
 # costs it more): (d) without the shared state, (c) with the zone and
 # idempotency on, so that every request is claimed, runs and is kept
-a=(); b=(); c=(); d=(); r=(); z=()
+a=(); b=(); c=(); d=(); r=(); z=(); cc=(); cd=(); zc=()
 for i in $(seq "$rounds"); do
-    a+=("$(rps "$url/bare")")
-    b+=("$(rps -s "$bench/trigger.lua" "$url/ajo/im/executions/unitary")")
-    d+=("$(rps -s "$bench/trigger_unique.lua" "$url/ajo/im/executions/unitary")")
-    c+=("$(rps -s "$bench/trigger_unique.lua" "$url/zoned/executions/unitary")")
-    r+=("$(awk -v a="${a[-1]}" -v b="${b[-1]}" 'BEGIN { printf "%.3f", b / a }')")
-    z+=("$(awk -v d="${d[-1]}" -v c="${c[-1]}" 'BEGIN { printf "%.3f", c / d }')")
-    echo "round $i: bare ${a[-1]} req/s, trigger ${b[-1]} req/s, b/a ${r[-1]}; new requestIds ${d[-1]} req/s, with the zone and idempotency ${c[-1]} req/s, c/d ${z[-1]}"
+    if [ -z "$zone_only" ]; then
+        a+=("$(rps "$url/bare")")
+        b+=("$(rps -s "$bench/trigger.lua" "$url/ajo/im/executions/unitary")")
+        r+=("$(awk -v a="${a[-1]}" -v b="${b[-1]}" 'BEGIN { printf "%.3f", b / a }')")
+        echo "round $i: bare ${a[-1]} req/s, trigger ${b[-1]} req/s, b/a ${r[-1]}"
+    fi
+
+    read -r dr du < <(rps_cpu -s "$bench/trigger_unique.lua" "$url/ajo/im/executions/unitary")
+    read -r cr cu < <(rps_cpu -s "$bench/trigger_unique.lua" "$url/zoned/executions/unitary")
+    d+=("$dr"); cd+=("$du"); c+=("$cr"); cc+=("$cu")
+    z+=("$(awk -v d="$dr" -v c="$cr" 'BEGIN { printf "%.3f", c / d }')")
+    zc+=("$(awk -v d="$du" -v c="$cu" 'BEGIN { printf "%.3f", d / c }')")
+    echo "round $i: new requestIds (d) $dr req/s $du us/req, with the zone and idempotency (c) $cr req/s $cu us/req: c/d ${z[-1]}, by CPU ${zc[-1]}"
 done
 
-ma=$(median "${a[@]}")
-mb=$(median "${b[@]}")
-echo "median (a) bare return 202:      $ma req/s"
-echo "median (b) unitary trigger:      $mb req/s"
-awk -v a="$ma" -v b="$mb" 'BEGIN { printf "ratio of the medians b/a: %.3f (target >= 0.45)\n", b / a }'
-echo "median of the per-round ratios: $(median "${r[@]}") (rounds are paired, so this one is less noisy)"
-echo "median (d) trigger, new requestIds:                      $(median "${d[@]}") req/s"
-echo "median (c) trigger, new requestIds, zone and idempotency: $(median "${c[@]}") req/s"
-echo "median of the per-round ratios c/d: $(median "${z[@]}") (target >= 0.9)"
+if [ -z "$zone_only" ]; then
+    ma=$(median "${a[@]}")
+    mb=$(median "${b[@]}")
+    echo "median (a) bare return 202:      $ma req/s"
+    echo "median (b) unitary trigger:      $mb req/s"
+    awk -v a="$ma" -v b="$mb" 'BEGIN { printf "ratio of the medians b/a: %.3f (target >= 0.45)\n", b / a }'
+    echo "median of the per-round ratios: $(median "${r[@]}") (rounds are paired, so this one is less noisy)"
+fi
+
+md=$(median "${d[@]}")
+mc=$(median "${c[@]}")
+echo "median (d) trigger, new requestIds:                      $md req/s, $(median "${cd[@]}") us of worker CPU per request"
+echo "median (c) trigger, new requestIds, zone and idempotency: $mc req/s, $(median "${cc[@]}") us of worker CPU per request"
+echo "shared state (c)/(d), target >= 0.9:"
+awk -v d="$md" -v c="$mc" 'BEGIN { printf "  ratio of the medians c/d:              %.3f\n", c / d }'
+echo "  median of the per-round ratios c/d:    $(median "${z[@]}")"
+echo "  median of the per-round CPU ratios d/c: $(median "${zc[@]}") (CPU per request: the least noisy)"
+
+errors() {
+    if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
+        echo "errors in the log" >&2; exit 1
+    fi
+}
+
+if [ -n "$zone_only" ]; then
+    echo "after: $(load)"
+    errors
+    exit 0
+fi
 
 # wrk's --latency percentiles are printed as 412.00us, 1.20ms or 1.01s
 latency() {
-    wrk -t1 -c"$1" -d"$2s" --latency -s "$bench/latency.lua" \
+    "${pin_wrk[@]}" wrk -t1 -c"$1" -d"$2s" --latency -s "$bench/latency.lua" \
         "$url/ajo/im/executions/unitary" > "$dir/latency"
 }
 
@@ -109,11 +166,9 @@ echo "latency: the trigger at a fixed $goal req/s ($latency_share of the median)
 echo "latency: achieved $(achieved) req/s, p50 $(ms 50%) ms, p99 $(ms 99%) ms (target p99 < 2 ms)"
 
 # the same connections and pace against bare nginx: the machine's own tail
-BENCH_BODY= wrk -t1 -c"$lconns" -d"${latency_seconds}s" --latency \
+BENCH_BODY= "${pin_wrk[@]}" wrk -t1 -c"$lconns" -d"${latency_seconds}s" --latency \
     -s "$bench/latency.lua" "$url/bare" > "$dir/latency"
 echo "latency: bare nginx at the same pace: achieved $(achieved) req/s, p50 $(ms 50%) ms, p99 $(ms 99%) ms"
 echo "after: $(load)"
 
-if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
-    echo "errors in the log" >&2; exit 1
-fi
+errors

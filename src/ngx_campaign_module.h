@@ -23,7 +23,7 @@
 
 #define NGX_CAMPAIGN_EXECUTION_ID_LEN  36     /* a UUID's text */
 #define NGX_CAMPAIGN_MAX_RETRY_DELAY   30000  /* ms, whatever the backoff */
-#define NGX_CAMPAIGN_STORE_FP_LEN      20     /* SHA-1 of a request body */
+#define NGX_CAMPAIGN_STORE_FP_LEN      20     /* a body's length, hash */
 
 
 typedef struct ngx_campaign_store_s  ngx_campaign_store_t;

@@ -20,6 +20,13 @@
  * An idempotency record is claimed by the worker that runs its request,
  * then holds the answer for its window.  A claim whose worker is gone
  * (or that is older than its lease) can be claimed again.
+ *
+ * Idempotency records are one per trigger, nearly all of a full zone,
+ * and one is looked up on every trigger: they are found through a hash
+ * table, not the rbtree.  In a tree of 100000 records a lookup reads some
+ * 17 nodes scattered over the zone, each a cache miss, and the eviction
+ * that makes room for the next record as many again; a bucket and its
+ * short chain are one or two.  The rbtree keeps the other records.
  */
 
 
@@ -30,7 +37,9 @@
 #define NGX_CAMPAIGN_STORE_COUNT    6     /* data: key, then the counter */
 
 
-typedef struct {
+typedef struct ngx_campaign_store_record_s  ngx_campaign_store_record_t;
+
+struct ngx_campaign_store_record_s {
     ngx_str_node_t               sn;          /* key */
     ngx_queue_t                  queue;
     time_t                       expires;
@@ -41,8 +50,9 @@ typedef struct {
     ngx_uint_t                   problem;     /* the answer's type */
     size_t                       len;         /* of the answer */
     u_char                      *answer;      /* in the zone, or NULL */
+    ngx_campaign_store_record_t *next;        /* in its bucket, a claim's */
     u_char                       data[1];     /* the key; a bucket after */
-} ngx_campaign_store_record_t;
+};
 
 
 typedef struct {
@@ -51,6 +61,8 @@ typedef struct {
     ngx_queue_t                  queue;
     time_t                       warned;
     ngx_atomic_t                 evictions;
+    ngx_campaign_store_record_t **claims;     /* hash table, idempotency */
+    ngx_uint_t                   mask;        /* its size - 1 */
 } ngx_campaign_store_sh_t;
 
 
@@ -65,6 +77,8 @@ static ngx_int_t ngx_campaign_store_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_campaign_store_record_t *ngx_campaign_store_find(
     ngx_campaign_store_t *store, ngx_str_t *key);
+static ngx_campaign_store_record_t *ngx_campaign_store_find_claim(
+    ngx_campaign_store_t *store, ngx_str_t *key, uint32_t hash);
 static void *ngx_campaign_store_alloc(ngx_campaign_store_t *store,
     size_t size, ngx_log_t *log);
 static void ngx_campaign_store_free(ngx_campaign_store_t *store,
@@ -128,6 +142,7 @@ ngx_campaign_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_campaign_store_t  *ostore = data;
 
     size_t                 len;
+    ngx_uint_t             n;
     ngx_campaign_store_t  *store;
 
     store = shm_zone->data;
@@ -158,6 +173,22 @@ ngx_campaign_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&store->sh->queue);
 
+    /*
+     * A bucket for each 512 bytes: a kept answer and its record take
+     * more, so a full zone has chains of less than one record on average.
+     */
+
+    for (n = 64; n * 2 * 512 <= shm_zone->shm.size; n *= 2) {
+        /* void */
+    }
+
+    store->sh->claims = ngx_slab_calloc(store->shpool, n * sizeof(void *));
+    if (store->sh->claims == NULL) {
+        return NGX_ERROR;
+    }
+
+    store->sh->mask = n - 1;
+
     len = sizeof(" in campaign_zone \"\"") + shm_zone->shm.name.len;
 
     store->shpool->log_ctx = ngx_slab_alloc(store->shpool, len);
@@ -187,12 +218,17 @@ ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
     u_char *fingerprint, time_t lease, ngx_pool_t *pool,
     ngx_campaign_store_answer_t *answer, void **handle, ngx_log_t *log)
 {
+    uint32_t                      hash;
     ngx_int_t                     rc;
-    ngx_campaign_store_record_t  *rec;
+    ngx_campaign_store_record_t  *rec, **bucket;
+
+    /* murmur takes 4 bytes a step, ngx_crc32_short half of one */
+
+    hash = ngx_murmur_hash2(key->data, key->len);
 
     ngx_shmtx_lock(&store->shpool->mutex);
 
-    rec = ngx_campaign_store_find(store, key);
+    rec = ngx_campaign_store_find_claim(store, key, hash);
 
     if (rec) {
         if (rec->state == NGX_CAMPAIGN_STORE_DONE) {
@@ -257,7 +293,7 @@ ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
 
     rec->sn.str.data = rec->data;
     rec->sn.str.len = key->len;
-    rec->sn.node.key = ngx_crc32_short(key->data, key->len);
+    rec->sn.node.key = hash;
     rec->state = NGX_CAMPAIGN_STORE_CLAIMED;
     rec->pid = ngx_pid;
     rec->expires = ngx_time() + lease;
@@ -265,7 +301,10 @@ ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
     rec->answer = NULL;
     ngx_memcpy(rec->fingerprint, fingerprint, NGX_CAMPAIGN_STORE_FP_LEN);
 
-    ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
+    bucket = &store->sh->claims[hash & store->sh->mask];
+    rec->next = *bucket;
+    *bucket = rec;
+
     ngx_queue_insert_head(&store->sh->queue, &rec->queue);
 
     *handle = rec;
@@ -339,11 +378,14 @@ done:
 void
 ngx_campaign_store_release(ngx_campaign_store_t *store, ngx_str_t *key)
 {
+    uint32_t                      hash;
     ngx_campaign_store_record_t  *rec;
+
+    hash = ngx_murmur_hash2(key->data, key->len);
 
     ngx_shmtx_lock(&store->shpool->mutex);
 
-    rec = ngx_campaign_store_find(store, key);
+    rec = ngx_campaign_store_find_claim(store, key, hash);
 
     if (rec && rec->state == NGX_CAMPAIGN_STORE_CLAIMED
         && rec->pid == ngx_pid)
@@ -468,6 +510,39 @@ ngx_campaign_store_find(ngx_campaign_store_t *store, ngx_str_t *key)
 }
 
 
+/* an idempotency record, not one whose window is over */
+
+static ngx_campaign_store_record_t *
+ngx_campaign_store_find_claim(ngx_campaign_store_t *store, ngx_str_t *key,
+    uint32_t hash)
+{
+    ngx_campaign_store_record_t  *rec;
+
+    for (rec = store->sh->claims[hash & store->sh->mask];
+         rec;
+         rec = rec->next)
+    {
+        if (rec->sn.node.key != hash
+            || rec->sn.str.len != key->len
+            || ngx_memcmp(rec->data, key->data, key->len) != 0)
+        {
+            continue;
+        }
+
+        if (rec->state == NGX_CAMPAIGN_STORE_DONE
+            && rec->expires <= ngx_time())
+        {
+            ngx_campaign_store_free(store, rec);
+            return NULL;
+        }
+
+        return rec;
+    }
+
+    return NULL;
+}
+
+
 /*
  * Room for a record or an answer: the expired ones at the end of the
  * queue go first;
@@ -560,12 +635,30 @@ static void
 ngx_campaign_store_free(ngx_campaign_store_t *store,
     ngx_campaign_store_record_t *rec)
 {
+    ngx_campaign_store_record_t  **prev;
+
     if (rec->answer) {
         ngx_slab_free_locked(store->shpool, rec->answer);
     }
 
     ngx_queue_remove(&rec->queue);
-    ngx_rbtree_delete(&store->sh->rbtree, &rec->sn.node);
+
+    if (rec->state == NGX_CAMPAIGN_STORE_CLAIMED
+        || rec->state == NGX_CAMPAIGN_STORE_DONE)
+    {
+        for (prev = &store->sh->claims[rec->sn.node.key & store->sh->mask];
+             *prev != rec;
+             prev = &(*prev)->next)
+        {
+            /* void */
+        }
+
+        *prev = rec->next;
+
+    } else {
+        ngx_rbtree_delete(&store->sh->rbtree, &rec->sn.node);
+    }
+
     ngx_slab_free_locked(store->shpool, rec);
 }
 

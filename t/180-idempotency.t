@@ -254,3 +254,28 @@ Content-Type: application/json
 --- response_headers eval
 [("") x 120, "Idempotent-Replayed: true", "!Idempotent-Replayed"]
 
+
+
+
+=== TEST 11: a body that differs from the first by one byte, or by a space, is 422
+--- request eval
+["POST /ajo/im/executions/unitary\n" . $::T->("i11", "A-11"),
+ "POST /ajo/im/executions/unitary\n" . ($::T->("i11", "A-11") =~ s/^\{/{ /r),
+ "POST /ajo/im/executions/unitary\n" . ($::T->("i11", "A-11") =~ s/Ada/Adb/r),
+ "POST /ajo/im/executions/unitary\n" . $::T->("i11", "11-A"),
+ "POST /ajo/im/executions/unitary\n" . $::T->("i11", "A-11"),
+ "GET /outbox"]
+--- more_headers eval
+[("Content-Type: application/json\nIdempotency-Key: k-11") x 5, ""]
+--- error_code eval
+[202, 422, 422, 422, 202, 200]
+--- response_headers eval
+["!Idempotent-Replayed", "!Idempotent-Replayed", "!Idempotent-Replayed",
+ "!Idempotent-Replayed", "Idempotent-Replayed: true", ""]
+--- response_body_like eval
+[qr/"status":"accepted"/,
+ qr/"status":422,.*"message":"an earlier request with this key had a different body"/,
+ qr/"status":422,.*"message":"an earlier request with this key had a different body"/,
+ qr/"status":422,.*"message":"an earlier request with this key had a different body"/,
+ qr/"status":"accepted"/,
+ qr/\A\{[^\n]*Order A-11 [^\n]*\}\n\z/]
