@@ -16,7 +16,8 @@
 #    makes the rate; a short calibration run sets it.
 #
 # The shared state's cost is (c)/(d): the trigger with a new requestId each
-# time, with the zone and idempotency (c) and without (d).  Besides req/s,
+# time, with the zone, idempotency and metrics (c), and (d) in a second
+# nginx (one worker too, on the next port) with no campaign_zone at all.  Besides req/s,
 # the worker's CPU time per request is printed for both: on a machine that
 # others share, it moves much less than req/s.  BENCH_ZONE_ONLY=1 runs only
 # (c) and (d), without the latency step.  BENCH_PIN=1 keeps nginx on the
@@ -41,13 +42,18 @@ latency_share=${BENCH_LATENCY_SHARE:-0.5}
 export BENCH_LATENCY_MS=${BENCH_LATENCY_MS:-10}
 dir=$(mktemp -d)
 
-trap 'kill $(cat "$dir/logs/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap 'kill $(cat "$dir"/logs/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$dir"' EXIT
 
 mkdir -p "$dir/logs" "$dir/conf"
 sed -e "s|@MODULE@|$module|" -e "s|@BENCH@|$bench|" -e "s|@PORT@|$port|" \
     "$bench/nginx.conf" > "$dir/conf/nginx.conf"
+sed -e "s|@MODULE@|$module|" -e "s|@BENCH@|$bench|" \
+    -e "s|@PORT@|$((port + 1))|" -e '/# state$/d' \
+    -e 's|logs/nginx.pid|logs/stateless.pid|' -e 's|logs/error.log|logs/stateless.log|' \
+    "$bench/nginx.conf" > "$dir/conf/stateless.conf"
 
 "${pin_nginx[@]}" "$nginx" -p "$dir/" -c conf/nginx.conf -e logs/error.log
+"${pin_nginx[@]}" "$nginx" -p "$dir/" -c conf/stateless.conf -e logs/stateless.log
 sleep 0.5
 
 url=http://127.0.0.1:$port
@@ -63,15 +69,18 @@ rps() {
 
 # req/s and the worker's CPU microseconds per request (user + system)
 worker=$(pgrep -P "$(cat "$dir/logs/nginx.pid")")
-ticks() { awk '{ print $14 + $15 }' "/proc/$worker/stat"; }
+stateless=$(pgrep -P "$(cat "$dir/logs/stateless.pid")")
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
+# rps_cpu WORKER WRK-ARGS...
 rps_cpu() {
-    local t0 t1 out
+    local t0 t1 out w=$1
 
-    t0=$(ticks)
+    shift
+    t0=$(ticks "$w")
     out=$("${pin_wrk[@]}" wrk -t1 -c"$conns" -d"${seconds}s" "$@")
-    t1=$(ticks)
+    t1=$(ticks "$w")
 
     echo "$out" | awk -v t="$((t1 - t0))" -v hz="$hz" '
         / requests in / { n = $1 }
@@ -89,8 +98,9 @@ load() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores";
 echo "before: $(load)"
 echo "throughput: wrk -t1 -c$conns -d${seconds}s, $rounds paired rounds"
 # (c) and (d): a new requestId each time (wrk then makes each body, which
-# costs it more): (d) without the shared state, (c) with the zone and
-# idempotency on, so that every request is claimed, runs and is kept
+# costs it more): (d) without the shared state, (c) with the zone,
+# idempotency and metrics on, so that every request is claimed, counted,
+# runs and is kept
 a=(); b=(); c=(); d=(); r=(); z=(); cc=(); cd=(); zc=()
 for i in $(seq "$rounds"); do
     if [ -z "$zone_only" ]; then
@@ -100,12 +110,12 @@ for i in $(seq "$rounds"); do
         echo "round $i: bare ${a[-1]} req/s, trigger ${b[-1]} req/s, b/a ${r[-1]}"
     fi
 
-    read -r dr du < <(rps_cpu -s "$bench/trigger_unique.lua" "$url/ajo/im/executions/unitary")
-    read -r cr cu < <(rps_cpu -s "$bench/trigger_unique.lua" "$url/zoned/executions/unitary")
+    read -r dr du < <(rps_cpu "$stateless" -s "$bench/trigger_unique.lua" "http://127.0.0.1:$((port + 1))/ajo/im/executions/unitary")
+    read -r cr cu < <(rps_cpu "$worker" -s "$bench/trigger_unique.lua" "$url/zoned/executions/unitary")
     d+=("$dr"); cd+=("$du"); c+=("$cr"); cc+=("$cu")
     z+=("$(awk -v d="$dr" -v c="$cr" 'BEGIN { printf "%.3f", c / d }')")
     zc+=("$(awk -v d="$du" -v c="$cu" 'BEGIN { printf "%.3f", d / c }')")
-    echo "round $i: new requestIds (d) $dr req/s $du us/req, with the zone and idempotency (c) $cr req/s $cu us/req: c/d ${z[-1]}, by CPU ${zc[-1]}"
+    echo "round $i: new requestIds (d) $dr req/s $du us/req, with the zone, idempotency and metrics (c) $cr req/s $cu us/req: c/d ${z[-1]}, by CPU ${zc[-1]}"
 done
 
 if [ -z "$zone_only" ]; then
@@ -119,15 +129,15 @@ fi
 
 md=$(median "${d[@]}")
 mc=$(median "${c[@]}")
-echo "median (d) trigger, new requestIds:                      $md req/s, $(median "${cd[@]}") us of worker CPU per request"
-echo "median (c) trigger, new requestIds, zone and idempotency: $mc req/s, $(median "${cc[@]}") us of worker CPU per request"
+echo "median (d) trigger, new requestIds, no zone:             $md req/s, $(median "${cd[@]}") us of worker CPU per request"
+echo "median (c) the same, zone, idempotency and metrics:      $mc req/s, $(median "${cc[@]}") us of worker CPU per request"
 echo "shared state (c)/(d), target >= 0.9:"
 awk -v d="$md" -v c="$mc" 'BEGIN { printf "  ratio of the medians c/d:              %.3f\n", c / d }'
 echo "  median of the per-round ratios c/d:    $(median "${z[@]}")"
 echo "  median of the per-round CPU ratios d/c: $(median "${zc[@]}") (CPU per request: the least noisy)"
 
 errors() {
-    if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
+    if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log" "$dir/logs/stateless.log"; then
         echo "errors in the log" >&2; exit 1
     fi
 }

@@ -139,6 +139,14 @@ typedef struct {
 
     /* the module's counters in its shared memory zone, or NULL */
     void                        *metrics;
+
+    /*
+     * the stop switch as this worker read it last, and how many flags
+     * the zone had set then, plus 1 (0: never read)
+     */
+    unsigned long                switch_seen;
+    unsigned                     stopped;
+    time_t                       stopped_since;
 } ngx_campaign_t;
 
 

@@ -396,6 +396,7 @@ typedef struct ngx_campaign_state_s  ngx_campaign_state_t;
 ngx_int_t ngx_campaign_store_set_flag(ngx_campaign_store_t *store,
     ngx_str_t *key, ngx_campaign_store_flag_t *flag, ngx_uint_t keep,
     ngx_log_t *log);
+ngx_atomic_uint_t ngx_campaign_store_flags_set(ngx_campaign_store_t *store);
 ngx_int_t ngx_campaign_store_get_flag(ngx_campaign_store_t *store,
     ngx_str_t *key, ngx_campaign_store_flag_t *flag);
 

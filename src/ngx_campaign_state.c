@@ -793,14 +793,20 @@ ngx_campaign_state_key(ngx_campaign_t *c, ngx_str_t *key, u_char *buf)
 }
 
 
-/* the campaign's switch; never set, or without a zone: running */
+/*
+ * The campaign's switch; never set, or without a zone: running.  Each
+ * trigger asks, so the worker keeps what it read last, and reads the
+ * zone again only when a flag was set since (in any worker): one load
+ * without the lock, and a switch still takes effect at the next trigger.
+ */
 
 static void
 ngx_campaign_state_flag(ngx_campaign_main_conf_t *cmcf, ngx_campaign_t *c,
     ngx_campaign_store_flag_t *flag)
 {
-    u_char     buf[NGX_CAMPAIGN_STATE_KEY_LEN];
-    ngx_str_t  key;
+    u_char             buf[NGX_CAMPAIGN_STATE_KEY_LEN];
+    ngx_str_t          key;
+    ngx_atomic_uint_t  set;
 
     if (cmcf->store == NULL) {
         flag->value = 0;
@@ -808,9 +814,21 @@ ngx_campaign_state_flag(ngx_campaign_main_conf_t *cmcf, ngx_campaign_t *c,
         return;
     }
 
+    set = ngx_campaign_store_flags_set(cmcf->store);
+
+    if (c->switch_seen == set + 1) {
+        flag->value = c->stopped;
+        flag->since = c->stopped_since;
+        return;
+    }
+
     ngx_campaign_state_key(c, &key, buf);
 
     (void) ngx_campaign_store_get_flag(cmcf->store, &key, flag);
+
+    c->switch_seen = set + 1;
+    c->stopped = flag->value ? 1 : 0;
+    c->stopped_since = flag->since;
 }
 
 

@@ -63,6 +63,7 @@ typedef struct {
     ngx_atomic_t                 evictions;
     ngx_campaign_store_record_t **claims;     /* hash table, idempotency */
     ngx_uint_t                   mask;        /* its size - 1 */
+    ngx_atomic_t                 flags;       /* flags set so far */
 } ngx_campaign_store_sh_t;
 
 
@@ -787,6 +788,7 @@ ngx_campaign_store_set_flag(ngx_campaign_store_t *store, ngx_str_t *key,
 
         rec->status = flag->value;
         rec->expires = flag->since;
+        (void) ngx_atomic_fetch_add(&store->sh->flags, 1);
         rc = NGX_OK;
         goto done;
     }
@@ -821,6 +823,8 @@ ngx_campaign_store_set_flag(ngx_campaign_store_t *store, ngx_str_t *key,
     /* out of the LRU queue; ngx_campaign_store_free() may still remove it */
     ngx_queue_init(&rec->queue);
 
+    (void) ngx_atomic_fetch_add(&store->sh->flags, 1);
+
     rc = NGX_OK;
 
 done:
@@ -828,6 +832,18 @@ done:
     ngx_shmtx_unlock(&store->shpool->mutex);
 
     return rc;
+}
+
+
+/*
+ * How many times a flag was set in the zone's life: a reader that saw the
+ * same number before knows that no flag changed since, without the lock.
+ */
+
+ngx_atomic_uint_t
+ngx_campaign_store_flags_set(ngx_campaign_store_t *store)
+{
+    return store->sh->flags;
 }
 
 
