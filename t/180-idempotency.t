@@ -279,3 +279,47 @@ Content-Type: application/json
  qr/"status":422,.*"message":"an earlier request with this key had a different body"/,
  qr/"status":"accepted"/,
  qr/\A\{[^\n]*Order A-11 [^\n]*\}\n\z/]
+
+
+
+=== TEST 12: a full zone keeps the stop switches and the counters: only idempotency records go
+--- http_config
+    campaign_definitions $TEST_NGINX_CAMPAIGNS;
+    campaign_zone campaign 32k;
+--- config
+    campaign_gateway  sms    /_gw;
+    campaign_gateway  email  /_gw;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location = /_gw {
+        internal;
+        return 202;
+    }
+
+    location = /metrics {
+        campaign_metrics;
+    }
+--- request eval
+["POST /ajo/im/campaigns/welcome-email/stop",
+ (map { "POST /ajo/im/executions/unitary\n" . $::T->("stop-full-$_", "S-$_") } 1 .. 120),
+ "POST /ajo/im/executions/unitary\n"
+ . qq/{"requestId":"w-1","campaignId":"welcome-email","recipients":[/
+ . qq/{"type":"aep","userId":"ada\@example.com","namespace":"email",/
+ . qq/"channelData":{"emailAddress":"ada\@example.com"},/
+ . qq/"profile":{"firstName":"Ada"},/
+ . qq/"context":{"resetLink":"https:\/\/acme.example\/r"}}]}/,
+ "GET /ajo/im/campaigns/order-sms/report",
+ "GET /metrics"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[200, (202) x 120, 409, 200, 200]
+--- response_body_like eval
+[qr/"stopped":true/,
+ (qr/"status":"accepted"/) x 120,
+ qr/"type":"urn:ngx-campaign:problem:campaign-stopped"/,
+ qr/"sms":\{"triggers":120,"recipients":120,"messages":\{"accepted":120,/,
+ qr/^ngx_campaign_zone_evictions_total\{zone="campaign"\} [1-9]\d*$/m]

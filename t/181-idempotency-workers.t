@@ -184,4 +184,49 @@ ok stop_nginx(), 'nginx quits';
 unlike read_file('logs/error.log'), qr/\[(crit|emerg)\]|exited on signal (?!9)/,
        'no crit, emerg or crash but the kills';
 
+# 4. a full zone, in two workers: the least recently used records go, and
+# the warning comes once a minute, not once a trigger
+
+truncate "$PREFIX/logs/error.log", 0;
+
+ok start_nginx(<<"EOF", $port), 'nginx starts with a 32k zone';
+    campaign_zone campaign 32k;
+
+    server {
+        listen 127.0.0.1:$port;
+
+        campaign_gateway sms /_gw;
+
+        location /ajo/im/ {
+            campaign_api;
+        }
+
+        location = /_gw {
+            internal;
+            return 202;
+        }
+    }
+EOF
+
+my $accepted = grep { post('/ajo/im/executions/unitary', body("full-$_", 1))
+                          ->{status} == 202 } 1 .. 150;
+is $accepted, 150, 'the zone fills up, and every trigger still runs';
+
+$res = post('/ajo/im/executions/unitary', body('full-150', 1));
+is $res->{headers}{'idempotent-replayed'}, 'true',
+   'the most recent trigger is still replayed';
+
+$res = post('/ajo/im/executions/unitary', body('full-1', 1));
+ok $res->{status} == 202 && !$res->{headers}{'idempotent-replayed'},
+   'the least recent one went: it runs again';
+
+my @full = read_file('logs/error.log')
+           =~ /\[warn\] .*campaign: zone is full, the least recently used idempotency records go before their window in campaign_zone "campaign"/g;
+is scalar @full, 1, 'the zone is full: one warning for 150 triggers';
+
+ok stop_nginx(), 'nginx quits';
+
+unlike read_file('logs/error.log'), qr/\[(alert|crit|emerg)\]/,
+       'no alert, crit or emerg with a full zone';
+
 done_testing();
