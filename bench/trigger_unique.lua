@@ -18,3 +18,14 @@ function request()
                         '"requestId":"bench-' .. thread_id .. '-' .. n .. '"', 1)
     return wrk.format(nil, nil, nil, b)
 end
+
+-- with BENCH_PACE_MS, each connection waits a random time of that mean
+-- before each request: the rate is then fixed by the connections, below
+-- what nginx can do, so that both runs of a comparison get the same load
+local pace = tonumber(os.getenv("BENCH_PACE_MS") or "")
+
+if pace then
+    function delay()
+        return math.random(1, 2 * pace - 1)
+    end
+end
