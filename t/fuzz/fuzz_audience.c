@@ -49,7 +49,8 @@ static int fuzz_recipient(void *data, const ngx_campaign_audience_line_t *line,
 static void fuzz_skipped(void *data, const ngx_campaign_audience_line_t *line,
     ngx_campaign_audience_reason_e reason,
     const ngx_campaign_problem_t *problem);
-static void fuzz_line(fuzz_run_t *run, const ngx_campaign_audience_line_t *line);
+static void fuzz_line(fuzz_run_t *run,
+    const ngx_campaign_audience_line_t *line);
 static void fuzz_digest(fuzz_run_t *run, const void *p, size_t n);
 static void fuzz_digest_string(fuzz_run_t *run, const char *s);
 
