@@ -49,7 +49,9 @@
  *     a 64-bit hash per userId handed over, not the userId: 8 to 16
  *     bytes per recipient (plus as much again while the table grows),
  *     and two different userIds may be taken for the same with a
- *     probability of about n * n / 2^65 (3e-8 for a million).
+ *     probability of about n * n / 2^65 (3e-8 for a million).  A reader
+ *     resumed at first_offset knows nothing of the userIds before it:
+ *     read with unique where the whole input is read once (a snapshot).
  *
  * A skipped line is never fatal: it is counted and reported to the
  * skipped handler with its line number and its first problem.  Line

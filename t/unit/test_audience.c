@@ -837,6 +837,57 @@ test_large_input(void **state)
 }
 
 
+/*
+ * Each allocation of a line's parse failing in turn: the feed says so
+ * (-2), or the line goes through whole; nothing is left behind.
+ */
+
+static void
+test_out_of_memory(void **state)
+{
+    test_t  *c = *state;
+    int      rc;
+    char    *input;
+    size_t   k, live;
+
+    live = ngx_campaign_json_live();
+
+    input = q("{'type':'aep','userId':'a','namespace':'email',"
+              "'channelData':{'emailAddress':'a@example.com'},"
+              "'profile':{'name':'A'},'context':{'offerCode':'X'}}\n");
+
+    for (k = 1; k < 1000; k++) {
+        ngx_campaign_audience_free(&c->au);
+        free(c->log);
+        c->log = NULL;
+        c->log_len = 0;
+        c->log_size = 0;
+
+        test_start(c);
+        c->au.arena.fail_at = k;
+
+        rc = ngx_campaign_audience_feed(&c->au, (u_char *) input,
+                                        strlen(input), NULL);
+
+        assert_null(c->au.arena.chunks);
+        assert_int_equal(ngx_campaign_json_live(), live);
+
+        if (rc == 0) {
+            break;
+        }
+
+        assert_int_equal(rc, -2);
+        assert_null(c->log);
+    }
+
+    assert_true(k > 1);
+    assert_true(k < 1000);
+    assert_string_equal(c->log, "1 ok a a@example.com\n");
+
+    free(input);
+}
+
+
 static void
 test_reason_names(void **state)
 {
@@ -1107,6 +1158,7 @@ main(void)
         test(test_give_up),
         test(test_resume),
         test(test_large_input),
+        test(test_out_of_memory),
         test(test_reason_names)
     };
 
