@@ -30,7 +30,8 @@ UNIT_LIBS    := -lcjson -lpcre2-8 -lm -lcmocka
 ENGINE_SRCS  := src/ngx_campaign_json.c src/ngx_campaign_template.c \
                 src/ngx_campaign_expr.c src/ngx_campaign_definition.c \
                 src/ngx_campaign_trigger.c src/ngx_campaign_content.c \
-                src/ngx_campaign_arena.c src/ngx_campaign_limits.c
+                src/ngx_campaign_arena.c src/ngx_campaign_limits.c \
+                src/ngx_campaign_audience.c
 ENGINE_DEPS  := $(ENGINE_SRCS) $(wildcard src/*.h)
 MODULE_SRCS  := config ngx_campaign_module.c $(wildcard src/*.c) \
                 $(wildcard src/*.h)
@@ -40,9 +41,10 @@ CLI          := $(BUILD)/ngx-campaign
 UNIT_TESTS   := $(BUILD)/test_json $(BUILD)/test_template \
                 $(BUILD)/test_expr $(BUILD)/test_definition \
                 $(BUILD)/test_trigger $(BUILD)/test_content \
-                $(BUILD)/test_limits
+                $(BUILD)/test_limits $(BUILD)/test_audience
 FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_expr \
-                $(BUILD)/fuzz_trigger $(BUILD)/fuzz_definition
+                $(BUILD)/fuzz_trigger $(BUILD)/fuzz_definition \
+                $(BUILD)/fuzz_audience
 
 BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev \
                 libssl-dev

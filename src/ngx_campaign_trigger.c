@@ -27,6 +27,9 @@
 /* objects up to this many members are checked for duplicates pairwise */
 #define NGX_CAMPAIGN_PAIRWISE        16
 
+/* the index of a recipient that is the whole document (an audience line) */
+#define NGX_CAMPAIGN_TRIGGER_ALONE   ((size_t) -1)
+
 
 /*
  * Shared by the checks of one call: problems are appended as they are
@@ -1378,12 +1381,20 @@ ngx_campaign_trigger_index(char *d, size_t n)
 }
 
 
-/* "/recipients/N" and suffix, in a buffer of NGX_CAMPAIGN_BASE_LEN */
+/*
+ * "/recipients/N" and suffix, in a buffer of NGX_CAMPAIGN_BASE_LEN; the
+ * suffix alone for a recipient that is a document of its own.
+ */
 
 static void
 ngx_campaign_trigger_base(char *buf, size_t n, const char *suffix)
 {
     char  *d;
+
+    if (n == NGX_CAMPAIGN_TRIGGER_ALONE) {
+        strcpy(buf, suffix);
+        return;
+    }
 
     memcpy(buf, "/recipients/", sizeof("/recipients/") - 1);
     d = ngx_campaign_trigger_index(buf + sizeof("/recipients/") - 1, n);
@@ -2400,4 +2411,132 @@ ngx_campaign_trigger_type_name(const cJSON *item)
     default:
         return "an unknown type";
     }
+}
+
+
+/*
+ * Recipients one at a time, each a document of its own (the lines of an
+ * audience): the same checks as the recipients of a unitary body, with
+ * pointers relative to the recipient ("/channelData/emailAddress").
+ */
+
+int
+ngx_campaign_trigger_parse_value(ngx_campaign_alloc_t *a, const u_char *body,
+    size_t len, size_t max_depth, cJSON **value,
+    ngx_campaign_problems_t *problems)
+{
+    ngx_campaign_json_scope_t    scope;
+    ngx_campaign_trigger_ctx_t   ctx;
+
+    ngx_campaign_trigger_start(&ctx, a, problems);
+
+    ngx_campaign_json_enter(&scope, a);
+
+    *value = ngx_campaign_trigger_document(&ctx, body, len,
+                                           max_depth ? max_depth
+                                                     : NGX_CAMPAIGN_MAX_DEPTH);
+
+    if (ngx_campaign_json_leave(&scope) != 0) {
+        *value = NULL;
+        return -2;
+    }
+
+    return ngx_campaign_trigger_finish(&ctx);
+}
+
+
+size_t
+ngx_campaign_trigger_context_size(const cJSON *context)
+{
+    return context ? ngx_campaign_trigger_json_size(context) : 0;
+}
+
+
+int
+ngx_campaign_trigger_validate_recipient(ngx_campaign_alloc_t *a,
+    cJSON *item, const ngx_campaign_recipient_rules_t *rules,
+    ngx_campaign_recipient_t *r, ngx_campaign_problems_t *problems)
+{
+    size_t                       size, max_size;
+    u_char                      *checked;
+    const ngx_campaign_t        *campaign;
+    ngx_campaign_json_scope_t    scope;
+    ngx_campaign_trigger_ctx_t   ctx;
+
+    memset(r, 0, sizeof(ngx_campaign_recipient_t));
+    ngx_campaign_trigger_start(&ctx, a, problems);
+
+    if (ngx_campaign_trigger_email_re == NULL
+        && ngx_campaign_trigger_compile_patterns() != 0)
+    {
+        return -2;
+    }
+
+    campaign = rules->campaign;
+
+    /* step one: the shape */
+
+    ngx_campaign_trigger_check_recipient(&ctx, item,
+                                         NGX_CAMPAIGN_TRIGGER_ALONE, r);
+
+    if (ctx.nomem || ctx.problems->nitems) {
+        return ngx_campaign_trigger_finish(&ctx);
+    }
+
+    size = rules->context_size
+           + ngx_campaign_trigger_context_size(r->context);
+
+    max_size = rules->max_context_size ? rules->max_context_size
+                                       : NGX_CAMPAIGN_MAX_CONTEXT_SIZE;
+
+    if (size > max_size) {
+        ctx.too_large = 1;
+        ngx_campaign_trigger_fail(&ctx, "", "context",
+                                  "context data must be at most %zu bytes, "
+                                  "found %zu", max_size, size);
+        return ngx_campaign_trigger_finish(&ctx);
+    }
+
+    /* step two: the campaign; the shared context was checked by the caller */
+
+    ngx_campaign_trigger_check_channel(&ctx, r, NGX_CAMPAIGN_TRIGGER_ALONE,
+                                       campaign->channel);
+
+    if (campaign->namespace != NULL && r->namespace != NULL
+        && strcmp(campaign->namespace, r->namespace) != 0)
+    {
+        ngx_campaign_trigger_fail(&ctx, "", "namespace",
+                                  "must be \"%s\" for this campaign",
+                                  campaign->namespace);
+    }
+
+    checked = NULL;
+
+    if (campaign->nfields) {
+        checked = ngx_campaign_alloc(a, campaign->nfields);
+        if (checked == NULL) {
+            return -2;
+        }
+
+        memset(checked, 1, campaign->nfields);
+    }
+
+    ngx_campaign_trigger_check_context(&ctx, campaign,
+                                       NGX_CAMPAIGN_TRIGGER_ALONE,
+                                       r->context, rules->context, checked);
+
+    if (ctx.nomem || ctx.problems->nitems) {
+        return ngx_campaign_trigger_finish(&ctx);
+    }
+
+    ngx_campaign_json_enter(&scope, a);
+
+    r->data = ngx_campaign_trigger_data(&ctx, r->profile, rules->context,
+                                        r->context);
+
+    if (ngx_campaign_json_leave(&scope) != 0 || r->data == NULL) {
+        return -2;
+    }
+
+    return ngx_campaign_trigger_finish(&ctx);
 }

@@ -201,4 +201,52 @@ int ngx_campaign_trigger_parse_preview(ngx_campaign_alloc_t *a,
     ngx_campaign_problems_t *problems);
 
 
+/*
+ * Recipients one at a time, each a document of its own: the lines of an
+ * audience (see ngx_campaign_audience.h).  The same rules and messages
+ * as the recipients of a unitary body, with pointers relative to the
+ * recipient: "/userId", "/channelData/emailAddress", "" for the whole.
+ *
+ * What the recipients of one execution share: the campaign and the
+ * execution's top-level context.  That context is checked against the
+ * campaign's schema by the caller, once; a recipient's own context is
+ * checked here, and a required field is satisfied by either.
+ */
+
+typedef struct {
+    const ngx_campaign_t      *campaign;
+    cJSON                     *context;           /* top-level, or NULL */
+    size_t                     context_size;      /* of context, see below */
+    size_t                     max_context_size;  /* 0: default */
+} ngx_campaign_recipient_rules_t;
+
+
+/*
+ * Any JSON value, checked as a body is (UTF-8, depth, JSON, no duplicate
+ * member names, nothing after it); the tree is freed with the allocator.
+ * max_depth 0 is the default.  0, -1 with problems (400), -2 on memory
+ * exhaustion.
+ */
+
+int ngx_campaign_trigger_parse_value(ngx_campaign_alloc_t *a,
+    const u_char *body, size_t len, size_t max_depth, cJSON **value,
+    ngx_campaign_problems_t *problems);
+
+/* the size of a context as the compact JSON of a gateway payload */
+
+size_t ngx_campaign_trigger_context_size(const cJSON *context);
+
+/*
+ * A parsed value as one recipient: the shape (step one) and, when it
+ * holds, the campaign (step two), then r->data with the merged context.
+ * The context size limit counts the shared context (context_size) and
+ * the recipient's own.  0 with r filled, -1 with problems (400, 413 when
+ * the context data is too large), -2 on memory exhaustion.
+ */
+
+int ngx_campaign_trigger_validate_recipient(ngx_campaign_alloc_t *a,
+    cJSON *item, const ngx_campaign_recipient_rules_t *rules,
+    ngx_campaign_recipient_t *r, ngx_campaign_problems_t *problems);
+
+
 #endif /* _NGX_CAMPAIGN_TRIGGER_H_INCLUDED_ */
