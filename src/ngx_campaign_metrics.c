@@ -118,7 +118,9 @@ static ngx_str_t  ngx_campaign_metrics_outcomes[] = {
     ngx_string("replayed"),
     ngx_string("throttled"),
     ngx_string("capped"),
-    ngx_string("stopped")
+    ngx_string("stopped"),
+    ngx_string("no_consent"),
+    ngx_string("suppressed")
 };
 
 
@@ -314,6 +316,16 @@ ngx_campaign_metrics_message(ngx_campaign_message_t *m,
     case NGX_CAMPAIGN_OUTCOME_CAPPED:
         ngx_campaign_metrics_count(m->execution->campaign,
                                    NGX_CAMPAIGN_METRIC_CAPPED, 1);
+        break;
+
+    case NGX_CAMPAIGN_OUTCOME_NO_CONSENT:
+        ngx_campaign_metrics_count(m->execution->campaign,
+                                   NGX_CAMPAIGN_METRIC_NO_CONSENT, 1);
+        break;
+
+    case NGX_CAMPAIGN_OUTCOME_SUPPRESSED:
+        ngx_campaign_metrics_count(m->execution->campaign,
+                                   NGX_CAMPAIGN_METRIC_SUPPRESSED, 1);
         break;
 
     default:
