@@ -87,7 +87,8 @@ static void ngx_campaign_consent_sign(ngx_campaign_consent_t *cc,
     u_char *sig);
 static ngx_int_t ngx_campaign_unsubscribe_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_unsubscribe_link(ngx_http_request_t *r,
-    ngx_campaign_consent_t *cc, ngx_campaign_unsub_link_t *link);
+    ngx_campaign_consent_t *cc, ngx_campaign_unsub_link_t *link,
+    ngx_int_t *rc);
 static ngx_int_t ngx_campaign_unsubscribe_page(ngx_http_request_t *r,
     ngx_campaign_unsub_link_t *link);
 static ngx_int_t ngx_campaign_unsubscribe_post(ngx_http_request_t *r,
@@ -98,7 +99,8 @@ static void ngx_campaign_out_html(ngx_campaign_out_t *o, u_char *s,
     size_t len);
 
 
-static ngx_str_t  ngx_campaign_html_type = ngx_string("text/html; charset=utf-8");
+static ngx_str_t  ngx_campaign_html_type =
+    ngx_string("text/html; charset=utf-8");
 
 
 /*
@@ -261,7 +263,8 @@ ngx_campaign_consent_address(ngx_campaign_channel_e ch, u_char *src,
             return NGX_ERROR;
         }
 
-        dst[i] = (ch == NGX_CAMPAIGN_CHANNEL_EMAIL) ? ngx_tolower(src[i]) : src[i];
+        dst[i] = (ch == NGX_CAMPAIGN_CHANNEL_EMAIL) ? ngx_tolower(src[i])
+                                                    : src[i];
     }
 
     return NGX_OK;
@@ -1005,24 +1008,6 @@ ngx_campaign_unsubscribe_handler(ngx_http_request_t *r)
         return ngx_campaign_not_allowed(r, "GET, HEAD, POST");
     }
 
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
-
-    rc = ngx_campaign_unsubscribe_link(r, cmcf->consent, &link);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD)) {
-        rc = ngx_http_discard_request_body(r);
-
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        return ngx_campaign_unsubscribe_page(r, &link);
-    }
-
     /* RFC 8058's body, "List-Unsubscribe=One-Click", changes nothing */
 
     rc = ngx_http_discard_request_body(r);
@@ -1031,38 +1016,55 @@ ngx_campaign_unsubscribe_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
+
+    if (ngx_campaign_unsubscribe_link(r, cmcf->consent, &link, &rc)
+        != NGX_OK)
+    {
+        return rc;                          /* refused, answered */
+    }
+
+    if (r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD)) {
+        return ngx_campaign_unsubscribe_page(r, &link);
+    }
+
     return ngx_campaign_unsubscribe_post(r, cmcf->consent, &link);
 }
 
 
-/* NGX_OK and the link, or the answer that refuses it (sent) */
+/*
+ * NGX_OK and the link, or NGX_DECLINED: the link is refused, the answer
+ * sent, and *rc is what the handler returns
+ */
 
 static ngx_int_t
 ngx_campaign_unsubscribe_link(ngx_http_request_t *r,
-    ngx_campaign_consent_t *cc, ngx_campaign_unsub_link_t *link)
+    ngx_campaign_consent_t *cc, ngx_campaign_unsub_link_t *link,
+    ngx_int_t *rc)
 {
-    u_char     *dst, *src, sig[NGX_CAMPAIGN_UNSUB_SIG_LEN + 1];
-    u_char      raw[3 * NGX_CAMPAIGN_ADDRESS_MAX];
-    ngx_int_t   ch;
-    ngx_str_t   c, a, e, s;
-    ngx_uint_t  i;
+    u_char      *dst, *src, sig[NGX_CAMPAIGN_UNSUB_SIG_LEN + 1];
+    u_char       raw[3 * NGX_CAMPAIGN_ADDRESS_MAX];
+    ngx_int_t    ch;
+    ngx_str_t    c, a, e, s;
+    ngx_uint_t   i, status;
+    const char  *detail;
 
     if (ngx_http_arg(r, (u_char *) "c", 1, &c) != NGX_OK
         || ngx_http_arg(r, (u_char *) "a", 1, &a) != NGX_OK
         || ngx_http_arg(r, (u_char *) "e", 1, &e) != NGX_OK
         || ngx_http_arg(r, (u_char *) "s", 1, &s) != NGX_OK)
     {
-        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
-                                         "not an unsubscribe link: c, a, e "
-                                         "and s are required", NULL);
+        status = NGX_HTTP_BAD_REQUEST;
+        detail = "not an unsubscribe link: c, a, e and s are required";
+        goto refused;
     }
 
     ch = ngx_campaign_consent_channel(&c);
 
     if (ch == NGX_ERROR) {
-        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
-                                         "not an unsubscribe link: unknown "
-                                         "channel", NULL);
+        status = NGX_HTTP_BAD_REQUEST;
+        detail = "not an unsubscribe link: unknown channel";
+        goto refused;
     }
 
     link->channel = (ngx_campaign_channel_e) ch;
@@ -1071,15 +1073,15 @@ ngx_campaign_unsubscribe_link(ngx_http_request_t *r,
                                            : NGX_ERROR;
 
     if (link->expires == NGX_ERROR) {
-        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
-                                         "not an unsubscribe link: bad "
-                                         "expiry", NULL);
+        status = NGX_HTTP_BAD_REQUEST;
+        detail = "not an unsubscribe link: bad expiry";
+        goto refused;
     }
 
     if (s.len != NGX_CAMPAIGN_UNSUB_SIG_LEN) {
-        return ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
-                                         "not an unsubscribe link: bad "
-                                         "signature", NULL);
+        status = NGX_HTTP_BAD_REQUEST;
+        detail = "not an unsubscribe link: bad signature";
+        goto refused;
     }
 
     /* the address, decoded, then held to the alphabet */
@@ -1097,7 +1099,8 @@ ngx_campaign_unsubscribe_link(ngx_http_request_t *r,
     src = raw;
     dst = ngx_pnalloc(r->pool, a.len);
     if (dst == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     link->address.data = dst;
@@ -1120,24 +1123,29 @@ ngx_campaign_unsubscribe_link(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "campaign: unsubscribe link with a bad signature");
 
-        return ngx_campaign_send_problem(r, NGX_HTTP_FORBIDDEN,
-                                         "the unsubscribe link's signature "
-                                         "does not verify", NULL);
+        status = NGX_HTTP_FORBIDDEN;
+        detail = "the unsubscribe link's signature does not verify";
+        goto refused;
     }
 
     if (link->expires < ngx_time()) {
-        return ngx_campaign_send_problem(r, NGX_HTTP_FORBIDDEN,
-                                         "the unsubscribe link has expired",
-                                         NULL);
+        status = NGX_HTTP_FORBIDDEN;
+        detail = "the unsubscribe link has expired";
+        goto refused;
     }
 
     return NGX_OK;
 
 bad_address:
 
-    return ngx_campaign_send_problem(r, NGX_HTTP_BAD_REQUEST,
-                                     "not an unsubscribe link: bad address",
-                                     NULL);
+    status = NGX_HTTP_BAD_REQUEST;
+    detail = "not an unsubscribe link: bad address";
+
+refused:
+
+    *rc = ngx_campaign_send_problem(r, status, detail, NULL);
+
+    return NGX_DECLINED;
 }
 
 

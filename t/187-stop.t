@@ -122,7 +122,7 @@ our $Time = qr/"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ"/;
 # a campaign's counters (metrics) while nothing has been counted
 our $Zero = qr/"counters":\{"(?:sms|email|push)":\{"triggers":0,"recipients":0,/
     . qr/"messages":\{"accepted":0,"failed":0,"retried":0,"replayed":0,/
-    . qr/"throttled":0,"capped":0,"stopped":0\},/
+    . qr/"throttled":0,"capped":0,"stopped":0,"no_consent":0,"suppressed":0\},/
     . qr/"gatewayLatency":\{"buckets":\{[^{}]*\},"count":0,"sum":0\.000\},/
     . qr/"triggerLatency":\{"buckets":\{[^{}]*\},"count":0,"sum":0\.000\}\}\}/;
 
