@@ -170,7 +170,7 @@ Content-Type: application/json
  qr/"runtime":\{"status":"stopped","stopped":true,"since":$::Time\}/,
  qr/\A\{"type":"urn:ngx-campaign:problem:campaign-stopped","title":"Campaign stopped","status":409,"detail":"the campaign is stopped","instance":"\/ajo\/im\/executions\/unitary","errors":\[\{"pointer":"\/campaignId","message":"campaign was stopped at 20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ"\}\]\}\n\z/,
  qr/\A\z/,
- qr/"sms":\{"triggers":1,"recipients":1,"messages":\{"accepted":0,"failed":0,"retried":0,"replayed":0,"throttled":0,"capped":0,"stopped":1\}/]
+ qr/"sms":\{"triggers":1,"recipients":1,"messages":\{"accepted":0,"failed":0,"retried":0,"replayed":0,"throttled":0,"capped":0,"stopped":1,"no_consent":0,"suppressed":0\}/]
 --- error_log
 campaign "order-sms" is stopped
 
