@@ -80,7 +80,11 @@ sub links {
 
 # a test that dies leaves no nginx behind
 
-END { local $?; stop_nginx() }
+END {
+    local $?;
+    my $pid = master_pid();
+    stop_nginx() if $pid =~ /^\d+$/ && kill 0, $pid;
+}
 
 ok start_nginx($conf, $port), 'nginx starts, no unsubscribe file yet';
 
