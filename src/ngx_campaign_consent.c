@@ -1120,9 +1120,6 @@ ngx_campaign_unsubscribe_link(ngx_http_request_t *r,
                               link->expires, sig);
 
     if (CRYPTO_memcmp(sig, s.data, NGX_CAMPAIGN_UNSUB_SIG_LEN) != 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "campaign: unsubscribe link with a bad signature");
-
         status = NGX_HTTP_FORBIDDEN;
         detail = "the unsubscribe link's signature does not verify";
         goto refused;

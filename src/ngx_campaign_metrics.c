@@ -460,15 +460,19 @@ void
 ngx_campaign_metrics_settled(ngx_http_request_t *r,
     ngx_campaign_execution_t *e)
 {
-    ngx_uint_t   i, n, capped;
+    ngx_uint_t   i, n, capped, held;
     const char  *outcome;
 
     n = 0;
     capped = 0;
+    held = 0;
 
     for (i = 0; i < e->nmessages; i++) {
         n += (e->messages[i].outcome == NGX_CAMPAIGN_OUTCOME_ACCEPTED);
         capped += (e->messages[i].outcome == NGX_CAMPAIGN_OUTCOME_CAPPED);
+        held += (e->messages[i].outcome == NGX_CAMPAIGN_OUTCOME_NO_CONSENT
+                 || e->messages[i].outcome
+                    == NGX_CAMPAIGN_OUTCOME_SUPPRESSED);
     }
 
     if (n == e->nmessages) {
@@ -476,6 +480,9 @@ ngx_campaign_metrics_settled(ngx_http_request_t *r,
 
     } else if (capped == e->nmessages) {
         outcome = "capped";
+
+    } else if (capped + held == e->nmessages) {
+        outcome = "held";
 
     } else if (n) {
         outcome = "partial";

@@ -43,6 +43,8 @@ add_block_preprocessor(sub {
     campaign_unsubscribe_key     $TEST_NGINX_HTML_DIR/unsubscribe.key;
     campaign_unsubscribe_url     https://mail.acme.example/unsubscribe;
     campaign_unsubscribe_expiry  30d;
+
+    log_format outcome '$campaign_id $campaign_outcome $status';
 _EOC_
 
     $block->set_value("config", <<'_EOC_') unless defined $block->config;
@@ -52,6 +54,23 @@ _EOC_
 
     location /ajo/im/ {
         campaign_api;
+        access_log logs/outcome.log outcome;
+    }
+
+    # profiles looked up: a JSON file per userId
+    location /lookup/ {
+        campaign_api;
+        campaign_profile_lookup /_profiles/$campaign_user_id.json;
+    }
+
+    location /_profiles/ {
+        internal;
+        alias $TEST_NGINX_HTML_DIR/profiles/;
+    }
+
+    location = /outcomes {
+        default_type text/plain;
+        alias logs/outcome.log;
     }
 
     location = /unsubscribe {
@@ -89,6 +108,10 @@ other\@example.com
 +14155550199
 >>> unsubscribes.txt
 email gone\@example.com
+>>> profiles/lu-no.json
+{"firstName":"L","consents":{"marketing":{"any":{"val":"n"}}}}
+>>> profiles/lu-yes.json
+{"firstName":"L","consents":{"marketing":{"email":{"val":"y"}}}}
 _EOF_
 
     $block->set_value("user_files", $block->user_files . <<'_EOF_');
@@ -411,7 +434,36 @@ my $good = $::LINK->("email", "eve\@example.com", 4102444800);
 
 
 
-=== TEST 18: consentField on a transactional campaign is a configuration error
+=== TEST 18: consent is checked on looked-up profiles too
+--- request eval
+my $t = qq/{"requestId":"lu1","campaignId":"news","recipients":[/
+      . CORE::join(',', map { qq/{"type":"aep","userId":"$_","namespace":"crm","channelData":{"emailAddress":"$_\@example.com"}}/ } qw(lu-no lu-yes))
+      . ']}';
+["POST /lookup/executions/unitary\n$t"]
+--- error_code: 202
+--- response_body_like: "userId":"lu-no","messageId":"[^"]+","status":"no_consent".*"userId":"lu-yes","messageId":"[^"]+","status":"accepted"
+
+
+
+=== TEST 19: $campaign_outcome: "held" when every recipient is held back by consent or a suppression list, "partial" when some are sent
+--- request eval
+["POST /ajo/im/executions/unitary\n" . $::T->("news", "h1",
+    ["bob", "bob\@example.com", $::NO_EMAIL],
+    ["bl", "blocked\@example.com", $::YES]),
+ "POST /ajo/im/executions/unitary\n" . $::T->("news", "h2",
+    ["bob", "bob\@example.com", $::NO_EMAIL],
+    ["ok", "ok\@example.com", $::YES]),
+ "GET /outcomes"]
+--- error_code eval
+[202, 202, 200]
+--- response_body_like eval
+[qr/"status":"no_consent".*"status":"suppressed"/,
+ qr/"status":"no_consent".*"status":"accepted"/,
+ qr/\Anews held 202\nnews partial 202\n\z/]
+
+
+
+=== TEST 20: consentField on a transactional campaign is a configuration error
 --- user_files
 >>> campaigns/receipt2.json
 {
@@ -430,7 +482,7 @@ field "consentField"
 
 
 
-=== TEST 19: a suppression list with a line that is no address is a configuration error
+=== TEST 21: a suppression list with a line that is no address is a configuration error
 --- user_files
 >>> suppressed-sms.txt
 +14155550199
@@ -446,7 +498,7 @@ line 2: not an address
 
 
 
-=== TEST 20: the unsubscribe location needs its key and file
+=== TEST 22: the unsubscribe location needs its key and file
 --- http_config
     campaign_definitions  $TEST_NGINX_HTML_DIR/campaigns;
     campaign_zone         campaign 1m;
