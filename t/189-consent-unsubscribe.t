@@ -404,15 +404,19 @@ my $good = $::LINK->("email", "eve\@example.com", 4102444800);
 
 
 
-=== TEST 16: the unsubscribe location takes GET, HEAD and POST only
+=== TEST 16: the unsubscribe location takes GET, HEAD and POST only; HEAD has no body
 --- more_headers
 --- request eval
 ["PUT " . $::LINK->("email", "eve\@example.com", 4102444800) . "\nx",
- "DELETE " . $::LINK->("email", "eve\@example.com", 4102444800)]
+ "DELETE " . $::LINK->("email", "eve\@example.com", 4102444800),
+ "HEAD " . $::LINK->("email", "eve\@example.com", 4102444800)]
 --- error_code eval
-[405, 405]
+[405, 405, 200]
 --- response_headers eval
-["Allow: GET, HEAD, POST", "Allow: GET, HEAD, POST"]
+["Allow: GET, HEAD, POST", "Allow: GET, HEAD, POST",
+ "Content-Type: text/html; charset=utf-8"]
+--- response_body_like eval
+[qr/"status":405/, qr/"status":405/, qr/\A\z/]
 
 
 
