@@ -190,6 +190,48 @@ static ngx_command_t  ngx_campaign_commands[] = {
       offsetof(ngx_campaign_main_conf_t, caps),
       NULL },
 
+    { ngx_string("campaign_suppression_list"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_campaign_suppression_list,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_unsubscribe_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_unsubscribe_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_unsubscribe_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_unsubscribe_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_unsubscribe_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_unsubscribe_url,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_unsubscribe_expiry"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_unsubscribe_expiry,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_unsubscribe"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_campaign_unsubscribe,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -342,6 +384,10 @@ ngx_campaign_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_campaign_consent_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_campaign_trigger_init() != 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "campaign: cannot compile the address patterns");
@@ -374,7 +420,11 @@ ngx_campaign_init_module(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_campaign_state_seed(cycle);
+    if (ngx_campaign_state_seed(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_campaign_consent_seed(cycle);
 }
 
 

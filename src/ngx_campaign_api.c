@@ -1175,7 +1175,8 @@ ngx_campaign_unitary_mix(uint64_t x)
 
 /*
  * 202 with every recipient's outcome when at least one message was
- * accepted or capped (a frequency rule's answer, not a failure);
+ * accepted, capped (a frequency rule's answer, not a failure), or held
+ * back by consent or a suppression list;
  * otherwise a problem that says why none was.
  */
 
@@ -1185,7 +1186,7 @@ ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
 {
     u_char                   *p;
     ngx_pool_t               *pool;
-    ngx_uint_t                i, n[NGX_CAMPAIGN_OUTCOME_CAPPED + 1],
+    ngx_uint_t                i, n[NGX_CAMPAIGN_OUTCOME_LAST + 1],
                               status;
     const char               *detail, *reason;
     ngx_campaign_out_t        o;
@@ -1201,7 +1202,9 @@ ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
     }
 
     if (n[NGX_CAMPAIGN_OUTCOME_ACCEPTED] == 0
-        && n[NGX_CAMPAIGN_OUTCOME_CAPPED] == 0)
+        && n[NGX_CAMPAIGN_OUTCOME_CAPPED] == 0
+        && n[NGX_CAMPAIGN_OUTCOME_NO_CONSENT] == 0
+        && n[NGX_CAMPAIGN_OUTCOME_SUPPRESSED] == 0)
     {
 
         if (n[NGX_CAMPAIGN_OUTCOME_NO_PROFILE] == e->nmessages) {
@@ -1324,6 +1327,12 @@ ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
 
         } else if (m->outcome == NGX_CAMPAIGN_OUTCOME_CAPPED) {
             ngx_campaign_out_literal(&o, ",\"status\":\"capped\"");
+
+        } else if (m->outcome == NGX_CAMPAIGN_OUTCOME_NO_CONSENT) {
+            ngx_campaign_out_literal(&o, ",\"status\":\"no_consent\"");
+
+        } else if (m->outcome == NGX_CAMPAIGN_OUTCOME_SUPPRESSED) {
+            ngx_campaign_out_literal(&o, ",\"status\":\"suppressed\"");
 
         } else {
             ngx_campaign_out_literal(&o, ",\"status\":\"failed\"");

@@ -121,6 +121,9 @@ static int ngx_campaign_definition_bounded(
     ngx_campaign_definition_ctx_t *ctx, const cJSON *obj, const char *path,
     const char *key, int required, unsigned max, const char *unit,
     unsigned *v);
+static void ngx_campaign_definition_consent_field(
+    ngx_campaign_definition_ctx_t *ctx, const cJSON *root, int marketing,
+    ngx_campaign_t *c);
 static void ngx_campaign_definition_frequency_cap(
     ngx_campaign_definition_ctx_t *ctx, const cJSON *root, int marketing,
     ngx_campaign_t *c);
@@ -223,6 +226,7 @@ static const ngx_campaign_key_t  ngx_campaign_top_keys[] = {
     { "schedule", 0 },
     { "throttle", 0 },
     { "frequencyCap", 0 },
+    { "consentField", 0 },
     { "context", 0 },
     { "content", 0 },
     { "defaultLanguage", 0 },
@@ -806,6 +810,10 @@ ngx_campaign_definition_campaign(ngx_campaign_definition_ctx_t *ctx,
                                           (type < 0) ? -1
                                           : (type == NGX_CAMPAIGN_MARKETING),
                                           c);
+    ngx_campaign_definition_consent_field(ctx, root,
+                                          (type < 0) ? -1
+                                          : (type == NGX_CAMPAIGN_MARKETING),
+                                          c);
     ngx_campaign_definition_schema(ctx, root, c);
 
     /* the partials that the templates of content and languages include */
@@ -1276,6 +1284,59 @@ ngx_campaign_definition_frequency_cap(ngx_campaign_definition_ctx_t *ctx,
     if (item != NULL) {
         c->cap_opt_out = cJSON_IsTrue(item) ? 1 : 0;
     }
+}
+
+
+/*
+ * "consentField": "path.to.val", the profile field that says "n" when
+ * the recipient did not consent to marketing messages; only marketing
+ * messages ask for consent.
+ */
+
+static void
+ngx_campaign_definition_consent_field(ngx_campaign_definition_ctx_t *ctx,
+    const cJSON *root, int marketing, ngx_campaign_t *c)
+{
+    const char   *p;
+    const cJSON  *item;
+
+    item = ngx_campaign_definition_member(ctx, root, NULL, "consentField",
+                                          cJSON_String, 0);
+    if (item == NULL) {
+        return;
+    }
+
+    if (marketing == 0) {
+        ngx_campaign_definition_report(ctx, "consentField",
+                                       "applies only to \"type\": "
+                                       "\"marketing\": transactional "
+                                       "messages need no consent");
+        return;
+    }
+
+    /* dot-separated names, none empty */
+
+    for (p = item->valuestring; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'
+              || (*p == '.' && p != item->valuestring && p[1] != '.'
+                  && p[1] != '\0')))
+        {
+            break;
+        }
+    }
+
+    if (p == item->valuestring || *p != '\0' || p - item->valuestring > 256)
+    {
+        ngx_campaign_definition_report(ctx, "consentField",
+                                       "must be a dotted path of names "
+                                       "([A-Za-z0-9_-]), such as "
+                                       "\"consents.marketing.any.val\"");
+        return;
+    }
+
+    c->consent_field = ngx_campaign_definition_strdup(ctx,
+                                                      item->valuestring);
 }
 
 

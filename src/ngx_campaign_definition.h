@@ -147,6 +147,13 @@ typedef struct {
     unsigned long                switch_seen;
     unsigned                     stopped;
     time_t                       stopped_since;
+
+    /*
+     * a marketing campaign's "consentField": a dotted path into the
+     * profile whose value "n" means no consent; NULL: AEP's consent
+     * field group, consents.marketing.{channel,any}.val
+     */
+    const char                  *consent_field;
 } ngx_campaign_t;
 
 

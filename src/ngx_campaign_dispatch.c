@@ -110,6 +110,17 @@ ngx_campaign_dispatch_render(ngx_campaign_message_t *m, ngx_pool_t *scratch)
     ngx_campaign_out_string(&o, (u_char *) language, ngx_strlen(language));
     ngx_campaign_out_literal(&o, ",\"content\":");
     ngx_campaign_out_raw(&o, json, len);
+
+    /* RFC 8058 one-click unsubscribe, for marketing e-mail (consent.c) */
+
+    if (m->unsubscribe_url.len && c->channel == NGX_CAMPAIGN_CHANNEL_EMAIL) {
+        ngx_campaign_out_literal(&o, ",\"headers\":{\"List-Unsubscribe\":\"<");
+        ngx_campaign_out_raw(&o, m->unsubscribe_url.data,
+                             m->unsubscribe_url.len);
+        ngx_campaign_out_literal(&o, ">\",\"List-Unsubscribe-Post\":"
+                                 "\"List-Unsubscribe=One-Click\"}");
+    }
+
     ngx_campaign_out_literal(&o, "}");
 
     if (o.failed) {

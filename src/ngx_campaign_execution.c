@@ -1037,7 +1037,23 @@ ngx_campaign_execution_profile(ngx_campaign_message_t *m, ngx_pool_t *pool,
 static void
 ngx_campaign_execution_render(ngx_campaign_message_t *m, ngx_pool_t *pool)
 {
-    if (ngx_campaign_dispatch_render(m, pool) == NGX_OK) {
+    ngx_int_t               rc;
+    ngx_campaign_outcome_e  outcome;
+
+    /* with its profile known: consent and suppression lists (marketing) */
+
+    outcome = ngx_campaign_consent_check(m);
+
+    if (outcome != NGX_CAMPAIGN_OUTCOME_NONE) {
+        ngx_campaign_execution_settle(m, outcome);
+        return;
+    }
+
+    rc = ngx_campaign_dispatch_render(m, pool);
+
+    ngx_campaign_consent_done(m);
+
+    if (rc == NGX_OK) {
         m->state = NGX_CAMPAIGN_MESSAGE_READY;
         return;
     }

@@ -118,7 +118,9 @@ static ngx_str_t  ngx_campaign_metrics_outcomes[] = {
     ngx_string("replayed"),
     ngx_string("throttled"),
     ngx_string("capped"),
-    ngx_string("stopped")
+    ngx_string("stopped"),
+    ngx_string("no_consent"),
+    ngx_string("suppressed")
 };
 
 
@@ -316,6 +318,16 @@ ngx_campaign_metrics_message(ngx_campaign_message_t *m,
                                    NGX_CAMPAIGN_METRIC_CAPPED, 1);
         break;
 
+    case NGX_CAMPAIGN_OUTCOME_NO_CONSENT:
+        ngx_campaign_metrics_count(m->execution->campaign,
+                                   NGX_CAMPAIGN_METRIC_NO_CONSENT, 1);
+        break;
+
+    case NGX_CAMPAIGN_OUTCOME_SUPPRESSED:
+        ngx_campaign_metrics_count(m->execution->campaign,
+                                   NGX_CAMPAIGN_METRIC_SUPPRESSED, 1);
+        break;
+
     default:
         break;
     }
@@ -448,15 +460,19 @@ void
 ngx_campaign_metrics_settled(ngx_http_request_t *r,
     ngx_campaign_execution_t *e)
 {
-    ngx_uint_t   i, n, capped;
+    ngx_uint_t   i, n, capped, held;
     const char  *outcome;
 
     n = 0;
     capped = 0;
+    held = 0;
 
     for (i = 0; i < e->nmessages; i++) {
         n += (e->messages[i].outcome == NGX_CAMPAIGN_OUTCOME_ACCEPTED);
         capped += (e->messages[i].outcome == NGX_CAMPAIGN_OUTCOME_CAPPED);
+        held += (e->messages[i].outcome == NGX_CAMPAIGN_OUTCOME_NO_CONSENT
+                 || e->messages[i].outcome
+                    == NGX_CAMPAIGN_OUTCOME_SUPPRESSED);
     }
 
     if (n == e->nmessages) {
@@ -464,6 +480,9 @@ ngx_campaign_metrics_settled(ngx_http_request_t *r,
 
     } else if (capped == e->nmessages) {
         outcome = "capped";
+
+    } else if (capped + held == e->nmessages) {
+        outcome = "held";
 
     } else if (n) {
         outcome = "partial";

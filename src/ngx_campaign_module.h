@@ -51,6 +51,7 @@ typedef struct {
     ngx_int_t                    log_variables[4];
     struct ngx_campaign_state_s *state;       /* campaign_state_file */
     struct ngx_campaign_caps_s  *caps;        /* campaign_frequency_rules */
+    struct ngx_campaign_consent_s  *consent;  /* suppression, unsubscribe */
 } ngx_campaign_main_conf_t;
 
 
@@ -155,8 +156,12 @@ typedef enum {
     NGX_CAMPAIGN_OUTCOME_LOOKUP,          /* the profile lookup failed */
     NGX_CAMPAIGN_OUTCOME_RENDER,          /* the content could not render */
     NGX_CAMPAIGN_OUTCOME_TIMEOUT,         /* the execution's time ran out */
-    NGX_CAMPAIGN_OUTCOME_CAPPED           /* a frequency rule said no */
+    NGX_CAMPAIGN_OUTCOME_CAPPED,          /* a frequency rule said no */
+    NGX_CAMPAIGN_OUTCOME_NO_CONSENT,      /* the profile's consent is "n" */
+    NGX_CAMPAIGN_OUTCOME_SUPPRESSED       /* its address is suppressed */
 } ngx_campaign_outcome_e;
+
+#define NGX_CAMPAIGN_OUTCOME_LAST  NGX_CAMPAIGN_OUTCOME_SUPPRESSED
 
 
 /* one message: a recipient's rendered payload and its delivery */
@@ -185,6 +190,8 @@ struct ngx_campaign_message_s {
 
     ngx_msec_t                   sent;        /* the attempt in flight */
     struct ngx_campaign_cap_hold_s  *cap;     /* frequency caps, caps.c */
+
+    ngx_str_t                    unsubscribe_url;  /* consent.c */
 };
 
 
@@ -427,6 +434,8 @@ typedef enum {
     NGX_CAMPAIGN_METRIC_THROTTLED,        /* its trigger got 429 */
     NGX_CAMPAIGN_METRIC_CAPPED,           /* a frequency cap held it */
     NGX_CAMPAIGN_METRIC_STOPPED,          /* its campaign is stopped */
+    NGX_CAMPAIGN_METRIC_NO_CONSENT,       /* its profile did not consent */
+    NGX_CAMPAIGN_METRIC_SUPPRESSED,       /* its address is suppressed */
     NGX_CAMPAIGN_METRIC_OUTCOMES
 } ngx_campaign_metric_e;
 
@@ -481,6 +490,35 @@ ngx_int_t ngx_campaign_caps_reserve(ngx_http_request_t *r,
     ngx_campaign_execution_t *e);
 void ngx_campaign_caps_settle(ngx_campaign_message_t *m);
 const char *ngx_campaign_caps_reason(ngx_campaign_message_t *m);
+
+
+/* consent and suppression lists, one-click unsubscribes (consent.c) */
+
+typedef struct ngx_campaign_consent_s  ngx_campaign_consent_t;
+
+ngx_int_t ngx_campaign_store_suppress(ngx_campaign_store_t *store,
+    ngx_str_t *key, ngx_log_t *log);
+ngx_uint_t ngx_campaign_store_suppressed(ngx_campaign_store_t *store,
+    ngx_str_t *key);
+ngx_int_t ngx_campaign_store_suppressions(ngx_campaign_store_t *store,
+    ngx_pool_t *pool, ngx_array_t *keys);
+
+char *ngx_campaign_suppression_list(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_campaign_unsubscribe_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_campaign_unsubscribe_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_campaign_unsubscribe_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_campaign_unsubscribe_expiry(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_campaign_unsubscribe(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_campaign_consent_init(ngx_conf_t *cf);
+ngx_int_t ngx_campaign_consent_seed(ngx_cycle_t *cycle);
+ngx_campaign_outcome_e ngx_campaign_consent_check(ngx_campaign_message_t *m);
+void ngx_campaign_consent_done(ngx_campaign_message_t *m);
 
 
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */

@@ -254,6 +254,12 @@ ngx_campaign_outcome_reason(ngx_campaign_message_t *m)
     case NGX_CAMPAIGN_OUTCOME_CAPPED:
         return ngx_campaign_caps_reason(m);
 
+    case NGX_CAMPAIGN_OUTCOME_NO_CONSENT:
+        return "the profile did not consent to marketing messages";
+
+    case NGX_CAMPAIGN_OUTCOME_SUPPRESSED:
+        return "the address is in the channel's suppression list";
+
     default:
         return NULL;
     }

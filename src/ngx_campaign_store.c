@@ -64,6 +64,10 @@ typedef struct {
     ngx_campaign_store_record_t **claims;     /* hash table, idempotency */
     ngx_uint_t                   mask;        /* its size - 1 */
     ngx_atomic_t                 flags;       /* flags set so far */
+
+    /* suppressed addresses (unsubscribes), made at the first one */
+    ngx_queue_t                  suppressed;
+    ngx_atomic_t                 nsuppressed;
 } ngx_campaign_store_sh_t;
 
 
@@ -1028,4 +1032,142 @@ ngx_campaign_store_count_settle(ngx_campaign_store_t *store,
     }
 
     ngx_shmtx_unlock(&store->shpool->mutex);
+}
+
+
+/*
+ * Suppressed addresses (ngx_campaign_consent.c): a record per key (a
+ * channel and an address), never expired nor evicted: an unsubscribe is
+ * kept as long as the zone.  They are in the rbtree and in a queue of
+ * their own, so that they can be listed without walking the tree.
+ */
+
+#define NGX_CAMPAIGN_STORE_SUPPRESSED  7
+
+
+/* NGX_OK: added; NGX_DECLINED: it was there; NGX_ERROR: no room */
+
+ngx_int_t
+ngx_campaign_store_suppress(ngx_campaign_store_t *store, ngx_str_t *key,
+    ngx_log_t *log)
+{
+    ngx_int_t                     rc;
+    ngx_campaign_store_record_t  *rec;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    if (store->sh->suppressed.next == NULL) {
+        ngx_queue_init(&store->sh->suppressed);
+    }
+
+    rec = ngx_campaign_store_find(store, key);
+
+    if (rec) {
+        rc = (rec->state == NGX_CAMPAIGN_STORE_SUPPRESSED) ? NGX_DECLINED
+                                                           : NGX_ERROR;
+        goto done;
+    }
+
+    rec = ngx_campaign_store_alloc(store,
+                                   offsetof(ngx_campaign_store_record_t, data)
+                                   + key->len, log);
+    if (rec == NULL) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    ngx_memcpy(rec->data, key->data, key->len);
+
+    rec->sn.str.data = rec->data;
+    rec->sn.str.len = key->len;
+    rec->sn.node.key = ngx_crc32_short(key->data, key->len);
+    rec->state = NGX_CAMPAIGN_STORE_SUPPRESSED;
+    rec->expires = 0;
+    rec->len = 0;
+    rec->answer = NULL;
+
+    ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
+    ngx_queue_insert_tail(&store->sh->suppressed, &rec->queue);
+
+    (void) ngx_atomic_fetch_add(&store->sh->nsuppressed, 1);
+
+    rc = NGX_OK;
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
+}
+
+
+ngx_uint_t
+ngx_campaign_store_suppressed(ngx_campaign_store_t *store, ngx_str_t *key)
+{
+    ngx_uint_t                    found;
+    ngx_campaign_store_record_t  *rec;
+
+    /* no lock while nothing was ever suppressed: the common case */
+
+    if (store->sh->nsuppressed == 0) {
+        return 0;
+    }
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    rec = ngx_campaign_store_find(store, key);
+    found = (rec && rec->state == NGX_CAMPAIGN_STORE_SUPPRESSED);
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return found;
+}
+
+
+/* every suppressed key, copied into pool, in the order they were added */
+
+ngx_int_t
+ngx_campaign_store_suppressions(ngx_campaign_store_t *store,
+    ngx_pool_t *pool, ngx_array_t *keys)
+{
+    ngx_int_t                     rc;
+    ngx_str_t                    *key;
+    ngx_queue_t                  *q;
+    ngx_campaign_store_record_t  *rec;
+
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    if (store->sh->suppressed.next == NULL) {
+        goto done;
+    }
+
+    for (q = ngx_queue_head(&store->sh->suppressed);
+         q != ngx_queue_sentinel(&store->sh->suppressed);
+         q = ngx_queue_next(q))
+    {
+        rec = ngx_queue_data(q, ngx_campaign_store_record_t, queue);
+
+        key = ngx_array_push(keys);
+        if (key == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        key->data = ngx_pnalloc(pool, rec->sn.str.len);
+        if (key->data == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        ngx_memcpy(key->data, rec->sn.str.data, rec->sn.str.len);
+        key->len = rec->sn.str.len;
+    }
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
 }
