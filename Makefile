@@ -117,6 +117,9 @@ DEMO_USER    := $(shell [ "$$(id -u)" = 0 ] \
 
 run: $(MODULE)
 	mkdir -p var/tmp
+	@# the demo's key for unsubscribe links, made once, never in the tree
+	[ -s var/unsubscribe.key ] || (umask 077; head -c 32 /dev/urandom \
+	    | od -An -tx1 | tr -d ' \n' > var/unsubscribe.key)
 	sed -e 's/127\.0\.0\.1:8080/127.0.0.1:$(PORT)/' \
 	    $(if $(DEMO_USER),-e 's/^#user .*/$(DEMO_USER)/') \
 	    conf/nginx.conf > var/nginx.conf

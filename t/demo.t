@@ -173,6 +173,41 @@ like($res->{content}, qr/"stopped":false/, 'winter-sale resumed');
 like(slurp("$dir/var/campaign-state.json"),
      qr/"winter-sale":\{"stopped":false,/, 'the switch is kept in var/');
 
+# the winter sale's e-mail to Ada carries a one-click unsubscribe link
+$res = $http->post("$base/executions/unitary", {
+    headers => { 'Content-Type' => 'application/json' },
+    content => qq/{"requestId": "sale-ada-1", "campaignId": "winter-sale",/
+             . qq/ "context": {"discount": 30},/
+             . qq/ "recipients": [{"type": "aep",/
+             . qq/ "userId": "ada\@example.com", "namespace": "email",/
+             . qq/ "channelData": {"emailAddress": "ada\@example.com"}}]}/,
+});
+like($res->{content}, qr/"status":"accepted"/, 'winter-sale to Ada: accepted');
+
+my ($link) = slurp("$dir/var/outbox.jsonl")
+    =~ /"requestId":"sale-ada-1".*"List-Unsubscribe":"<([^>"]+)>"/;
+like($link // '', qr{^http://127\.0\.0\.1:$port/unsubscribe\?c=email&a=ada%40example\.com&e=\d+&s=[A-Za-z0-9_-]{43}$},
+     'the outbox line has the signed link, on the demo port');
+
+$res = $http->post($link // "http://127.0.0.1:$port/unsubscribe", {
+    headers => { 'Content-Type' => 'application/x-www-form-urlencoded' },
+    content => 'List-Unsubscribe=One-Click',
+});
+is($res->{status}, 200, 'one click unsubscribes');
+like(slurp("$dir/var/unsubscribes.txt"), qr/^email ada\@example\.com$/m,
+     'the address is kept in var/unsubscribes.txt');
+
+$res = $http->post("$base/executions/unitary", {
+    headers => { 'Content-Type' => 'application/json' },
+    content => qq/{"requestId": "sale-ada-2", "campaignId": "winter-sale",/
+             . qq/ "context": {"discount": 30},/
+             . qq/ "recipients": [{"type": "aep",/
+             . qq/ "userId": "ada\@example.com", "namespace": "email",/
+             . qq/ "channelData": {"emailAddress": "ada\@example.com"}}]}/,
+});
+like($res->{content}, qr/"status":"suppressed"/,
+     'the next winter-sale e-mail to Ada is not sent');
+
 $res = $http->get("http://127.0.0.1:$port/metrics");
 is($res->{status}, 200, '/metrics answers');
 like($res->{content},
