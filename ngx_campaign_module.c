@@ -78,6 +78,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       0,
       NULL },
 
+    { ngx_string("campaign_audiences"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_audiences_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("campaign_state_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_campaign_state_file,
