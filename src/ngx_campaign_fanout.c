@@ -844,6 +844,7 @@ static void
 ngx_campaign_fanout_tick(ngx_event_t *ev)
 {
     ngx_int_t               rc;
+    ngx_uint_t             *counts;
     ngx_campaign_fanout_t  *run;
 
     run = ev->data;
@@ -862,8 +863,9 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
 
     if (run->stopped || run->failed) {
         if (run->batch) {
-            run->record->status.counts[NGX_CAMPAIGN_FANOUT_STOPPED_SKIP] +=
-                                                run->batch->trigger.nrecipients;
+            counts = run->record->status.counts;
+            counts[NGX_CAMPAIGN_FANOUT_STOPPED_SKIP] +=
+                                               run->batch->trigger.nrecipients;
             ngx_campaign_execution_destroy(run->batch);
             run->batch = NULL;
             run->ready = 0;
@@ -993,6 +995,7 @@ ngx_campaign_fanout_recipient(void *data,
     ngx_campaign_fanout_t *run = data;
 
     int                        rc;
+    size_t                     n;
     cJSON                     *v;
     ngx_campaign_alloc_t       a;
     ngx_campaign_trigger_t    *t;
@@ -1011,6 +1014,7 @@ ngx_campaign_fanout_recipient(void *data,
     }
 
     t = &e->trigger;
+    n = t->nrecipients;
 
     ngx_campaign_pool_alloc(&a, e->trigger_pool);
     ngx_memzero(&problems, sizeof(ngx_campaign_problems_t));
@@ -1019,9 +1023,9 @@ ngx_campaign_fanout_recipient(void *data,
                                           &problems);
     if (rc == 0) {
         rc = ngx_campaign_trigger_validate_recipient(&a, v,
-                                                 &run->reader.conf.rules,
-                                                 &t->recipients[t->nrecipients],
-                                                 &problems);
+                                                     &run->reader.conf.rules,
+                                                     &t->recipients[n],
+                                                     &problems);
     }
 
     if (rc != 0) {
