@@ -439,6 +439,7 @@ static void
 ngx_campaign_exit_process(ngx_cycle_t *cycle)
 {
     ngx_campaign_execution_exit(cycle);
+    ngx_campaign_fanout_exit(cycle);
 }
 
 

@@ -861,6 +861,18 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
                       run->record->status.id, run->campaign->id);
     }
 
+    /* a worker that quits starts no other batch (no journal yet) */
+
+    if ((ngx_exiting || ngx_quit || ngx_terminate) && !run->failed) {
+        run->failed = 1;
+
+        ngx_log_error(NGX_LOG_WARN, run->log, 0,
+                      "campaign: worker exits, audience execution %*s "
+                      "starts no other batch: the rest of the audience "
+                      "is not sent", (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                      run->record->status.id);
+    }
+
     if (run->stopped || run->failed) {
         if (run->batch) {
             counts = run->record->status.counts;
@@ -1537,4 +1549,48 @@ ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id)
     ngx_campaign_out_literal(&o, "}}");
 
     return ngx_campaign_send_json(r, NGX_HTTP_OK, NULL, &o);
+}
+
+
+/*
+ * A worker that exits with audience executions unfinished (a reload, a
+ * quit, whatever is running when it goes): they are Failed, and say so,
+ * for the zone outlives the worker.
+ */
+
+void
+ngx_campaign_fanout_exit(ngx_cycle_t *cycle)
+{
+    ngx_queue_t                   *q;
+    ngx_campaign_fanout_t         *run;
+    ngx_campaign_fanout_record_t  *rec;
+
+    if (!ngx_campaign_fanouts_init) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&ngx_campaign_fanouts);
+         q != ngx_queue_sentinel(&ngx_campaign_fanouts);
+         q = ngx_queue_next(q))
+    {
+        rec = ngx_queue_data(q, ngx_campaign_fanout_record_t, queue);
+        run = rec->run;
+
+        if (run == NULL) {
+            continue;
+        }
+
+        rec->status.state = NGX_CAMPAIGN_FANOUT_FAILED;
+        rec->status.ended = ngx_campaign_fanout_now();
+
+        ngx_campaign_fanout_mirror(run);
+
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "campaign: worker exits, audience execution %*s "
+                      "unfinished: %ui recipient(s) read, %ui sent",
+                      (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                      rec->status.id,
+                      rec->status.counts[NGX_CAMPAIGN_FANOUT_TARGETED],
+                      rec->status.counts[NGX_CAMPAIGN_FANOUT_SENT]);
+    }
 }

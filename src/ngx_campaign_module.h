@@ -534,6 +534,7 @@ char *ngx_campaign_audiences_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_campaign_fanout_body(ngx_http_request_t *r);
 ngx_int_t ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id);
+void ngx_campaign_fanout_exit(ngx_cycle_t *cycle);
 
 
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */

@@ -245,7 +245,33 @@ $res = start('slow', 'hundred');
 is $res->{status}, 409, 'a stopped campaign takes no audience execution';
 call('POST', 'campaigns/slow/resume');
 
-# 4. refusals
+# 4. a reload: the old worker starts no other batch, and says Failed
+# (no journal yet: the rest of the audience is not sent)
+
+$res = start('slow', 'hundred');
+is $res->{status}, 202, 'after a resume, another slow audience: 202';
+$id = execution_id($res);
+
+sleep 1.2;
+my @old = worker_pids();
+kill 'HUP', master_pid();
+
+ok wait_for(sub { my %o = map { $_ => 1 } @old;
+                  my @new = worker_pids();
+                  @new == 2 && !grep { $o{$_} } @new }, 150),
+   'reloaded: two new workers';
+
+$res = wait_status($id, 'Failed', 50);
+like $res->{content}, qr/"status":"Failed"/,
+     'the new workers tell the execution failed';
+($sent) = $res->{content} =~ /"sent":(\d+)/;
+ok $sent > 0 && $sent < 100, "some were sent, not all ($sent)";
+is scalar(outbox($id)), $sent, '... as many as the outbox has';
+like read_file('logs/error.log'),
+     qr/\[warn\] .*worker exits, audience execution $id (?:starts no other batch|unfinished)/,
+     'the old worker says so';
+
+# 5. refusals
 
 $res = start('vip', 'nobody');
 is $res->{status}, 404, 'an unknown audience: 404';
