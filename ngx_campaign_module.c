@@ -78,6 +78,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       0,
       NULL },
 
+    { ngx_string("campaign_audiences"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_audiences_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("campaign_state_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_campaign_state_file,
@@ -432,6 +439,7 @@ static void
 ngx_campaign_exit_process(ngx_cycle_t *cycle)
 {
     ngx_campaign_execution_exit(cycle);
+    ngx_campaign_fanout_exit(cycle);
 }
 
 

@@ -67,6 +67,8 @@ typedef struct {
 #define NGX_CAMPAIGN_ENDPOINT_STOP      6
 #define NGX_CAMPAIGN_ENDPOINT_RESUME    7
 #define NGX_CAMPAIGN_ENDPOINT_REPORT    8
+#define NGX_CAMPAIGN_ENDPOINT_AUDIENCE  9
+#define NGX_CAMPAIGN_ENDPOINT_AUDIENCE_STATUS  10
 
 
 /* what an API key must grant, by endpoint (campaign_api_keys) */
@@ -80,7 +82,9 @@ static ngx_uint_t  ngx_campaign_api_scopes[] = {
     NGX_CAMPAIGN_SCOPE_READ,
     NGX_CAMPAIGN_SCOPE_STOP,
     NGX_CAMPAIGN_SCOPE_STOP,
-    NGX_CAMPAIGN_SCOPE_READ                /* report */
+    NGX_CAMPAIGN_SCOPE_READ,               /* report */
+    NGX_CAMPAIGN_SCOPE_TRIGGER,            /* audience: and its campaign's */
+    NGX_CAMPAIGN_SCOPE_READ                /* audience execution's status */
 };
 
 
@@ -89,6 +93,8 @@ static ngx_str_t  ngx_campaign_campaigns_path = ngx_string("campaigns/");
 static ngx_str_t  ngx_campaign_preview_path = ngx_string("/preview");
 static ngx_str_t  ngx_campaign_unitary_path =
     ngx_string("executions/unitary");
+static ngx_str_t  ngx_campaign_audience_path =
+    ngx_string("executions/audience");
 
 
 ngx_int_t
@@ -102,7 +108,9 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
 
     if (ngx_campaign_keys_check(r, ngx_campaign_api_scopes[endpoint],
                                 endpoint == NGX_CAMPAIGN_ENDPOINT_PREVIEW
-                                || endpoint >= NGX_CAMPAIGN_ENDPOINT_CAMPAIGN
+                                || (endpoint >= NGX_CAMPAIGN_ENDPOINT_CAMPAIGN
+                                    && endpoint
+                                       <= NGX_CAMPAIGN_ENDPOINT_REPORT)
                                 ? &id : NULL, &rc)
         != NGX_OK)
     {
@@ -134,6 +142,16 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
 
     case NGX_CAMPAIGN_ENDPOINT_REPORT:
         return ngx_campaign_metrics_report(r, &id);
+
+    case NGX_CAMPAIGN_ENDPOINT_AUDIENCE:
+        if (r->method != NGX_HTTP_POST) {
+            return ngx_campaign_not_allowed(r, "POST");
+        }
+
+        return ngx_campaign_read_json(r, ngx_campaign_fanout_body);
+
+    case NGX_CAMPAIGN_ENDPOINT_AUDIENCE_STATUS:
+        return ngx_campaign_fanout_status(r, &id);
 
     default:
         return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "no such endpoint",
@@ -187,6 +205,28 @@ ngx_campaign_api_endpoint(ngx_http_request_t *r, ngx_str_t *id)
                        path.len) == 0)
     {
         return NGX_CAMPAIGN_ENDPOINT_UNITARY;
+    }
+
+    /* executions/audience, executions/audience/{executionId} */
+
+    if (path.len >= ngx_campaign_audience_path.len
+        && ngx_strncmp(path.data, ngx_campaign_audience_path.data,
+                       ngx_campaign_audience_path.len) == 0)
+    {
+        if (path.len == ngx_campaign_audience_path.len) {
+            return NGX_CAMPAIGN_ENDPOINT_AUDIENCE;
+        }
+
+        if (path.len > ngx_campaign_audience_path.len + 1
+            && path.data[ngx_campaign_audience_path.len] == '/')
+        {
+            id->data = path.data + ngx_campaign_audience_path.len + 1;
+            id->len = path.len - ngx_campaign_audience_path.len - 1;
+
+            return NGX_CAMPAIGN_ENDPOINT_AUDIENCE_STATUS;
+        }
+
+        return NGX_CAMPAIGN_ENDPOINT_NONE;
     }
 
     /* campaigns/{id}/preview */

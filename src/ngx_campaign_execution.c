@@ -48,7 +48,6 @@ typedef struct {
 } ngx_campaign_execution_log_ctx_t;
 
 
-static void ngx_campaign_execution_id(ngx_campaign_execution_t *e);
 static ngx_int_t ngx_campaign_execution_copy(ngx_campaign_execution_t *e,
     ngx_str_t *to, const char *from);
 static void ngx_campaign_execution_cleanup(void *data);
@@ -145,7 +144,7 @@ ngx_campaign_execution_create(ngx_log_t *log)
         goto failed;
     }
 
-    ngx_campaign_execution_id(e);
+    ngx_campaign_execution_id(e->id);
 
     p = ngx_pnalloc(pool, sizeof("1970-01-01T00:00:00.000Z") - 1);
     if (p == NULL) {
@@ -186,11 +185,11 @@ failed:
  * A version 4 UUID.  The random bytes are drawn 64 ids at a time: one
  * RAND_bytes() call costs as much as the rest of a trigger's checks.
  * Workers fill their own buffer, never the master, so no two processes
- * share one.
+ * share one.  Audience executions take theirs here too.
  */
 
-static void
-ngx_campaign_execution_id(ngx_campaign_execution_t *e)
+void
+ngx_campaign_execution_id(u_char *out)
 {
     u_char      *p, *id;
     uint32_t     rnd[4];
@@ -221,7 +220,7 @@ ngx_campaign_execution_id(ngx_campaign_execution_t *e)
     p[6] = (p[6] & 0x0f) | 0x40;
     p[8] = (p[8] & 0x3f) | 0x80;
 
-    id = e->id;
+    id = out;
 
     for (i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10) {

@@ -52,6 +52,7 @@ typedef struct {
     struct ngx_campaign_state_s *state;       /* campaign_state_file */
     struct ngx_campaign_caps_s  *caps;        /* campaign_frequency_rules */
     struct ngx_campaign_consent_s  *consent;  /* suppression, unsubscribe */
+    ngx_str_t                    audiences;   /* campaign_audiences DIR */
 } ngx_campaign_main_conf_t;
 
 
@@ -519,6 +520,21 @@ ngx_int_t ngx_campaign_consent_init(ngx_conf_t *cf);
 ngx_int_t ngx_campaign_consent_seed(ngx_cycle_t *cycle);
 ngx_campaign_outcome_e ngx_campaign_consent_check(ngx_campaign_message_t *m);
 void ngx_campaign_consent_done(ngx_campaign_message_t *m);
+
+
+/* audience executions: a JSON Lines audience fanned out (fanout.c) */
+
+void ngx_campaign_execution_id(u_char *id);
+ngx_uint_t ngx_campaign_state_stopped(ngx_campaign_main_conf_t *cmcf,
+    ngx_campaign_t *c);
+void *ngx_campaign_store_counters_find(ngx_campaign_store_t *store,
+    ngx_str_t *key, size_t size);
+
+char *ngx_campaign_audiences_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_campaign_fanout_body(ngx_http_request_t *r);
+ngx_int_t ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id);
+void ngx_campaign_fanout_exit(ngx_cycle_t *cycle);
 
 
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */

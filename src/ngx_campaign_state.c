@@ -976,3 +976,19 @@ ngx_campaign_out_time(ngx_campaign_out_t *o, time_t t)
 
     ngx_campaign_out_raw(o, buf, p - buf);
 }
+
+
+/*
+ * Audience executions (ngx_campaign_fanout.c) ask between batches,
+ * without a request: 1 when the campaign's stop switch is on.
+ */
+
+ngx_uint_t
+ngx_campaign_state_stopped(ngx_campaign_main_conf_t *cmcf, ngx_campaign_t *c)
+{
+    ngx_campaign_store_flag_t  flag;
+
+    ngx_campaign_state_flag(cmcf, c, &flag);
+
+    return flag.value ? 1 : 0;
+}

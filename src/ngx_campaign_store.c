@@ -1171,3 +1171,33 @@ done:
 
     return rc;
 }
+
+
+/*
+ * Counters made by ngx_campaign_store_counters(), found and never made:
+ * for readers of a key that a client names (an audience execution's
+ * status), who must not fill the zone by asking.  NULL when unknown.
+ */
+
+void *
+ngx_campaign_store_counters_find(ngx_campaign_store_t *store, ngx_str_t *key,
+    size_t size)
+{
+    void                         *p;
+    ngx_campaign_store_record_t  *rec;
+
+    p = NULL;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    rec = ngx_campaign_store_find(store, key);
+
+    if (rec && rec->state == NGX_CAMPAIGN_STORE_COUNTERS && rec->len == size)
+    {
+        p = rec->answer;
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return p;
+}

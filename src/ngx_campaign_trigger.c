@@ -2540,3 +2540,45 @@ ngx_campaign_trigger_validate_recipient(ngx_campaign_alloc_t *a,
 
     return ngx_campaign_trigger_finish(&ctx);
 }
+
+
+/*
+ * The context an audience execution shares with all its recipients,
+ * checked once against the campaign's schema: the types of the fields it
+ * has; a required field may still come from each recipient's own.
+ */
+
+int
+ngx_campaign_trigger_validate_context(ngx_campaign_alloc_t *a,
+    cJSON *context, const ngx_campaign_t *campaign,
+    ngx_campaign_problems_t *problems)
+{
+    cJSON                       *value;
+    size_t                       i;
+    const ngx_campaign_field_t  *f;
+    ngx_campaign_trigger_ctx_t   ctx;
+
+    ngx_campaign_trigger_start(&ctx, a, problems);
+
+    if (ngx_campaign_trigger_email_re == NULL
+        && ngx_campaign_trigger_compile_patterns() != 0)
+    {
+        return -2;
+    }
+
+    for (i = 0; context != NULL && i < campaign->nfields; i++) {
+        f = &campaign->fields[i];
+
+        if (f->name == NULL) {
+            continue;
+        }
+
+        value = cJSON_GetObjectItemCaseSensitive(context, f->name);
+
+        if (value != NULL) {
+            ngx_campaign_trigger_check_field(&ctx, f, value, "/context");
+        }
+    }
+
+    return ngx_campaign_trigger_finish(&ctx);
+}

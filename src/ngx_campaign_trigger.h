@@ -249,4 +249,16 @@ int ngx_campaign_trigger_validate_recipient(ngx_campaign_alloc_t *a,
     ngx_campaign_recipient_t *r, ngx_campaign_problems_t *problems);
 
 
+/*
+ * An audience execution's shared context against the campaign's schema:
+ * the types of the fields present (a required one may come from each
+ * recipient), pointers "/context/...".  0, -1 with problems (400), -2 on
+ * memory exhaustion.
+ */
+
+int ngx_campaign_trigger_validate_context(ngx_campaign_alloc_t *a,
+    cJSON *context, const ngx_campaign_t *campaign,
+    ngx_campaign_problems_t *problems);
+
+
 #endif /* _NGX_CAMPAIGN_TRIGGER_H_INCLUDED_ */
