@@ -937,8 +937,10 @@ ngx_campaign_unitary_claim(ngx_http_request_t *r, ngx_campaign_execution_t *e,
 
     lease = e->conf->execution_timeout / 1000 + 10;
 
-    rc = ngx_campaign_store_claim(cmcf->store, &key, fp, lease, r->pool, &a,
-                                  &e->store_record, r->connection->log);
+    rc = ngx_campaign_store_claim(cmcf->store, &key, fp, lease,
+                                  NGX_CAMPAIGN_ANSWER_ROOM(e->nmessages),
+                                  r->pool, &a, &e->store_record,
+                                  r->connection->log);
 
     switch (rc) {
 

@@ -319,8 +319,15 @@ const char *ngx_campaign_outcome_reason(ngx_campaign_message_t *m);
 ngx_int_t ngx_campaign_read_body(ngx_http_request_t *r, ngx_str_t *body);
 
 char *ngx_campaign_store_zone(ngx_conf_t *cf, ngx_campaign_store_t **storep);
+/*
+ * What a unitary answer of n recipients takes, about: a claim makes room
+ * for it, so that the answer usually needs no block of its own.
+ */
+#define NGX_CAMPAIGN_ANSWER_ROOM(n)  (96 + 160 * (n))
+
 ngx_int_t ngx_campaign_store_claim(ngx_campaign_store_t *store,
-    ngx_str_t *key, u_char *fingerprint, time_t lease, ngx_pool_t *pool,
+    ngx_str_t *key, u_char *fingerprint, time_t lease, size_t room,
+    ngx_pool_t *pool,
     ngx_campaign_store_answer_t *answer, void **handle, ngx_log_t *log);
 void ngx_campaign_store_answer(ngx_campaign_store_t *store, void *handle,
     ngx_str_t *key, time_t window, ngx_campaign_store_answer_t *answer,

@@ -43,14 +43,17 @@ struct ngx_campaign_store_record_s {
     ngx_str_node_t               sn;          /* key */
     ngx_queue_t                  queue;
     time_t                       expires;
-    ngx_pid_t                    pid;         /* the claim's worker */
-    ngx_uint_t                   state;
-    u_char                       fingerprint[NGX_CAMPAIGN_STORE_FP_LEN];
-    ngx_uint_t                   status;
-    ngx_uint_t                   problem;     /* the answer's type */
-    size_t                       len;         /* of the answer */
     u_char                      *answer;      /* in the zone, or NULL */
     ngx_campaign_store_record_t *next;        /* in its bucket, a claim's */
+
+    /* small fields packed: a record's header is in every trigger's block */
+    uint32_t                     len;         /* of the answer */
+    uint32_t                     room;        /* for an answer after the key */
+    ngx_pid_t                    pid;         /* the claim's worker */
+    uint16_t                     status;
+    uint8_t                      problem;     /* the answer's type */
+    uint8_t                      state;
+    u_char                       fingerprint[NGX_CAMPAIGN_STORE_FP_LEN];
     u_char                       data[1];     /* the key; a bucket after */
 };
 
@@ -220,9 +223,10 @@ ngx_campaign_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 ngx_int_t
 ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
-    u_char *fingerprint, time_t lease, ngx_pool_t *pool,
+    u_char *fingerprint, time_t lease, size_t room, ngx_pool_t *pool,
     ngx_campaign_store_answer_t *answer, void **handle, ngx_log_t *log)
 {
+    size_t                        size, n;
     uint32_t                      hash;
     ngx_int_t                     rc;
     ngx_campaign_store_record_t  *rec, **bucket;
@@ -286,9 +290,20 @@ ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
         ngx_campaign_store_free(store, rec);
     }
 
-    rec = ngx_campaign_store_alloc(store,
-                                   offsetof(ngx_campaign_store_record_t, data)
-                                   + key->len, log);
+    /*
+     * The answer is kept after the key when it fits in the size the slab
+     * gives anyway for room bytes more: one block, one free when it goes.
+     */
+
+    size = offsetof(ngx_campaign_store_record_t, data) + key->len + room;
+
+    for (n = 8; n < size && n <= ngx_pagesize / 2; n <<= 1) { /* void */ }
+
+    if (n >= size) {
+        size = n;
+    }
+
+    rec = ngx_campaign_store_alloc(store, size, log);
     if (rec == NULL) {
         rc = NGX_ERROR;
         goto done;
@@ -296,6 +311,7 @@ ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
 
     ngx_memcpy(rec->data, key->data, key->len);
 
+    rec->room = size - offsetof(ngx_campaign_store_record_t, data) - key->len;
     rec->sn.str.data = rec->data;
     rec->sn.str.len = key->len;
     rec->sn.node.key = hash;
@@ -353,7 +369,12 @@ ngx_campaign_store_answer(ngx_campaign_store_t *store, void *handle,
         goto done;
     }
 
-    rec->answer = ngx_campaign_store_alloc(store, answer->body.len, log);
+    if (answer->body.len <= rec->room) {
+        rec->answer = rec->data + rec->sn.str.len;
+
+    } else {
+        rec->answer = ngx_campaign_store_alloc(store, answer->body.len, log);
+    }
 
     if (rec->answer == NULL) {
         /* no room: the claim goes, a repeat runs again */
@@ -642,7 +663,10 @@ ngx_campaign_store_free(ngx_campaign_store_t *store,
 {
     ngx_campaign_store_record_t  **prev;
 
-    if (rec->answer) {
+    if (rec->answer
+        && (rec->state != NGX_CAMPAIGN_STORE_DONE
+            || rec->answer != rec->data + rec->sn.str.len))
+    {
         ngx_slab_free_locked(store->shpool, rec->answer);
     }
 
