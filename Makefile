@@ -79,7 +79,7 @@ define install_packages
 	fi
 endef
 
-.PHONY: all cli deps test-deps run test unit integration bench fuzz asan clean
+.PHONY: audience all cli deps test-deps run test unit integration bench fuzz asan clean
 
 all: $(MODULE) $(CLI)
 
@@ -129,6 +129,15 @@ run: $(MODULE)
 	@# would take it for inherited listening sockets
 	unset NGINX; exec $(NGINX) -p $(CURDIR)/ -c var/nginx.conf \
 	    -e var/error.log -g 'daemon off;'
+
+# a bigger audience for the demo: make audience N=100000 writes
+# conf/audiences/vips-100000.jsonl, the audience "vips-100000"
+N ?= 10000
+
+audience:
+	tools/make-audience $(N) > conf/audiences/vips-$(N).jsonl.tmp
+	mv -f conf/audiences/vips-$(N).jsonl.tmp conf/audiences/vips-$(N).jsonl
+	@echo "audience \"vips-$(N)\": conf/audiences/vips-$(N).jsonl"
 
 test: test-deps $(MODULE) unit integration
 

@@ -208,6 +208,31 @@ $res = $http->post("$base/executions/unitary", {
 like($res->{content}, qr/"status":"suppressed"/,
      'the next winter-sale e-mail to Ada is not sent');
 
+# the winter sale to the demo's audience of 1,000 profiles
+$res = $http->post("$base/executions/audience", {
+    headers => { 'Content-Type' => 'application/json' },
+    content => '{"requestId": "vips-1", "campaignId": "winter-sale",'
+             . ' "audience": {"id": "winter-sale-vips"},'
+             . ' "context": {"discount": 30}}',
+});
+is($res->{status}, 202, 'the audience execution is accepted')
+    or diag($res->{content});
+my ($exec) = $res->{content} =~ /"executionId":"([0-9a-f-]{36})"/;
+
+my $status = '';
+for (1 .. 100) {
+    $res = $http->get("$base/executions/audience/" . ($exec // 'none'));
+    ($status) = $res->{content} =~ /"status":"(\w+)"/;
+    last if ($status // '') ne 'InProgress';
+    select(undef, undef, undef, 0.1);
+}
+is($status, 'Succeeded', 'the audience execution succeeds');
+like($res->{content},
+     qr/"targetedProfileCount":997,.*"counters":\{"sent":880,"failed":0,"skipped":\{"no_consent":97,"suppressed":20,/,
+     '880 sent; 97 declined, 20 suppressed, 3 broken lines');
+is(scalar(() = slurp("$dir/var/outbox.jsonl") =~ /"requestId":"vips-1"/g), 880,
+   '880 winter-sale e-mails in the outbox');
+
 $res = $http->get("http://127.0.0.1:$port/metrics");
 is($res->{status}, 200, '/metrics answers');
 like($res->{content},
