@@ -660,7 +660,6 @@ ngx_campaign_unitary_check(ngx_http_request_t *r, ngx_campaign_execution_t *e,
     ngx_campaign_trigger_t     *t;
     ngx_campaign_loc_conf_t    *cplcf;
     ngx_campaign_problems_t     problems;
-    ngx_campaign_main_conf_t   *cmcf;
 
     t = &e->trigger;
 
@@ -689,24 +688,11 @@ ngx_campaign_unitary_check(ngx_http_request_t *r, ngx_campaign_execution_t *e,
         return NGX_DECLINED;
     }
 
-    /* before its existence is told: the key's campaigns (campaign_api_keys) */
-
     id.data = (u_char *) t->campaign_id;
     id.len = ngx_strlen(t->campaign_id);
 
-    if (ngx_campaign_keys_check(r, NGX_CAMPAIGN_SCOPE_TRIGGER, &id, answer)
-        != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
-
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
-
-    c = ngx_campaign_find(cmcf, id.data, id.len);
+    c = ngx_campaign_trigger_campaign(r, &id, answer);
     if (c == NULL) {
-        *answer = ngx_campaign_send_error(r, NGX_HTTP_NOT_FOUND,
-                                       "unknown campaign", "/campaignId",
-                                       "no campaign has this id");
         return NGX_DECLINED;
     }
 

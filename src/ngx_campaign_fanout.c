@@ -183,6 +183,15 @@ static const char  *ngx_campaign_fanout_states[] = {
 };
 
 
+/* the names of the skipped counts in the status, by count */
+
+static const char  *ngx_campaign_fanout_skips[] = {
+    NULL, NULL, NULL,
+    "no_consent", "suppressed", "capped", "invalid", "no_profile",
+    "duplicate", "stopped"
+};
+
+
 /* campaign_audiences DIR: DIR/<id>.jsonl */
 
 char *
@@ -396,27 +405,16 @@ ngx_campaign_fanout_check(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
         return NGX_DECLINED;
     }
 
-    /* the key's campaigns, before the campaign's existence is told */
-
     id.data = (u_char *) cid->valuestring;
     id.len = ngx_strlen(cid->valuestring);
 
-    if (ngx_campaign_keys_check(r, NGX_CAMPAIGN_SCOPE_TRIGGER, &id, answer)
-        != NGX_OK)
-    {
+    c = ngx_campaign_trigger_campaign(r, &id, answer);
+    if (c == NULL) {
         return NGX_DECLINED;
     }
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
     cplcf = ngx_http_get_module_loc_conf(r, ngx_http_campaign_module);
-
-    c = ngx_campaign_find(cmcf, id.data, id.len);
-    if (c == NULL) {
-        *answer = ngx_campaign_send_error(r, NGX_HTTP_NOT_FOUND,
-                                          "unknown campaign", "/campaignId",
-                                          "no campaign has this id");
-        return NGX_DECLINED;
-    }
 
     if (c->status != NGX_CAMPAIGN_LIVE
         || (c->start && ngx_time() < c->start)
@@ -1530,20 +1528,22 @@ ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id)
     ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_SENT]);
     ngx_campaign_out_literal(&o, ",\"failed\":");
     ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_FAILED_SEND]);
-    ngx_campaign_out_literal(&o, ",\"skipped\":{\"no_consent\":");
-    ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_NO_CONSENT]);
-    ngx_campaign_out_literal(&o, ",\"suppressed\":");
-    ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_SUPPRESSED]);
-    ngx_campaign_out_literal(&o, ",\"capped\":");
-    ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_CAPPED]);
-    ngx_campaign_out_literal(&o, ",\"invalid\":");
-    ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_INVALID]);
-    ngx_campaign_out_literal(&o, ",\"no_profile\":");
-    ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_NO_PROFILE]);
-    ngx_campaign_out_literal(&o, ",\"duplicate\":");
-    ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_DUPLICATE]);
-    ngx_campaign_out_literal(&o, ",\"stopped\":");
-    ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_STOPPED_SKIP]);
+    ngx_campaign_out_literal(&o, ",\"skipped\":{");
+
+    for (i = NGX_CAMPAIGN_FANOUT_NO_CONSENT;
+         i <= NGX_CAMPAIGN_FANOUT_STOPPED_SKIP;
+         i++)
+    {
+        if (i != NGX_CAMPAIGN_FANOUT_NO_CONSENT) {
+            ngx_campaign_out_literal(&o, ",");
+        }
+
+        ngx_campaign_out_string(&o, (u_char *) ngx_campaign_fanout_skips[i],
+                                ngx_strlen(ngx_campaign_fanout_skips[i]));
+        ngx_campaign_out_literal(&o, ":");
+        ngx_campaign_out_uint(&o, n[i]);
+    }
+
     ngx_campaign_out_literal(&o, "},\"malformedLines\":");
     ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_MALFORMED]);
     ngx_campaign_out_literal(&o, "}}");

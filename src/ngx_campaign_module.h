@@ -371,6 +371,8 @@ ngx_int_t ngx_campaign_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *detail, const char *pointer, const char *message);
 ngx_campaign_t *ngx_campaign_by_id(ngx_http_request_t *r, ngx_str_t *id,
     ngx_int_t *rc);
+ngx_campaign_t *ngx_campaign_trigger_campaign(ngx_http_request_t *r,
+    ngx_str_t *id, ngx_int_t *answer);
 ngx_int_t ngx_campaign_not_allowed(ngx_http_request_t *r, const char *allow);
 ngx_int_t ngx_campaign_json_content_type(ngx_http_request_t *r);
 ngx_uint_t ngx_campaign_header(ngx_http_request_t *r, ngx_str_t *name,

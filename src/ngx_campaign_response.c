@@ -679,6 +679,39 @@ ngx_campaign_by_id(ngx_http_request_t *r, ngx_str_t *id, ngx_int_t *rc)
 }
 
 
+/*
+ * The campaign a trigger's body names (its campaignId, at /campaignId),
+ * or NULL when the API key may not trigger it (checked first, so that
+ * the campaign's existence is not told) or none has this id: then the
+ * request is answered and *answer is what to return.
+ */
+
+ngx_campaign_t *
+ngx_campaign_trigger_campaign(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_int_t *answer)
+{
+    ngx_campaign_t            *c;
+    ngx_campaign_main_conf_t  *cmcf;
+
+    if (ngx_campaign_keys_check(r, NGX_CAMPAIGN_SCOPE_TRIGGER, id, answer)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
+
+    c = ngx_campaign_find(cmcf, id->data, id->len);
+    if (c == NULL) {
+        *answer = ngx_campaign_send_error(r, NGX_HTTP_NOT_FOUND,
+                                          "unknown campaign", "/campaignId",
+                                          "no campaign has this id");
+    }
+
+    return c;
+}
+
+
 ngx_int_t
 ngx_campaign_not_allowed(ngx_http_request_t *r, const char *allow)
 {
