@@ -44,7 +44,6 @@ static ngx_int_t ngx_campaign_unitary_throttle(ngx_http_request_t *r,
     ngx_campaign_execution_t *e, ngx_int_t *answer);
 static ngx_int_t ngx_campaign_unitary_key(ngx_http_request_t *r,
     ngx_campaign_execution_t *e, ngx_str_t *key);
-static void ngx_campaign_unitary_fingerprint(ngx_str_t *body, u_char *fp);
 static uint64_t ngx_campaign_unitary_mix(uint64_t x);
 static ngx_int_t ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
     ngx_campaign_store_answer_t *answer, const char **detail);
@@ -1054,12 +1053,32 @@ static ngx_int_t
 ngx_campaign_unitary_key(ngx_http_request_t *r, ngx_campaign_execution_t *e,
     ngx_str_t *key)
 {
+    return ngx_campaign_idempotency_key(r, e->pool, 0, e->campaign->id,
+                                        &e->request_id, key);
+}
+
+
+/*
+ * The idempotency key of a trigger: its Idempotency-Key header (checked
+ * against its alphabet: NGX_DECLINED when it is not one), else its
+ * campaignId and requestId; NGX_DONE when it has neither (an audience
+ * call without a requestId).  Audience calls have keys of their own, so
+ * that a header's key names one endpoint's request only.
+ */
+
+ngx_int_t
+ngx_campaign_idempotency_key(ngx_http_request_t *r, ngx_pool_t *pool,
+    ngx_uint_t audience, const char *campaign, ngx_str_t *request_id,
+    ngx_str_t *key)
+{
     u_char      *p, *v, *last;
-    size_t       len;
+    size_t       len, plen;
     ngx_str_t    value;
     ngx_uint_t   n;
 
     static ngx_str_t  name = ngx_string("Idempotency-Key");
+
+    plen = audience ? 3 : 2;
 
     n = ngx_campaign_header(r, &name, &value);
 
@@ -1094,29 +1113,34 @@ ngx_campaign_unitary_key(ngx_http_request_t *r, ngx_campaign_execution_t *e,
             }
         }
 
-        key->len = sizeof("h:") - 1 + len;
-        key->data = ngx_pnalloc(e->pool, key->len);
+        key->len = plen + len;
+        key->data = ngx_pnalloc(pool, key->len);
         if (key->data == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memcpy(ngx_cpymem(key->data, "h:", 2), v, len);
+        ngx_memcpy(ngx_cpymem(key->data, audience ? "ah:" : "h:", plen),
+                   v, len);
 
         return NGX_OK;
     }
 
-    len = ngx_strlen(e->campaign->id);
+    if (request_id == NULL || request_id->len == 0) {
+        return NGX_DONE;
+    }
 
-    key->len = sizeof("r:") - 1 + len + 1 + e->request_id.len;
-    key->data = ngx_pnalloc(e->pool, key->len);
+    len = ngx_strlen(campaign);
+
+    key->len = plen + len + 1 + request_id->len;
+    key->data = ngx_pnalloc(pool, key->len);
     if (key->data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(key->data, "r:", 2);
-    p = ngx_cpymem(p, e->campaign->id, len);
+    p = ngx_cpymem(key->data, audience ? "ar:" : "r:", plen);
+    p = ngx_cpymem(p, campaign, len);
     *p++ = LF;
-    ngx_memcpy(p, e->request_id.data, e->request_id.len);
+    ngx_memcpy(p, request_id->data, request_id->len);
 
     return NGX_OK;
 }
@@ -1135,7 +1159,7 @@ ngx_campaign_unitary_key(ngx_http_request_t *r, ngx_campaign_execution_t *e,
  * for a trigger of 720 bytes, is not seen in a profile.
  */
 
-static void
+void
 ngx_campaign_unitary_fingerprint(ngx_str_t *body, u_char *fp)
 {
     u_char    *p, *last;

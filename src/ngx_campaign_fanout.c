@@ -111,6 +111,10 @@ struct ngx_campaign_fanout_s {
     char                        *request_id;  /* NUL-terminated */
     cJSON                       *context;     /* in pool */
 
+    /* the call's idempotency claim, answered when the call is */
+    ngx_str_t                    claim_key;
+    void                        *claim;
+
     ngx_fd_t                     fd;
     ngx_str_t                    path;
     off_t                        offset;
@@ -146,6 +150,8 @@ static ngx_int_t ngx_campaign_fanout_member(cJSON *obj, const char *name,
 static ngx_int_t ngx_campaign_fanout_audience_id(cJSON *id);
 static ngx_int_t ngx_campaign_fanout_open(ngx_http_request_t *r,
     ngx_campaign_fanout_t *run, cJSON *id, ngx_int_t *answer);
+static ngx_int_t ngx_campaign_fanout_claim(ngx_http_request_t *r,
+    ngx_campaign_fanout_t *run, ngx_str_t *body, ngx_int_t *answer);
 static ngx_int_t ngx_campaign_fanout_setup(ngx_campaign_fanout_t *run,
     cJSON *audience_id);
 static ngx_int_t ngx_campaign_fanout_accepted(ngx_http_request_t *r,
@@ -478,12 +484,105 @@ ngx_campaign_fanout_check(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
         return NGX_DECLINED;
     }
 
+    if (ngx_campaign_fanout_claim(r, run, body, answer) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
     if (ngx_campaign_fanout_setup(run, aid) != NGX_OK) {
+        if (run->claim) {
+            ngx_campaign_store_release(cmcf->store, &run->claim_key);
+        }
+
         *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
         return NGX_DECLINED;
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * An audience call is idempotent as a unitary one is, by its requestId
+ * or its Idempotency-Key: a repeat with the same body is answered as the
+ * first was (the same executionId), and starts nothing; another body is
+ * 422.  A call without either runs each time.
+ */
+
+static ngx_int_t
+ngx_campaign_fanout_claim(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
+    ngx_str_t *body, ngx_int_t *answer)
+{
+    u_char                        fp[NGX_CAMPAIGN_STORE_FP_LEN];
+    ngx_int_t                     rc;
+    ngx_str_t                     rid;
+    const char                   *pointer;
+    ngx_campaign_store_answer_t   a;
+
+    if (run->cmcf->store == NULL || !run->conf->idempotency) {
+        return NGX_OK;
+    }
+
+    rid.data = (u_char *) run->request_id;
+    rid.len = rid.data ? ngx_strlen(rid.data) : 0;
+
+    rc = ngx_campaign_idempotency_key(r, run->pool, 1, run->campaign->id,
+                                      &rid, &run->claim_key);
+
+    if (rc == NGX_DONE) {
+        return NGX_OK;
+    }
+
+    if (rc == NGX_DECLINED) {
+        *answer = ngx_campaign_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "the Idempotency-Key header is "
+                                          "invalid", "",
+                                          "Idempotency-Key must be 1 to 255 "
+                                          "characters of A-Z a-z 0-9 "
+                                          "- _ . : ~ + / =, once");
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    pointer = (run->claim_key.data[1] == 'h') ? "" : "/requestId";
+
+    ngx_campaign_unitary_fingerprint(body, fp);
+
+    rc = ngx_campaign_store_claim(run->cmcf->store, &run->claim_key, fp,
+                                  run->conf->execution_timeout / 1000 + 10,
+                                  NGX_CAMPAIGN_ANSWER_ROOM(1), r->pool, &a,
+                                  &run->claim, r->connection->log);
+
+    switch (rc) {
+
+    case NGX_OK:
+        return NGX_OK;
+
+    case NGX_DONE:
+        *answer = ngx_campaign_send_answer(r, &a, 1);
+        break;
+
+    case NGX_BUSY:
+        *answer = ngx_campaign_send_in_progress(r, a.retry_after, pointer);
+        break;
+
+    case NGX_DECLINED:
+        *answer = ngx_campaign_send_error(r, 422, "the key was used before "
+                                          "with another body", pointer,
+                                          "an earlier request with this key "
+                                          "had a different body");
+        break;
+
+    default:
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    run->claim = NULL;
+
+    return NGX_DECLINED;
 }
 
 
@@ -808,6 +907,7 @@ ngx_campaign_fanout_accepted(ngx_http_request_t *r,
     ngx_campaign_fanout_t *run)
 {
     ngx_campaign_out_t             o;
+    ngx_campaign_store_answer_t    a;
     ngx_campaign_fanout_status_t  *st;
 
     st = &run->record->status;
@@ -828,6 +928,20 @@ ngx_campaign_fanout_accepted(ngx_http_request_t *r,
     ngx_campaign_out_literal(&o, ",\"createdAt\":");
     ngx_campaign_fanout_out_time(&o, st->created);
     ngx_campaign_out_literal(&o, "}");
+
+    /* a repeat of the call gets this answer, and starts nothing */
+
+    if (run->claim && !o.failed) {
+        a.status = NGX_HTTP_ACCEPTED;
+        a.problem = 0;
+        a.body.data = o.start;
+        a.body.len = o.pos - o.start;
+
+        ngx_campaign_store_answer(run->cmcf->store, run->claim,
+                                  &run->claim_key,
+                                  run->conf->idempotency_window, &a,
+                                  r->connection->log);
+    }
 
     return ngx_campaign_send_json(r, NGX_HTTP_ACCEPTED, NULL, &o);
 }

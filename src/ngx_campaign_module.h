@@ -373,6 +373,10 @@ ngx_campaign_t *ngx_campaign_by_id(ngx_http_request_t *r, ngx_str_t *id,
     ngx_int_t *rc);
 ngx_campaign_t *ngx_campaign_trigger_campaign(ngx_http_request_t *r,
     ngx_str_t *id, ngx_int_t *answer);
+ngx_int_t ngx_campaign_idempotency_key(ngx_http_request_t *r,
+    ngx_pool_t *pool, ngx_uint_t audience, const char *campaign,
+    ngx_str_t *request_id, ngx_str_t *key);
+void ngx_campaign_unitary_fingerprint(ngx_str_t *body, u_char *fp);
 ngx_int_t ngx_campaign_not_allowed(ngx_http_request_t *r, const char *allow);
 ngx_int_t ngx_campaign_json_content_type(ngx_http_request_t *r);
 ngx_uint_t ngx_campaign_header(ngx_http_request_t *r, ngx_str_t *name,

@@ -154,6 +154,7 @@ like $res->{content},
      '... with its executionId, requestId, campaignId and createdAt';
 
 my $id = execution_id($res);
+my $first = $id;
 
 $res = wait_status($id, 'Succeeded');
 is $res->{status}, 200, 'its status: 200';
@@ -305,6 +306,32 @@ is $res->{status}, 404, 'not an execution id: 404';
 
 $res = call('GET', 'executions/audience');
 is $res->{status}, 405, 'GET executions/audience: 405';
+
+# 6. a repeated call is answered as the first was, and starts nothing
+
+my $lines = () = read_file('logs/outbox.jsonl') =~ /\n/g;
+
+$res = start('vip', 'vips', ',"requestId":"req-1"');
+is $res->{status}, 202, 'the first call again: 202';
+is $res->{headers}{'idempotent-replayed'}, 'true', '... a replay';
+is execution_id($res), $first, '... of the first execution';
+
+$res = call('POST', 'executions/audience',
+            '{"requestId":"req-1","campaignId":"vip","audience":{"id":"vips"}}');
+is $res->{status}, 422, 'the same requestId with another body: 422';
+like $res->{content}, qr/"pointer":"\/requestId"/, '... at /requestId';
+
+$res = call('POST', 'executions/audience',
+            '{"campaignId":"vip","audience":{"id":"vips"}}');
+my $again = execution_id($res);
+ok $res->{status} == 202 && $again ne $first
+   && !$res->{headers}{'idempotent-replayed'},
+   'without a requestId a call runs each time';
+wait_status($again, 'Succeeded');
+
+is scalar(outbox($first)), 42, 'the replay sent nothing more';
+is scalar(() = read_file('logs/outbox.jsonl') =~ /\n/g), $lines + 42,
+   'only the call without a requestId sent';
 
 unlike read_file('logs/error.log'), qr/\[(alert|crit|emerg)\]|\[error\]/,
        'no error in the log';
