@@ -89,6 +89,9 @@ static ngx_campaign_store_record_t *ngx_campaign_store_find_claim(
     ngx_campaign_store_t *store, ngx_str_t *key, uint32_t hash);
 static void *ngx_campaign_store_alloc(ngx_campaign_store_t *store,
     size_t size, ngx_log_t *log);
+static ngx_campaign_store_record_t *ngx_campaign_store_new(
+    ngx_campaign_store_t *store, ngx_str_t *key, size_t extra,
+    ngx_uint_t state, ngx_log_t *log);
 static void ngx_campaign_store_free(ngx_campaign_store_t *store,
     ngx_campaign_store_record_t *rec);
 static ngx_int_t ngx_campaign_store_alive(ngx_pid_t pid);
@@ -446,28 +449,17 @@ ngx_campaign_store_take(ngx_campaign_store_t *store, ngx_str_t *key,
     rec = ngx_campaign_store_find(store, key);
 
     if (rec == NULL) {
-        rec = ngx_campaign_store_alloc(store,
-                                   offsetof(ngx_campaign_store_record_t, data)
-                                   + key->len + sizeof(ngx_campaign_bucket_t),
-                                   log);
+        rec = ngx_campaign_store_new(store, key,
+                                     sizeof(ngx_campaign_bucket_t),
+                                     NGX_CAMPAIGN_STORE_BUCKET, log);
         if (rec == NULL) {
             rc = NGX_ERROR;
             goto done;
         }
 
-        ngx_memcpy(rec->data, key->data, key->len);
-
-        rec->sn.str.data = rec->data;
-        rec->sn.str.len = key->len;
-        rec->sn.node.key = ngx_crc32_short(key->data, key->len);
-        rec->state = NGX_CAMPAIGN_STORE_BUCKET;
-        rec->len = sizeof(ngx_campaign_bucket_t);
-        rec->answer = NULL;
-
         ngx_campaign_bucket_init(&bucket, burst, ngx_current_msec);
         ngx_memcpy(rec->data + key->len, &bucket, sizeof(bucket));
 
-        ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
         ngx_queue_insert_head(&store->sh->queue, &rec->queue);
     }
 
@@ -692,6 +684,41 @@ ngx_campaign_store_free(ngx_campaign_store_t *store,
 }
 
 
+/*
+ * A new record of state under key, with extra bytes after the key, in the
+ * rbtree and in no queue yet (the caller's lock is held).  NULL: no room.
+ */
+
+static ngx_campaign_store_record_t *
+ngx_campaign_store_new(ngx_campaign_store_t *store, ngx_str_t *key,
+    size_t extra, ngx_uint_t state, ngx_log_t *log)
+{
+    ngx_campaign_store_record_t  *rec;
+
+    rec = ngx_campaign_store_alloc(store,
+                                   offsetof(ngx_campaign_store_record_t, data)
+                                   + key->len + extra, log);
+    if (rec == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(rec->data, key->data, key->len);
+
+    rec->sn.str.data = rec->data;
+    rec->sn.str.len = key->len;
+    rec->sn.node.key = ngx_crc32_short(key->data, key->len);
+    rec->state = state;
+    rec->expires = 0;
+    rec->len = extra;
+    rec->answer = NULL;
+
+    ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
+    ngx_queue_init(&rec->queue);
+
+    return rec;
+}
+
+
 static ngx_int_t
 ngx_campaign_store_alive(ngx_pid_t pid)
 {
@@ -731,31 +758,23 @@ ngx_campaign_store_counters(ngx_campaign_store_t *store, ngx_str_t *key,
         goto done;
     }
 
-    rec = ngx_campaign_store_alloc(store,
-                                   offsetof(ngx_campaign_store_record_t, data)
-                                   + key->len, log);
-    if (rec == NULL) {
+    p = ngx_campaign_store_alloc(store, size, log);
+    if (p == NULL) {
         goto done;
     }
 
-    p = ngx_campaign_store_alloc(store, size, log);
-    if (p == NULL) {
-        ngx_slab_free_locked(store->shpool, rec);
+    rec = ngx_campaign_store_new(store, key, 0, NGX_CAMPAIGN_STORE_COUNTERS,
+                                 log);
+    if (rec == NULL) {
+        ngx_slab_free_locked(store->shpool, p);
+        p = NULL;
         goto done;
     }
 
     ngx_memzero(p, size);
-    ngx_memcpy(rec->data, key->data, key->len);
 
-    rec->sn.str.data = rec->data;
-    rec->sn.str.len = key->len;
-    rec->sn.node.key = ngx_crc32_short(key->data, key->len);
-    rec->state = NGX_CAMPAIGN_STORE_COUNTERS;
     rec->len = size;
     rec->answer = p;
-
-    ngx_queue_init(&rec->queue);
-    ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
 
 done:
 
@@ -827,29 +846,16 @@ ngx_campaign_store_set_flag(ngx_campaign_store_t *store, ngx_str_t *key,
         goto done;
     }
 
-    rec = ngx_campaign_store_alloc(store,
-                                   offsetof(ngx_campaign_store_record_t, data)
-                                   + key->len, log);
+    /* out of the LRU queue: a flag is never let go to make room */
+
+    rec = ngx_campaign_store_new(store, key, 0, NGX_CAMPAIGN_STORE_FLAG, log);
     if (rec == NULL) {
         rc = NGX_ERROR;
         goto done;
     }
 
-    ngx_memcpy(rec->data, key->data, key->len);
-
-    rec->sn.str.data = rec->data;
-    rec->sn.str.len = key->len;
-    rec->sn.node.key = ngx_crc32_short(key->data, key->len);
-    rec->state = NGX_CAMPAIGN_STORE_FLAG;
     rec->status = flag->value;
     rec->expires = flag->since;
-    rec->len = 0;
-    rec->answer = NULL;
-
-    ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
-
-    /* out of the LRU queue; ngx_campaign_store_free() may still remove it */
-    ngx_queue_init(&rec->queue);
 
     (void) ngx_atomic_fetch_add(&store->sh->flags, 1);
 
@@ -954,32 +960,20 @@ ngx_campaign_store_count(ngx_campaign_store_t *store,
             continue;
         }
 
-        rec[i] = ngx_campaign_store_alloc(store,
-                                   offsetof(ngx_campaign_store_record_t, data)
-                                   + counts[i].key.len
-                                   + sizeof(ngx_campaign_store_counter_t),
-                                   log);
+        rec[i] = ngx_campaign_store_new(store, &counts[i].key,
+                                        sizeof(ngx_campaign_store_counter_t),
+                                        NGX_CAMPAIGN_STORE_COUNT, log);
         if (rec[i] == NULL) {
             rc = NGX_ERROR;
             goto done;
         }
 
-        ngx_memcpy(rec[i]->data, counts[i].key.data, counts[i].key.len);
-
-        rec[i]->sn.str.data = rec[i]->data;
-        rec[i]->sn.str.len = counts[i].key.len;
-        rec[i]->sn.node.key = ngx_crc32_short(counts[i].key.data,
-                                              counts[i].key.len);
-        rec[i]->state = NGX_CAMPAIGN_STORE_COUNT;
         rec[i]->expires = counts[i].expires;
-        rec[i]->len = sizeof(ngx_campaign_store_counter_t);
-        rec[i]->answer = NULL;
 
         ngx_memzero(&counter, sizeof(counter));
         ngx_memcpy(rec[i]->data + counts[i].key.len, &counter,
                    sizeof(counter));
 
-        ngx_rbtree_insert(&store->sh->rbtree, &rec[i]->sn.node);
         ngx_queue_insert_head(&store->sh->queue, &rec[i]->queue);
     }
 
@@ -1092,25 +1086,13 @@ ngx_campaign_store_suppress(ngx_campaign_store_t *store, ngx_str_t *key,
         goto done;
     }
 
-    rec = ngx_campaign_store_alloc(store,
-                                   offsetof(ngx_campaign_store_record_t, data)
-                                   + key->len, log);
+    rec = ngx_campaign_store_new(store, key, 0,
+                                 NGX_CAMPAIGN_STORE_SUPPRESSED, log);
     if (rec == NULL) {
         rc = NGX_ERROR;
         goto done;
     }
 
-    ngx_memcpy(rec->data, key->data, key->len);
-
-    rec->sn.str.data = rec->data;
-    rec->sn.str.len = key->len;
-    rec->sn.node.key = ngx_crc32_short(key->data, key->len);
-    rec->state = NGX_CAMPAIGN_STORE_SUPPRESSED;
-    rec->expires = 0;
-    rec->len = 0;
-    rec->answer = NULL;
-
-    ngx_rbtree_insert(&store->sh->rbtree, &rec->sn.node);
     ngx_queue_insert_tail(&store->sh->suppressed, &rec->queue);
 
     (void) ngx_atomic_fetch_add(&store->sh->nsuppressed, 1);
