@@ -891,9 +891,19 @@ ngx_campaign_consent_says_no(cJSON *profile, const char *path)
         item = cJSON_GetObjectItemCaseSensitive(item, name);
     }
 
-    return cJSON_IsString(item)
-           && (item->valuestring[0] == 'n' || item->valuestring[0] == 'N')
-           && item->valuestring[1] == '\0';
+    /* "n", and Adobe Experience Platform's "dn" (default no) */
+
+    if (!cJSON_IsString(item)) {
+        return 0;
+    }
+
+    p = item->valuestring;
+
+    if (p[0] == 'd' || p[0] == 'D') {
+        p++;
+    }
+
+    return (p[0] == 'n' || p[0] == 'N') && p[1] == '\0';
 }
 
 
@@ -1190,7 +1200,9 @@ ngx_campaign_unsubscribe_post(ngx_http_request_t *r,
     rc = ngx_campaign_store_suppress(cmcf->store, &key, r->connection->log);
 
     if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_campaign_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "the address could not be kept", "",
+                                       "no room in campaign_zone");
     }
 
     escaped = ngx_campaign_log_escape(r->pool, link->address.data,
@@ -1201,12 +1213,17 @@ ngx_campaign_unsubscribe_post(ngx_http_request_t *r,
                       "campaign: \"%V\" unsubscribed from %s",
                       escaped ? escaped : &link->address,
                       ngx_campaign_channel_name(link->channel));
-
-        /* the zone has it already: a failure here is logged, not answered */
-
-        (void) ngx_campaign_unsubscribe_persist(cc, cmcf->store, r->pool,
-                                                r->connection->log);
     }
+
+    /*
+     * The file is written again for an address the zone had already: an
+     * earlier write may have failed, and a repeat answers as the first
+     * did, in the same time.  The zone has it: a failure is logged, not
+     * answered.
+     */
+
+    (void) ngx_campaign_unsubscribe_persist(cc, cmcf->store, r->pool,
+                                            r->connection->log);
 
     ngx_campaign_out_init(&o, r->pool, 256);
     ngx_campaign_out_literal(&o,

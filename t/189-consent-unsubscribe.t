@@ -191,6 +191,20 @@ __DATA__
 
 
 
+=== TEST 1b: AEP's "dn" (default no) is no as well; "dy" (default yes) is consent
+--- request eval
+["POST /ajo/im/executions/unitary\n" . $::T->("news", "c1b",
+    ["eve", "eve\@example.com", '{"firstName":"E","consents":{"marketing":{"email":{"val":"dn"}}}}'],
+    ["fay", "fay\@example.com", '{"firstName":"F","consents":{"marketing":{"email":{"val":"dy"}}}}']),
+ "GET /outbox"]
+--- error_code eval
+[202, 200]
+--- response_body_like eval
+[qr/"recipients":\[\{"userId":"eve","messageId":"[^"]+","status":"no_consent",[^}]+\},\{"userId":"fay","messageId":"[^"]+","status":"accepted",/,
+ qr/\A\{[^\n]*"userId":"fay"[^\n]*\}\n\z/]
+
+
+
 === TEST 2: a campaign's consentField replaces AEP's consent fields
 --- request eval
 ["POST /ajo/im/executions/unitary\n" . $::T->("partner", "c2",
