@@ -961,14 +961,17 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
 
     run = ev->data;
 
+    /* stopped, or past its end: no other batch, as no trigger would run */
+
     if (!run->stopped && !run->failed
-        && ngx_campaign_state_stopped(run->cmcf, run->campaign))
+        && (ngx_campaign_state_stopped(run->cmcf, run->campaign)
+            || (run->campaign->end && ngx_time() >= run->campaign->end)))
     {
         run->stopped = 1;
 
         ngx_log_error(NGX_LOG_INFO, run->log, 0,
                       "campaign: audience execution %*s stops: campaign "
-                      "\"%s\" is stopped",
+                      "\"%s\" is stopped or has ended",
                       (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN,
                       run->record->status.id, run->campaign->id);
     }
@@ -1175,7 +1178,9 @@ ngx_campaign_fanout_skipped(void *data,
 {
     ngx_campaign_fanout_t *run = data;
 
+    ngx_str_t   *pointer, *message;
     ngx_uint_t  *counts;
+    ngx_pool_t  *pool;
 
     counts = run->record->status.counts;
 
@@ -1193,16 +1198,41 @@ ngx_campaign_fanout_skipped(void *data,
         counts[NGX_CAMPAIGN_FANOUT_MALFORMED]++;
     }
 
-    /* the audience's mistake, not the server's */
+    /*
+     * The audience's mistake, not the server's.  A pointer and a message
+     * may quote the line (a member's name): escaped for the log, in a pool
+     * of their own, so that many bad lines do not grow the run's.
+     */
+
+    if (run->log->log_level < NGX_LOG_INFO) {
+        return;
+    }
+
+    pool = ngx_create_pool(1024, run->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    pointer = ngx_campaign_log_escape(pool, (u_char *) (problem
+                                                        ? problem->pointer
+                                                        : ""),
+                                      problem ? ngx_strlen(problem->pointer)
+                                              : 0);
+    message = ngx_campaign_log_escape(pool, (u_char *) (problem
+                                                        ? problem->message
+                                                        : ""),
+                                      problem ? ngx_strlen(problem->message)
+                                              : 0);
 
     ngx_log_error(NGX_LOG_INFO, run->log, 0,
                   "campaign: audience execution %*s, \"%V\" line %uz "
-                  "skipped (%s): \"%s\" %s",
+                  "skipped (%s): \"%V\" %V",
                   (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN,
                   run->record->status.id, &run->path, line->number,
                   ngx_campaign_audience_reason_name(reason),
-                  problem ? problem->pointer : "",
-                  problem ? problem->message : "");
+                  pointer, message);
+
+    ngx_destroy_pool(pool);
 }
 
 

@@ -307,6 +307,20 @@ is $res->{status}, 404, 'not an execution id: 404';
 $res = call('GET', 'executions/audience');
 is $res->{status}, 405, 'GET executions/audience: 405';
 
+# 7. what an audience line says reaches the log escaped: a member name
+# with a line feed forges no log line
+
+audience('evil', '{"a\\nFAKE LOG LINE":1,"a\\nFAKE LOG LINE":2}',
+         recipient('fine'));
+$res = start('vip', 'evil');
+$id = execution_id($res);
+$res = wait_status($id, 'Succeeded');
+like $res->{content}, qr/"malformedLines":1\}/, 'the line is skipped';
+my $log = read_file('logs/error.log');
+unlike $log, qr/^FAKE LOG LINE/m, 'no forged line in the log';
+like $log, qr/skipped \(json\): .*\\x0AFAKE LOG LINE/,
+     'the skip is logged, its line feed escaped';
+
 # 6. a repeated call is answered as the first was, and starts nothing
 
 my $lines = () = read_file('logs/outbox.jsonl') =~ /\n/g;
