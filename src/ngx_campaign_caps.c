@@ -679,9 +679,19 @@ ngx_campaign_caps_settle(ngx_campaign_message_t *m)
         return;
     }
 
+    /*
+     * A message counts when its gateway accepted it, and when the
+     * execution timed out while an attempt was out (504): that attempt may
+     * still reach its gateway, and a cap errs on the side of less.
+     */
+
     ngx_campaign_store_count_settle(hold->store, hold->counts, hold->n,
                                     m->outcome
-                                    == NGX_CAMPAIGN_OUTCOME_ACCEPTED);
+                                    == NGX_CAMPAIGN_OUTCOME_ACCEPTED
+                                    || (m->outcome
+                                        == NGX_CAMPAIGN_OUTCOME_TIMEOUT
+                                        && m->status
+                                           == NGX_HTTP_GATEWAY_TIME_OUT));
     hold->n = 0;
 }
 

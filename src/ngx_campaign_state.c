@@ -272,7 +272,8 @@ ngx_campaign_state_entry(ngx_conf_t *cf, ngx_campaign_state_t *state,
     if (!cJSON_IsObject(entry) || !cJSON_IsBool(stopped)
         || !cJSON_IsNumber(since) || since->valuedouble < 0
         || since->valuedouble > (double) NGX_MAX_TIME_T_VALUE
-        || since->valuedouble != (double) (time_t) since->valuedouble)
+        || since->valuedouble != (double) (time_t) since->valuedouble
+        || (cJSON_IsTrue(stopped) && since->valuedouble == 0))
     {
         /* the name is the file's: logged escaped */
 
