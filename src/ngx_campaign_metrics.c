@@ -565,7 +565,7 @@ ngx_campaign_metrics_handler(ngx_http_request_t *r)
     ngx_campaign_main_conf_t  *cmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
+        return ngx_campaign_not_allowed(r, "GET, HEAD");
     }
 
     rc = ngx_http_discard_request_body(r);

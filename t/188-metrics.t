@@ -279,7 +279,8 @@ qr/\[emerg\] .*"campaign_metrics" needs "campaign_zone", which holds the counter
 --- error_code eval
 [405, 200]
 --- response_headers eval
-["", "Content-Type: text/plain; version=0.0.4; charset=utf-8"]
+["Content-Type: application/problem+json\nAllow: GET, HEAD",
+ "Content-Type: text/plain; version=0.0.4; charset=utf-8"]
 
 
 
