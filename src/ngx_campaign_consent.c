@@ -97,6 +97,8 @@ static ngx_int_t ngx_campaign_unsubscribe_persist(ngx_campaign_consent_t *cc,
     ngx_campaign_store_t *store, ngx_pool_t *pool, ngx_log_t *log);
 static void ngx_campaign_out_html(ngx_campaign_out_t *o, u_char *s,
     size_t len);
+static ngx_int_t ngx_campaign_unsub_page(ngx_http_request_t *r,
+    ngx_campaign_out_t *o);
 
 
 static ngx_str_t  ngx_campaign_html_type =
@@ -1177,8 +1179,7 @@ ngx_campaign_unsubscribe_page(ngx_http_request_t *r,
         "value=\"One-Click\">\n<button type=\"submit\">Unsubscribe</button>"
         "\n</form>\n</body></html>\n");
 
-    return ngx_campaign_send_out(r, NGX_HTTP_OK, &ngx_campaign_html_type,
-                                 &o);
+    return ngx_campaign_unsub_page(r, &o);
 }
 
 
@@ -1232,8 +1233,7 @@ ngx_campaign_unsubscribe_post(ngx_http_request_t *r,
         "<p>You will receive no more marketing messages at this "
         "address.</p>\n</body></html>\n");
 
-    return ngx_campaign_send_out(r, NGX_HTTP_OK, &ngx_campaign_html_type,
-                                 &o);
+    return ngx_campaign_unsub_page(r, &o);
 }
 
 
@@ -1400,6 +1400,26 @@ ngx_campaign_unsubscribe_persist(ngx_campaign_consent_t *cc,
 
 
 /* text for an HTML page or attribute: & < > " ' as entities */
+
+/* a page that names an address: for the person who asked, not a cache */
+
+static ngx_int_t
+ngx_campaign_unsub_page(ngx_http_request_t *r, ngx_campaign_out_t *o)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+
+    return ngx_campaign_send_out(r, NGX_HTTP_OK, &ngx_campaign_html_type, o);
+}
+
 
 static void
 ngx_campaign_out_html(ngx_campaign_out_t *o, u_char *s, size_t len)

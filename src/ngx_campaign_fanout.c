@@ -1638,6 +1638,17 @@ ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id)
                                        "no audience execution has this id");
     }
 
+    /* a copy out of shared memory: its lengths and state are checked */
+
+    if (st.state > NGX_CAMPAIGN_FANOUT_STOPPED
+        || st.campaign_id_len > NGX_CAMPAIGN_FANOUT_ID_LEN
+        || st.audience_id_len > NGX_CAMPAIGN_FANOUT_ID_LEN)
+    {
+        return ngx_campaign_send_error(r, NGX_HTTP_NOT_FOUND,
+                                       "unknown audience execution", "",
+                                       "no audience execution has this id");
+    }
+
     cid.data = st.campaign_id;
     cid.len = st.campaign_id_len;
 

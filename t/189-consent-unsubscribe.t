@@ -290,6 +290,7 @@ __DATA__
 --- error_code: 200
 --- response_headers
 Content-Type: text/html; charset=utf-8
+Cache-Control: no-store
 --- response_body_like: <strong>o&#39;brien&amp;co@example\.com</strong>\?</p>\n<form method="post" action="\?c=email&amp;a=o%27brien%26co%40example\.com&amp;e=4102444800&amp;s=[A-Za-z0-9_-]{43}">\n<input type="hidden" name="List-Unsubscribe" value="One-Click">
 
 
