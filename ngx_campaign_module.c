@@ -17,6 +17,7 @@ static int ngx_campaign_pool_cleanup_handler(void *pool,
 
 static ngx_int_t ngx_campaign_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_campaign_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_campaign_init_process(ngx_cycle_t *cycle);
 static void ngx_campaign_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_campaign_init(ngx_conf_t *cf);
 static void *ngx_campaign_create_main_conf(ngx_conf_t *cf);
@@ -81,6 +82,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
     { ngx_string("campaign_audiences"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_campaign_audiences_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("campaign_journal"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_journal_set,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -265,7 +273,7 @@ ngx_module_t  ngx_http_campaign_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     ngx_campaign_init_module,              /* init module */
-    NULL,                                  /* init process */
+    ngx_campaign_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_campaign_exit_process,             /* exit process */
@@ -409,6 +417,10 @@ ngx_campaign_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_campaign_journal_check(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_campaign_subrequest_init(cf);
 }
 
@@ -432,6 +444,15 @@ ngx_campaign_init_module(ngx_cycle_t *cycle)
     }
 
     return ngx_campaign_consent_seed(cycle);
+}
+
+
+/* audience executions that a journal holds are taken up */
+
+static ngx_int_t
+ngx_campaign_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_campaign_journal_init_process(cycle);
 }
 
 
@@ -460,6 +481,13 @@ ngx_campaign_create_main_conf(ngx_conf_t *cf)
      *     cmcf->ncampaigns = 0;
      *     cmcf->dir = { 0, NULL };
      */
+
+    if (ngx_array_init(&cmcf->apis, cf->pool, 2,
+                       sizeof(ngx_campaign_api_loc_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
 
     return cmcf;
 }
@@ -695,7 +723,9 @@ ngx_campaign_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_campaign_loc_conf_t *cplcf = conf;
 
+    ngx_campaign_api_loc_t    *api;
     ngx_http_core_loc_conf_t  *clcf;
+    ngx_campaign_main_conf_t  *cmcf;
 
     if (cplcf->api != NGX_CONF_UNSET) {
         return "is duplicate";
@@ -721,6 +751,18 @@ ngx_campaign_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cplcf->api = 1;
     cplcf->ctx = cf->ctx;
     clcf->handler = ngx_campaign_api_handler;
+
+    /* audience executions that a journal resumes find it by its name */
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_campaign_module);
+
+    api = ngx_array_push(&cmcf->apis);
+    if (api == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    api->name = clcf->name;
+    api->conf = cplcf;
 
     return NGX_CONF_OK;
 }

@@ -90,6 +90,34 @@ typedef struct {
 
 typedef struct ngx_campaign_fanout_s  ngx_campaign_fanout_t;
 
+
+/*
+ * A batch as the journal sees it: the lines it holds (up to line), what
+ * they counted, and whether its messages are settled.  The journal's
+ * cursor moves over the batches in their order, as each first one is
+ * settled: everything before the cursor is done and counted.
+ */
+
+typedef struct {
+    ngx_campaign_execution_t    *batch;
+    ngx_uint_t                   line;        /* its last line */
+    ngx_uint_t                   position;    /* the recipients before it,
+                                                 and its own */
+    ngx_uint_t                   counts[NGX_CAMPAIGN_FANOUT_NCOUNTS];
+    unsigned                     done:1;
+} ngx_campaign_fanout_slot_t;
+
+#define NGX_CAMPAIGN_FANOUT_SLOTS  (2 * NGX_CAMPAIGN_FANOUT_RUNNING + 1)
+
+
+/* who runs an execution of the journal, in the zone: "aw:<id>" */
+
+typedef struct {
+    ngx_atomic_t                 pid;         /* 0: nobody */
+    ngx_atomic_t                 beat;        /* its last heartbeat, s */
+    ngx_atomic_t                 done;        /* over, as its journal says */
+} ngx_campaign_fanout_owner_t;
+
 /* a status in the worker's list: running ones and the last finished */
 
 typedef struct {
@@ -140,7 +168,43 @@ struct ngx_campaign_fanout_s {
     unsigned                     read:1;      /* the whole file is read */
     unsigned                     stopped:1;
     unsigned                     failed:1;
+
+    /* campaign_journal: the snapshot, the cursor, the owner */
+    unsigned                     journal:1;
+    unsigned                     copying:1;   /* the snapshot is made */
+    unsigned                     handoff:1;   /* the worker quits */
+
+    ngx_str_t                    audience_id;
+    ngx_str_t                    api;         /* the API location's name */
+    ngx_str_t                    context_text;
+    ngx_fd_t                     source;      /* the audience, copied */
+    off_t                        source_offset;
+    ngx_campaign_fanout_owner_t *owner;
+    ngx_msec_t                   journaled;   /* when, last */
+
+    ngx_campaign_fanout_slot_t   slots[NGX_CAMPAIGN_FANOUT_SLOTS];
+    ngx_uint_t                   first;
+    ngx_uint_t                   nslots;
+    ngx_campaign_fanout_slot_t  *fill;        /* the batch being filled */
+
+    ngx_uint_t                   committed[NGX_CAMPAIGN_FANOUT_NCOUNTS];
+    ngx_uint_t                   cursor_line;
+    ngx_uint_t                   cursor_position;
+    ngx_uint_t                   replay_line; /* resumed: done up to it */
 };
+
+
+/* an execution as its journal holds it */
+
+typedef struct {
+    ngx_campaign_fanout_status_t  status;
+    ngx_str_t                    request_id;
+    ngx_str_t                    api;
+    ngx_str_t                    context;     /* JSON text, or empty */
+    ngx_uint_t                   line;        /* the cursor */
+    ngx_uint_t                   position;
+    ngx_uint_t                   snapshot;    /* it is whole */
+} ngx_campaign_fanout_journal_t;
 
 
 static ngx_int_t ngx_campaign_fanout_check(ngx_http_request_t *r,
@@ -153,7 +217,25 @@ static ngx_int_t ngx_campaign_fanout_open(ngx_http_request_t *r,
 static ngx_int_t ngx_campaign_fanout_claim(ngx_http_request_t *r,
     ngx_campaign_fanout_t *run, ngx_str_t *body, ngx_int_t *answer);
 static ngx_int_t ngx_campaign_fanout_setup(ngx_campaign_fanout_t *run,
-    cJSON *audience_id);
+    ngx_campaign_fanout_journal_t *from);
+static ngx_int_t ngx_campaign_fanout_snapshot(ngx_campaign_fanout_t *run,
+    ngx_campaign_fanout_journal_t *from);
+static ngx_int_t ngx_campaign_fanout_copy(ngx_campaign_fanout_t *run);
+static void ngx_campaign_fanout_journal(ngx_campaign_fanout_t *run,
+    ngx_uint_t *counts, ngx_uint_t snapshot);
+static ngx_int_t ngx_campaign_fanout_parse(ngx_pool_t *pool,
+    ngx_str_t *text, ngx_campaign_fanout_journal_t *j);
+static ngx_int_t ngx_campaign_fanout_print(ngx_pool_t *pool, cJSON *v,
+    ngx_str_t *text);
+static ngx_campaign_fanout_slot_t *ngx_campaign_fanout_slot(
+    ngx_campaign_fanout_t *run);
+static void ngx_campaign_fanout_count(ngx_campaign_fanout_t *run,
+    ngx_uint_t what, ngx_uint_t n);
+static void ngx_campaign_fanout_commit(ngx_campaign_fanout_t *run);
+static void ngx_campaign_fanout_release(ngx_campaign_fanout_t *run);
+static void ngx_campaign_fanout_close(ngx_campaign_fanout_t *run);
+static ngx_int_t ngx_campaign_fanout_journaled(ngx_http_request_t *r,
+    ngx_str_t *id, ngx_campaign_fanout_status_t *st);
 static ngx_int_t ngx_campaign_fanout_accepted(ngx_http_request_t *r,
     ngx_campaign_fanout_t *run);
 static void ngx_campaign_fanout_tick(ngx_event_t *ev);
@@ -277,12 +359,10 @@ ngx_campaign_fanout_body(ngx_http_request_t *r)
     run->pool = pool;
     run->log = ngx_cycle->log;
     run->fd = NGX_INVALID_FILE;
+    run->source = NGX_INVALID_FILE;
 
     if (ngx_campaign_fanout_check(r, run, &body, &rc) != NGX_OK) {
-        if (run->fd != NGX_INVALID_FILE) {
-            (void) ngx_close_file(run->fd);
-        }
-
+        ngx_campaign_fanout_close(run);
         ngx_destroy_pool(pool);
         ngx_http_finalize_request(r, rc);
         return;
@@ -306,8 +386,10 @@ ngx_campaign_fanout_check(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
     int                         rc;
     cJSON                      *root, *cid, *rid, *audience, *aid, *item;
     ngx_str_t                   id;
+    ngx_uint_t                  i;
     ngx_campaign_t             *c;
     ngx_campaign_alloc_t        a;
+    ngx_campaign_api_loc_t     *api;
     ngx_campaign_loc_conf_t    *cplcf;
     ngx_campaign_problems_t     problems;
     ngx_campaign_main_conf_t   *cmcf;
@@ -480,6 +562,22 @@ ngx_campaign_fanout_check(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
 
     run->request_id = rid ? rid->valuestring : NULL;
 
+    run->audience_id.data = (u_char *) aid->valuestring;
+    run->audience_id.len = ngx_strlen(aid->valuestring);
+
+    run->journal = (cmcf->journal.len != 0);
+
+    if (run->journal) {
+        api = cmcf->apis.elts;
+
+        for (i = 0; i < cmcf->apis.nelts; i++) {
+            if (api[i].conf == cplcf) {
+                run->api = api[i].name;
+                break;
+            }
+        }
+    }
+
     if (ngx_campaign_fanout_open(r, run, aid, answer) != NGX_OK) {
         return NGX_DECLINED;
     }
@@ -488,7 +586,7 @@ ngx_campaign_fanout_check(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
         return NGX_DECLINED;
     }
 
-    if (ngx_campaign_fanout_setup(run, aid) != NGX_OK) {
+    if (ngx_campaign_fanout_setup(run, NULL) != NGX_OK) {
         if (run->claim) {
             ngx_campaign_store_release(cmcf->store, &run->claim_key);
         }
@@ -736,7 +834,8 @@ ngx_campaign_fanout_reader_cleanup(void *data)
 
 
 static ngx_int_t
-ngx_campaign_fanout_setup(ngx_campaign_fanout_t *run, cJSON *audience_id)
+ngx_campaign_fanout_setup(ngx_campaign_fanout_t *run,
+    ngx_campaign_fanout_journal_t *from)
 {
     u_char                        *p;
     size_t                         len;
@@ -764,21 +863,47 @@ ngx_campaign_fanout_setup(ngx_campaign_fanout_t *run, cJSON *audience_id)
     cln->handler = ngx_free;
     cln->data = rec;
 
+    run->record = rec;
     st = &rec->status;
 
-    ngx_campaign_execution_id(st->id);
+    if (from) {
 
-    len = ngx_min(ngx_strlen(c->id), NGX_CAMPAIGN_FANOUT_ID_LEN);
-    ngx_memcpy(st->campaign_id, c->id, len);
-    st->campaign_id_len = len;
+        /* resumed: it goes on from its cursor, with the counts up to it */
 
-    len = ngx_strlen(audience_id->valuestring);
-    ngx_memcpy(st->audience_id, audience_id->valuestring, len);
-    st->audience_id_len = len;
+        *st = from->status;
+        st->state = NGX_CAMPAIGN_FANOUT_IN_PROGRESS;
+        st->ended = 0;
 
-    st->created = ngx_campaign_fanout_now();
-    st->started = st->created;
-    st->state = NGX_CAMPAIGN_FANOUT_IN_PROGRESS;
+        ngx_memcpy(run->committed, st->counts, sizeof(run->committed));
+
+        run->cursor_line = from->line;
+        run->cursor_position = from->position;
+        run->replay_line = from->line;
+        run->position = from->position;
+
+    } else {
+        ngx_campaign_execution_id(st->id);
+
+        len = ngx_min(ngx_strlen(c->id), NGX_CAMPAIGN_FANOUT_ID_LEN);
+        ngx_memcpy(st->campaign_id, c->id, len);
+        st->campaign_id_len = len;
+
+        len = ngx_min(run->audience_id.len, NGX_CAMPAIGN_FANOUT_ID_LEN);
+        ngx_memcpy(st->audience_id, run->audience_id.data, len);
+        st->audience_id_len = len;
+
+        st->created = ngx_campaign_fanout_now();
+        st->started = st->created;
+        st->state = NGX_CAMPAIGN_FANOUT_IN_PROGRESS;
+
+        if (run->journal && run->context
+            && ngx_campaign_fanout_print(run->pool, run->context,
+                                         &run->context_text)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
 
     if (run->request_id == NULL) {
         p = ngx_pnalloc(run->pool, NGX_CAMPAIGN_EXECUTION_ID_LEN + 1);
@@ -871,6 +996,10 @@ ngx_campaign_fanout_setup(ngx_campaign_fanout_t *run, cJSON *audience_id)
         }
     }
 
+    if (run->journal && ngx_campaign_fanout_snapshot(run, from) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* from now on the record is the worker's */
 
     cln = run->pool->cleanup;
@@ -956,7 +1085,6 @@ static void
 ngx_campaign_fanout_tick(ngx_event_t *ev)
 {
     ngx_int_t               rc;
-    ngx_uint_t             *counts;
     ngx_campaign_fanout_t  *run;
 
     run = ev->data;
@@ -976,7 +1104,29 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
                       run->record->status.id, run->campaign->id);
     }
 
-    /* a worker that quits starts no other batch (no journal yet) */
+    /*
+     * A worker that quits starts no other batch.  With a journal, what it
+     * started settles and the execution is left at its cursor for a
+     * worker of the next generation; without, it ends here.
+     */
+
+    if ((ngx_exiting || ngx_quit || ngx_terminate) && run->journal
+        && !run->failed && !run->stopped)
+    {
+        run->handoff = 1;
+
+        if (run->batch) {
+            ngx_campaign_execution_destroy(run->batch);
+            run->batch = NULL;
+            run->ready = 0;
+        }
+
+        if (run->running == 0) {
+            ngx_campaign_fanout_release(run);
+        }
+
+        return;
+    }
 
     if ((ngx_exiting || ngx_quit || ngx_terminate) && !run->failed) {
         run->failed = 1;
@@ -990,9 +1140,8 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
 
     if (run->stopped || run->failed) {
         if (run->batch) {
-            counts = run->record->status.counts;
-            counts[NGX_CAMPAIGN_FANOUT_STOPPED_SKIP] +=
-                                               run->batch->trigger.nrecipients;
+            ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_STOPPED_SKIP,
+                                      run->batch->trigger.nrecipients);
             ngx_campaign_execution_destroy(run->batch);
             run->batch = NULL;
             run->ready = 0;
@@ -1007,8 +1156,19 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
         return;
     }
 
+    if (run->copying) {
+        if (ngx_campaign_fanout_copy(run) != NGX_OK) {
+            run->failed = 1;
+        }
+
+        ngx_campaign_fanout_next(run);
+        return;
+    }
+
     if (run->ready) {
-        if (run->running >= NGX_CAMPAIGN_FANOUT_RUNNING) {
+        if (run->running >= NGX_CAMPAIGN_FANOUT_RUNNING
+            || run->nslots >= NGX_CAMPAIGN_FANOUT_SLOTS)
+        {
             return;                 /* a batch that settles comes back */
         }
 
@@ -1079,6 +1239,16 @@ ngx_campaign_fanout_read(ngx_campaign_fanout_t *run)
 
             if (run->batch) {
                 run->ready = 1;
+
+            } else if (run->fill) {
+
+                /* the last lines, all skipped: nothing to send */
+
+                run->fill->done = 1;
+                run->fill->position = run->position;
+                run->fill = NULL;
+
+                ngx_campaign_fanout_commit(run);
             }
 
             return NGX_OK;
@@ -1129,6 +1299,12 @@ ngx_campaign_fanout_recipient(void *data,
     ngx_campaign_problems_t    problems;
     ngx_campaign_execution_t  *e;
 
+    /* resumed: the lines up to the cursor were done */
+
+    if (line->number <= run->replay_line) {
+        return 0;
+    }
+
     e = run->batch;
 
     if (e == NULL) {
@@ -1163,7 +1339,9 @@ ngx_campaign_fanout_recipient(void *data,
     }
 
     t->nrecipients++;
-    run->record->status.counts[NGX_CAMPAIGN_FANOUT_TARGETED]++;
+
+    ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_TARGETED, 1);
+    run->fill->line = line->number;
 
     return (t->nrecipients == run->batch_size) ? NGX_CAMPAIGN_AUDIENCE_PAUSED
                                                : 0;
@@ -1179,24 +1357,27 @@ ngx_campaign_fanout_skipped(void *data,
     ngx_campaign_fanout_t *run = data;
 
     ngx_str_t   *pointer, *message;
-    ngx_uint_t  *counts;
     ngx_pool_t  *pool;
 
-    counts = run->record->status.counts;
+    if (line->number <= run->replay_line) {
+        return;
+    }
 
     switch (reason) {
 
     case NGX_CAMPAIGN_AUDIENCE_INVALID:
-        counts[NGX_CAMPAIGN_FANOUT_INVALID]++;
+        ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_INVALID, 1);
         break;
 
     case NGX_CAMPAIGN_AUDIENCE_DUPLICATE:
-        counts[NGX_CAMPAIGN_FANOUT_DUPLICATE]++;
+        ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_DUPLICATE, 1);
         break;
 
     default:
-        counts[NGX_CAMPAIGN_FANOUT_MALFORMED]++;
+        ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_MALFORMED, 1);
     }
+
+    run->fill->line = line->number;
 
     /*
      * The audience's mistake, not the server's.  A pointer and a message
@@ -1282,11 +1463,12 @@ ngx_campaign_fanout_batch(ngx_campaign_fanout_t *run)
 static ngx_int_t
 ngx_campaign_fanout_launch(ngx_campaign_fanout_t *run)
 {
-    ngx_int_t                  rc;
-    ngx_uint_t                 i, n;
-    ngx_msec_t                 wait;
-    ngx_campaign_t            *c;
-    ngx_campaign_execution_t  *e;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, n;
+    ngx_msec_t                   wait;
+    ngx_campaign_t              *c;
+    ngx_campaign_execution_t    *e;
+    ngx_campaign_fanout_slot_t  *slot;
 
     e = run->batch;
     c = run->campaign;
@@ -1326,6 +1508,11 @@ ngx_campaign_fanout_launch(ngx_campaign_fanout_t *run)
     run->batch = NULL;
     run->ready = 0;
 
+    slot = ngx_campaign_fanout_slot(run);
+    slot->batch = e;
+    slot->position = run->position;
+    run->fill = NULL;
+
     e->settled = ngx_campaign_fanout_settled;
     e->data = run;
 
@@ -1335,8 +1522,14 @@ ngx_campaign_fanout_launch(ngx_campaign_fanout_t *run)
         run->running--;
         run->record->status.counts[NGX_CAMPAIGN_FANOUT_FAILED_SEND] +=
                                                                 e->nmessages;
+        slot->counts[NGX_CAMPAIGN_FANOUT_FAILED_SEND] += e->nmessages;
+        slot->batch = NULL;
+        slot->done = 1;
+
         e->settled = NULL;
         ngx_campaign_execution_destroy(e);
+
+        ngx_campaign_fanout_commit(run);
         return NGX_ERROR;
     }
 
@@ -1390,41 +1583,65 @@ ngx_campaign_fanout_settled(ngx_campaign_execution_t *e, void *data)
 {
     ngx_campaign_fanout_t *run = data;
 
-    ngx_uint_t  i, *counts;
+    ngx_uint_t                   i, k, what, *counts;
+    ngx_campaign_fanout_slot_t  *slot, *s;
 
     counts = run->record->status.counts;
 
-    for (i = 0; i < e->nmessages; i++) {
+    slot = NULL;
 
-        switch (e->messages[i].outcome) {
+    for (i = 0; i < run->nslots; i++) {
+        s = &run->slots[(run->first + i) % NGX_CAMPAIGN_FANOUT_SLOTS];
+
+        if (s->batch == e) {
+            slot = s;
+            break;
+        }
+    }
+
+    for (k = 0; k < e->nmessages; k++) {
+
+        switch (e->messages[k].outcome) {
 
         case NGX_CAMPAIGN_OUTCOME_ACCEPTED:
-            counts[NGX_CAMPAIGN_FANOUT_SENT]++;
+            what = NGX_CAMPAIGN_FANOUT_SENT;
             break;
 
         case NGX_CAMPAIGN_OUTCOME_NO_CONSENT:
-            counts[NGX_CAMPAIGN_FANOUT_NO_CONSENT]++;
+            what = NGX_CAMPAIGN_FANOUT_NO_CONSENT;
             break;
 
         case NGX_CAMPAIGN_OUTCOME_SUPPRESSED:
-            counts[NGX_CAMPAIGN_FANOUT_SUPPRESSED]++;
+            what = NGX_CAMPAIGN_FANOUT_SUPPRESSED;
             break;
 
         case NGX_CAMPAIGN_OUTCOME_CAPPED:
-            counts[NGX_CAMPAIGN_FANOUT_CAPPED]++;
+            what = NGX_CAMPAIGN_FANOUT_CAPPED;
             break;
 
         case NGX_CAMPAIGN_OUTCOME_NO_PROFILE:
-            counts[NGX_CAMPAIGN_FANOUT_NO_PROFILE]++;
+            what = NGX_CAMPAIGN_FANOUT_NO_PROFILE;
             break;
 
         default:
-            counts[NGX_CAMPAIGN_FANOUT_FAILED_SEND]++;
+            what = NGX_CAMPAIGN_FANOUT_FAILED_SEND;
         }
+
+        counts[what]++;
+
+        if (slot) {
+            slot->counts[what]++;
+        }
+    }
+
+    if (slot) {
+        slot->batch = NULL;
+        slot->done = 1;
     }
 
     run->running--;
 
+    ngx_campaign_fanout_commit(run);
     ngx_campaign_fanout_mirror(run);
     ngx_campaign_fanout_next(run);
 }
@@ -1434,6 +1651,7 @@ static void
 ngx_campaign_fanout_finish(ngx_campaign_fanout_t *run,
     ngx_campaign_fanout_state_e state)
 {
+    u_char                         name[NGX_CAMPAIGN_EXECUTION_ID_LEN + 16];
     ngx_uint_t                     level;
     ngx_queue_t                   *q;
     ngx_campaign_fanout_status_t  *st;
@@ -1459,22 +1677,28 @@ ngx_campaign_fanout_finish(ngx_campaign_fanout_t *run,
                   st->counts[NGX_CAMPAIGN_FANOUT_FAILED_SEND],
                   st->counts[NGX_CAMPAIGN_FANOUT_MALFORMED]);
 
-    if (run->tick.timer_set) {
-        ngx_del_timer(&run->tick);
-    }
+    ngx_campaign_fanout_close(run);
 
-    if (run->tick.posted) {
-        ngx_delete_posted_event(&run->tick);
-    }
+    /* the journal says it is over; the snapshot is not needed any more */
 
-    if (run->batch) {
-        ngx_campaign_execution_destroy(run->batch);
-        run->batch = NULL;
-    }
+    if (run->journal) {
+        ngx_campaign_fanout_journal(run, st->counts, !run->copying);
 
-    if (run->fd != NGX_INVALID_FILE) {
-        (void) ngx_close_file(run->fd);
-        run->fd = NGX_INVALID_FILE;
+        if (run->owner) {
+            run->owner->done = 1;
+            run->owner->pid = 0;
+        }
+
+        ngx_memcpy(name, st->id, NGX_CAMPAIGN_EXECUTION_ID_LEN);
+        (void) ngx_cpystrn(name + NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                           (u_char *) ".jsonl", sizeof(".jsonl"));
+
+        ngx_campaign_journal_remove(&run->cmcf->journal, name, run->log);
+
+        (void) ngx_cpystrn(name + NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                           (u_char *) ".jsonl.part", sizeof(".jsonl.part"));
+
+        ngx_campaign_journal_remove(&run->cmcf->journal, name, run->log);
     }
 
     run->record->run = NULL;
@@ -1501,6 +1725,869 @@ ngx_campaign_fanout_finish(ngx_campaign_fanout_t *run,
             ngx_campaign_fanouts_finished--;
         }
     }
+}
+
+
+/*
+ * campaign_journal: the audience is copied into DIR/<id>.jsonl.part, the
+ * snapshot, which is synced and renamed to DIR/<id>.jsonl when whole; the
+ * execution reads the snapshot, never the audience, which may change.
+ */
+
+static ngx_int_t
+ngx_campaign_fanout_snapshot(ngx_campaign_fanout_t *run,
+    ngx_campaign_fanout_journal_t *from)
+{
+    u_char                       *p, *id;
+    size_t                        len;
+    ngx_str_t                    *dir, key;
+    ngx_campaign_fanout_owner_t  *owner;
+
+    dir = &run->cmcf->journal;
+    id = run->record->status.id;
+
+    len = dir->len + sizeof("/.jsonl.part") + NGX_CAMPAIGN_EXECUTION_ID_LEN;
+
+    p = ngx_pnalloc(run->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    run->path.data = p;
+    run->path.len = ngx_sprintf(p, "%V/%*s.jsonl%Z", dir,
+                                (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, id)
+                    - p - 1;
+
+    if (from && from->snapshot) {
+        run->fd = ngx_open_file(run->path.data, NGX_FILE_RDONLY,
+                                NGX_FILE_OPEN, 0);
+
+        if (run->fd == NGX_INVALID_FILE) {
+            ngx_log_error(NGX_LOG_ERR, run->log, ngx_errno,
+                          ngx_open_file_n " \"%V\" failed", &run->path);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (from) {
+
+        /* its snapshot was not whole: made again, nothing was sent */
+
+        len = run->cmcf->audiences.len + sizeof("/.jsonl")
+              + run->audience_id.len;
+
+        p = ngx_pnalloc(run->pool, len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        (void) ngx_sprintf(p, "%V/%V.jsonl%Z", &run->cmcf->audiences,
+                           &run->audience_id);
+
+        run->source = ngx_open_file(p, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                                    NGX_FILE_OPEN, 0);
+
+        if (run->source == NGX_INVALID_FILE) {
+            ngx_log_error(NGX_LOG_ERR, run->log, ngx_errno,
+                          ngx_open_file_n " \"%s\" failed", p);
+            return NGX_ERROR;
+        }
+
+    } else {
+        run->source = run->fd;
+        run->fd = NGX_INVALID_FILE;
+
+        /* its owner is known before its journal is there */
+
+        len = sizeof("aw:") - 1 + NGX_CAMPAIGN_EXECUTION_ID_LEN;
+
+        p = ngx_pnalloc(run->pool, len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        key.data = p;
+        key.len = ngx_cpymem(ngx_cpymem(p, "aw:", 3), id,
+                             NGX_CAMPAIGN_EXECUTION_ID_LEN) - p;
+
+        owner = ngx_campaign_store_counters(run->cmcf->store, &key,
+                                            sizeof(*owner), run->log);
+        if (owner == NULL) {
+            ngx_log_error(NGX_LOG_ERR, run->log, 0,
+                          "campaign: no room in campaign_zone for the "
+                          "journal of audience execution %*s",
+                          (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, id);
+            return NGX_ERROR;
+        }
+
+        owner->beat = ngx_time();
+        owner->done = 0;
+        owner->pid = ngx_pid;
+
+        run->owner = owner;
+    }
+
+    /* DIR/<id>.jsonl.part */
+
+    run->path.data[run->path.len] = '.';
+
+    run->fd = ngx_open_file(run->path.data, NGX_FILE_RDWR, NGX_FILE_TRUNCATE,
+                            NGX_FILE_DEFAULT_ACCESS);
+
+    run->path.data[run->path.len] = '\0';
+
+    if (run->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, run->log, ngx_errno,
+                      ngx_open_file_n " \"%V.part\" failed", &run->path);
+        return NGX_ERROR;
+    }
+
+    run->copying = 1;
+    run->source_offset = 0;
+
+    ngx_campaign_fanout_journal(run, run->committed, 0);
+
+    return NGX_OK;
+}
+
+
+/* one chunk of the audience into the snapshot; at its end, the rename */
+
+static ngx_int_t
+ngx_campaign_fanout_copy(ngx_campaign_fanout_t *run)
+{
+    u_char   *p, part[NGX_MAX_PATH];
+    ssize_t   n, w;
+
+    n = pread(run->source, run->buf, NGX_CAMPAIGN_FANOUT_CHUNK,
+              run->source_offset);
+
+    if (n == -1) {
+        ngx_log_error(NGX_LOG_ERR, run->log, ngx_errno,
+                      "pread() of the audience \"%V\" failed",
+                      &run->audience_id);
+        return NGX_ERROR;
+    }
+
+    if (n > 0) {
+        p = run->buf;
+
+        while (n) {
+            w = pwrite(run->fd, p, n, run->source_offset);
+
+            if (w == -1) {
+                if (ngx_errno == NGX_EINTR) {
+                    continue;
+                }
+
+                ngx_log_error(NGX_LOG_CRIT, run->log, ngx_errno,
+                              "pwrite() \"%V.part\" failed", &run->path);
+                return NGX_ERROR;
+            }
+
+            p += w;
+            n -= w;
+            run->source_offset += w;
+        }
+
+        return NGX_OK;
+    }
+
+    /* whole: synced, then it has its name */
+
+    if (fsync(run->fd) == -1) {
+        ngx_log_error(NGX_LOG_CRIT, run->log, ngx_errno,
+                      "fsync() \"%V.part\" failed", &run->path);
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(part, "%V.part%Z", &run->path);
+
+    if (ngx_rename_file(part, run->path.data) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, run->log, ngx_errno,
+                      ngx_rename_file_n " \"%s\" to \"%V\" failed",
+                      part, &run->path);
+        return NGX_ERROR;
+    }
+
+    (void) ngx_close_file(run->source);
+    run->source = NGX_INVALID_FILE;
+
+    run->copying = 0;
+    run->offset = 0;
+
+    ngx_log_error(NGX_LOG_INFO, run->log, 0,
+                  "campaign: audience execution %*s: snapshot \"%V\" of "
+                  "%O bytes", (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                  run->record->status.id, &run->path, run->source_offset);
+
+    ngx_campaign_fanout_journal(run, run->committed, 1);
+
+    return NGX_OK;
+}
+
+
+/*
+ * DIR/<id>.json: the execution, its counts and its cursor.  A journal
+ * that cannot be written is logged; the execution goes on (it is only
+ * resumed from an older point after a crash).
+ */
+
+static void
+ngx_campaign_fanout_journal(ngx_campaign_fanout_t *run, ngx_uint_t *counts,
+    ngx_uint_t snapshot)
+{
+    u_char                        name[NGX_CAMPAIGN_EXECUTION_ID_LEN + 8];
+    ngx_uint_t                    i;
+    ngx_pool_t                   *pool;
+    ngx_campaign_out_t            o;
+    ngx_campaign_fanout_status_t *st;
+
+    st = &run->record->status;
+
+    pool = ngx_create_pool(2048, run->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    ngx_campaign_out_init(&o, pool, 1024 + run->context_text.len);
+    ngx_campaign_out_literal(&o, "{\"executionId\":");
+    ngx_campaign_out_string(&o, st->id, NGX_CAMPAIGN_EXECUTION_ID_LEN);
+    ngx_campaign_out_literal(&o, ",\"campaignId\":");
+    ngx_campaign_out_string(&o, st->campaign_id, st->campaign_id_len);
+    ngx_campaign_out_literal(&o, ",\"audienceId\":");
+    ngx_campaign_out_string(&o, st->audience_id, st->audience_id_len);
+    ngx_campaign_out_literal(&o, ",\"requestId\":");
+    ngx_campaign_out_string(&o, (u_char *) run->request_id,
+                            ngx_strlen(run->request_id));
+    ngx_campaign_out_literal(&o, ",\"api\":");
+    ngx_campaign_out_string(&o, run->api.data, run->api.len);
+    ngx_campaign_out_literal(&o, ",\"status\":\"");
+    ngx_campaign_out_raw(&o,
+                         (u_char *) ngx_campaign_fanout_states[st->state],
+                         ngx_strlen(ngx_campaign_fanout_states[st->state]));
+    ngx_campaign_out_literal(&o, "\",\"createdAt\":");
+    ngx_campaign_out_uint(&o, st->created);
+    ngx_campaign_out_literal(&o, ",\"startedAt\":");
+    ngx_campaign_out_uint(&o, st->started);
+    ngx_campaign_out_literal(&o, ",\"endedAt\":");
+    ngx_campaign_out_uint(&o, st->ended);
+    ngx_campaign_out_literal(&o, ",\"snapshot\":");
+
+    if (snapshot) {
+        ngx_campaign_out_literal(&o, "true");
+
+    } else {
+        ngx_campaign_out_literal(&o, "false");
+    }
+
+    ngx_campaign_out_literal(&o, ",\"line\":");
+    ngx_campaign_out_uint(&o, run->cursor_line);
+    ngx_campaign_out_literal(&o, ",\"position\":");
+    ngx_campaign_out_uint(&o, run->cursor_position);
+    ngx_campaign_out_literal(&o, ",\"counts\":[");
+
+    for (i = 0; i < NGX_CAMPAIGN_FANOUT_NCOUNTS; i++) {
+        if (i) {
+            ngx_campaign_out_literal(&o, ",");
+        }
+
+        ngx_campaign_out_uint(&o, counts[i]);
+    }
+
+    ngx_campaign_out_literal(&o, "],\"context\":");
+
+    if (run->context_text.len) {
+        ngx_campaign_out_raw(&o, run->context_text.data,
+                             run->context_text.len);
+
+    } else {
+        ngx_campaign_out_literal(&o, "null");
+    }
+
+    ngx_campaign_out_literal(&o, "}\n");
+
+    if (!o.failed) {
+        (void) ngx_sprintf(name, "%*s.json%Z",
+                           (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, st->id);
+
+        (void) ngx_campaign_journal_write(&run->cmcf->journal, name, o.start,
+                                          o.pos - o.start, run->log);
+    }
+
+    run->journaled = ngx_current_msec;
+
+    ngx_destroy_pool(pool);
+}
+
+
+/* a journal, parsed; NGX_DECLINED when it is not one of ours */
+
+static ngx_int_t
+ngx_campaign_fanout_parse(ngx_pool_t *pool, ngx_str_t *text,
+    ngx_campaign_fanout_journal_t *j)
+{
+    cJSON                         *root, *v, *n;
+    size_t                         len;
+    ngx_uint_t                     i;
+    ngx_campaign_alloc_t           a;
+    ngx_campaign_problems_t        problems;
+    ngx_campaign_fanout_status_t  *st;
+
+    ngx_memzero(j, sizeof(ngx_campaign_fanout_journal_t));
+    st = &j->status;
+
+    ngx_campaign_pool_alloc(&a, pool);
+    ngx_memzero(&problems, sizeof(ngx_campaign_problems_t));
+
+    if (ngx_campaign_trigger_parse_value(&a, text->data, text->len, 0, &root,
+                                         &problems)
+        != 0
+        || !cJSON_IsObject(root))
+    {
+        return NGX_DECLINED;
+    }
+
+#define ngx_campaign_fanout_text(name, dst, max)                              \
+    v = cJSON_GetObjectItemCaseSensitive(root, name);                         \
+    if (!cJSON_IsString(v)) {                                                 \
+        return NGX_DECLINED;                                                  \
+    }                                                                         \
+    len = ngx_strlen(v->valuestring);                                         \
+    if (len > max) {                                                          \
+        return NGX_DECLINED;                                                  \
+    }                                                                         \
+    dst = (u_char *) v->valuestring;
+
+#define ngx_campaign_fanout_number(name, dst)                                 \
+    v = cJSON_GetObjectItemCaseSensitive(root, name);                         \
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0) {                           \
+        return NGX_DECLINED;                                                  \
+    }                                                                         \
+    dst = (uint64_t) v->valuedouble;
+
+    {
+        u_char  *s;
+
+        ngx_campaign_fanout_text("executionId", s,
+                                 NGX_CAMPAIGN_EXECUTION_ID_LEN);
+        if (len != NGX_CAMPAIGN_EXECUTION_ID_LEN) {
+            return NGX_DECLINED;
+        }
+
+        ngx_memcpy(st->id, s, len);
+
+        ngx_campaign_fanout_text("campaignId", s, NGX_CAMPAIGN_FANOUT_ID_LEN);
+        ngx_memcpy(st->campaign_id, s, len);
+        st->campaign_id_len = len;
+
+        ngx_campaign_fanout_text("audienceId", s, NGX_CAMPAIGN_FANOUT_ID_LEN);
+        ngx_memcpy(st->audience_id, s, len);
+        st->audience_id_len = len;
+
+        ngx_campaign_fanout_text("requestId", s, 255);
+        j->request_id.data = s;
+        j->request_id.len = len;
+
+        ngx_campaign_fanout_text("api", s, 4096);
+        j->api.data = s;
+        j->api.len = len;
+
+        ngx_campaign_fanout_text("status", s, 16);
+
+        for (i = 0; i <= NGX_CAMPAIGN_FANOUT_STOPPED; i++) {
+            if (ngx_strcmp(s, ngx_campaign_fanout_states[i]) == 0) {
+                break;
+            }
+        }
+
+        if (i > NGX_CAMPAIGN_FANOUT_STOPPED) {
+            return NGX_DECLINED;
+        }
+
+        st->state = i;
+    }
+
+    ngx_campaign_fanout_number("createdAt", st->created);
+    ngx_campaign_fanout_number("startedAt", st->started);
+    ngx_campaign_fanout_number("endedAt", st->ended);
+    ngx_campaign_fanout_number("line", j->line);
+    ngx_campaign_fanout_number("position", j->position);
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "snapshot");
+    if (!cJSON_IsBool(v)) {
+        return NGX_DECLINED;
+    }
+
+    j->snapshot = cJSON_IsTrue(v);
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "counts");
+    if (!cJSON_IsArray(v)
+        || cJSON_GetArraySize(v) != NGX_CAMPAIGN_FANOUT_NCOUNTS)
+    {
+        return NGX_DECLINED;
+    }
+
+    i = 0;
+
+    cJSON_ArrayForEach(n, v) {
+        if (!cJSON_IsNumber(n) || n->valuedouble < 0) {
+            return NGX_DECLINED;
+        }
+
+        st->counts[i++] = (ngx_uint_t) n->valuedouble;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "context");
+
+    if (cJSON_IsObject(v)) {
+        if (ngx_campaign_fanout_print(pool, v, &j->context) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (v && !cJSON_IsNull(v)) {
+        return NGX_DECLINED;
+    }
+
+#undef ngx_campaign_fanout_text
+#undef ngx_campaign_fanout_number
+
+    return NGX_OK;
+}
+
+
+/* a context as compact JSON text, in pool */
+
+static ngx_int_t
+ngx_campaign_fanout_print(ngx_pool_t *pool, cJSON *v, ngx_str_t *text)
+{
+    char                       *p;
+    ngx_campaign_alloc_t        a;
+    ngx_campaign_json_scope_t   scope;
+
+    ngx_campaign_pool_alloc(&a, pool);
+    ngx_campaign_json_enter(&scope, &a);
+
+    p = cJSON_PrintUnformatted(v);
+
+    if (ngx_campaign_json_leave(&scope) != 0 || p == NULL) {
+        return NGX_ERROR;
+    }
+
+    text->data = (u_char *) p;
+    text->len = ngx_strlen(p);
+
+    return NGX_OK;
+}
+
+
+/* the batch being filled, as the journal sees it */
+
+static ngx_campaign_fanout_slot_t *
+ngx_campaign_fanout_slot(ngx_campaign_fanout_t *run)
+{
+    ngx_campaign_fanout_slot_t  *slot;
+
+    if (run->fill) {
+        return run->fill;
+    }
+
+    /* never full: a batch starts only when there is room for the next */
+
+    slot = &run->slots[(run->first + run->nslots)
+                       % NGX_CAMPAIGN_FANOUT_SLOTS];
+    run->nslots++;
+
+    ngx_memzero(slot, sizeof(ngx_campaign_fanout_slot_t));
+    slot->line = run->cursor_line;
+    slot->position = run->position;
+
+    run->fill = slot;
+
+    return slot;
+}
+
+
+static void
+ngx_campaign_fanout_count(ngx_campaign_fanout_t *run, ngx_uint_t what,
+    ngx_uint_t n)
+{
+    run->record->status.counts[what] += n;
+    ngx_campaign_fanout_slot(run)->counts[what] += n;
+}
+
+
+/* the first batches that are done move the cursor over them */
+
+static void
+ngx_campaign_fanout_commit(ngx_campaign_fanout_t *run)
+{
+    ngx_uint_t                   i, moved;
+    ngx_campaign_fanout_slot_t  *slot;
+
+    moved = 0;
+
+    while (run->nslots) {
+        slot = &run->slots[run->first];
+
+        if (!slot->done) {
+            break;
+        }
+
+        for (i = 0; i < NGX_CAMPAIGN_FANOUT_NCOUNTS; i++) {
+            run->committed[i] += slot->counts[i];
+        }
+
+        run->cursor_line = slot->line;
+        run->cursor_position = slot->position;
+
+        if (run->fill == slot) {
+            run->fill = NULL;
+        }
+
+        run->first = (run->first + 1) % NGX_CAMPAIGN_FANOUT_SLOTS;
+        run->nslots--;
+        moved = 1;
+    }
+
+    if (moved && run->journal && !run->copying
+        && ngx_current_msec - run->journaled >= 1000)
+    {
+        ngx_campaign_fanout_journal(run, run->committed, 1);
+    }
+}
+
+
+/*
+ * The worker quits: the execution is left at its cursor, in the journal,
+ * for a worker of the new generation, which takes it once it is released.
+ */
+
+static void
+ngx_campaign_fanout_release(ngx_campaign_fanout_t *run)
+{
+    ngx_campaign_fanout_record_t  *rec;
+
+    rec = run->record;
+
+    ngx_campaign_fanout_commit(run);
+    ngx_campaign_fanout_journal(run, run->committed, !run->copying);
+
+    /* the others see the journal's counts until it goes on */
+
+    ngx_memcpy(rec->status.counts, run->committed, sizeof(run->committed));
+    ngx_campaign_fanout_mirror(run);
+
+    ngx_log_error(NGX_LOG_NOTICE, run->log, 0,
+                  "campaign: worker exits, audience execution %*s is left "
+                  "in the journal at recipient %ui (line %ui)",
+                  (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, rec->status.id,
+                  run->cursor_position, run->cursor_line);
+
+    if (run->owner) {
+        (void) ngx_atomic_cmp_set(&run->owner->pid, ngx_pid, 0);
+    }
+
+    ngx_campaign_fanout_close(run);
+
+    ngx_queue_remove(&rec->queue);
+    ngx_free(rec);
+
+    ngx_destroy_pool(run->pool);
+}
+
+
+static void
+ngx_campaign_fanout_close(ngx_campaign_fanout_t *run)
+{
+    if (run->tick.timer_set) {
+        ngx_del_timer(&run->tick);
+    }
+
+    if (run->tick.posted) {
+        ngx_delete_posted_event(&run->tick);
+    }
+
+    if (run->batch) {
+        ngx_campaign_execution_destroy(run->batch);
+        run->batch = NULL;
+    }
+
+    if (run->fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(run->fd);
+        run->fd = NGX_INVALID_FILE;
+    }
+
+    if (run->source != NGX_INVALID_FILE) {
+        (void) ngx_close_file(run->source);
+        run->source = NGX_INVALID_FILE;
+    }
+}
+
+
+/*
+ * An execution of the journal that no live worker runs: taken, in the
+ * zone, and run from its cursor.  NGX_OK when this worker took it.
+ */
+
+ngx_int_t
+ngx_campaign_fanout_resume(ngx_campaign_main_conf_t *cmcf, u_char *id)
+{
+    u_char                         buf[sizeof("aw:") - 1
+                                       + NGX_CAMPAIGN_EXECUTION_ID_LEN];
+    u_char                         name[NGX_CAMPAIGN_EXECUTION_ID_LEN + 8];
+    ngx_str_t                      key, text;
+    ngx_uint_t                     i;
+    ngx_pool_t                    *pool;
+    ngx_atomic_uint_t              pid;
+    ngx_campaign_t                *c;
+    ngx_campaign_alloc_t           a;
+    ngx_campaign_fanout_t         *run;
+    ngx_campaign_api_loc_t        *api;
+    ngx_campaign_problems_t        problems;
+    ngx_campaign_loc_conf_t       *cplcf;
+    ngx_campaign_fanout_owner_t   *owner;
+    ngx_campaign_fanout_record_t   failed;
+    ngx_campaign_fanout_journal_t  j;
+
+    run = NULL;
+
+    key.data = buf;
+    key.len = ngx_cpymem(ngx_cpymem(buf, "aw:", 3), id,
+                         NGX_CAMPAIGN_EXECUTION_ID_LEN) - buf;
+
+    owner = ngx_campaign_store_counters_find(cmcf->store, &key,
+                                             sizeof(*owner));
+
+    if (owner) {
+        pid = owner->pid;
+
+        if (owner->done
+            || (pid && (ngx_pid_t) pid != ngx_pid
+                && ngx_campaign_journal_alive((ngx_pid_t) pid)))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, ngx_cycle->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(name, "%s.json%Z", id);
+
+    if (ngx_campaign_journal_read(&cmcf->journal, name, pool, &text,
+                                  ngx_cycle->log)
+        != NGX_OK
+        || ngx_campaign_fanout_parse(pool, &text, &j) != NGX_OK
+        || ngx_memcmp(j.status.id, id, NGX_CAMPAIGN_EXECUTION_ID_LEN) != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "campaign_journal: \"%V/%s\" cannot be read as the "
+                      "journal of an audience execution: it is left alone",
+                      &cmcf->journal, name);
+        j.status.state = NGX_CAMPAIGN_FANOUT_FAILED;
+    }
+
+    owner = ngx_campaign_store_counters(cmcf->store, &key, sizeof(*owner),
+                                        ngx_cycle->log);
+
+    if (owner == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    if (j.status.state != NGX_CAMPAIGN_FANOUT_IN_PROGRESS) {
+        owner->done = 1;            /* not read again */
+        ngx_destroy_pool(pool);
+        return NGX_DECLINED;
+    }
+
+    pid = owner->pid;
+
+    if ((pid && (ngx_pid_t) pid != ngx_pid
+         && ngx_campaign_journal_alive((ngx_pid_t) pid))
+        || !ngx_atomic_cmp_set(&owner->pid, pid, ngx_pid))
+    {
+        ngx_destroy_pool(pool);
+        return NGX_DECLINED;
+    }
+
+    owner->beat = ngx_time();
+
+    run = ngx_pcalloc(pool, sizeof(ngx_campaign_fanout_t));
+    if (run == NULL) {
+        goto failed;
+    }
+
+    run->pool = pool;
+    run->log = ngx_cycle->log;
+    run->fd = NGX_INVALID_FILE;
+    run->source = NGX_INVALID_FILE;
+    run->cmcf = cmcf;
+    run->owner = owner;
+    run->journal = 1;
+
+    /* the API location of the same name, or the first there is */
+
+    api = cmcf->apis.elts;
+    cplcf = NULL;
+
+    for (i = 0; i < cmcf->apis.nelts; i++) {
+        if (api[i].name.len == j.api.len
+            && ngx_strncmp(api[i].name.data, j.api.data, j.api.len) == 0)
+        {
+            cplcf = api[i].conf;
+            run->api = api[i].name;
+            break;
+        }
+    }
+
+    if (cplcf == NULL && cmcf->apis.nelts) {
+        cplcf = api[0].conf;
+        run->api = api[0].name;
+    }
+
+    c = ngx_campaign_find(cmcf, j.status.campaign_id,
+                          j.status.campaign_id_len);
+
+    if (c == NULL || cplcf == NULL || cplcf->gateways == NULL
+        || cplcf->gateways[c->channel].uri.len == 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "campaign_journal: audience execution %s cannot go "
+                      "on: campaign \"%*s\" or its API location and "
+                      "gateway are not in the configuration", id,
+                      j.status.campaign_id_len, j.status.campaign_id);
+        goto failed;
+    }
+
+    run->campaign = c;
+    run->conf = cplcf;
+    run->ctx = cplcf->ctx;
+
+    run->request_id = (char *) j.request_id.data;
+    run->audience_id.data = j.status.audience_id;
+    run->audience_id.len = j.status.audience_id_len;
+
+    if (j.context.len) {
+        ngx_campaign_pool_alloc(&a, pool);
+        ngx_memzero(&problems, sizeof(ngx_campaign_problems_t));
+
+        if (ngx_campaign_trigger_parse_value(&a, j.context.data,
+                                             j.context.len, 0, &run->context,
+                                             &problems)
+            != 0)
+        {
+            goto failed;
+        }
+
+        run->context_text = j.context;
+    }
+
+    if (ngx_campaign_fanout_setup(run, &j) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "campaign_journal: audience execution %s cannot go "
+                      "on", id);
+        goto failed;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "campaign: audience execution %s of \"%s\" goes on from "
+                  "the journal at recipient %ui (line %ui)%s",
+                  id, c->id, j.position, j.line,
+                  j.snapshot ? "" : ", its snapshot made again");
+
+    return NGX_OK;
+
+failed:
+
+    /* Failed in the journal: no worker tries it again */
+
+    if (run) {
+        ngx_campaign_fanout_close(run);
+
+        if (run->request_id == NULL) {
+            run->request_id = (char *) j.request_id.data;
+        }
+
+        /* the record of a run that did not start goes with the pool */
+
+        ngx_memzero(&failed, sizeof(ngx_campaign_fanout_record_t));
+        failed.status = j.status;
+        failed.status.state = NGX_CAMPAIGN_FANOUT_FAILED;
+        failed.status.ended = ngx_campaign_fanout_now();
+
+        run->record = &failed;
+        run->cursor_line = j.line;
+        run->cursor_position = j.position;
+
+        ngx_campaign_fanout_journal(run, failed.status.counts, j.snapshot);
+        ngx_campaign_fanout_mirror(run);
+    }
+
+    owner->done = 1;
+    owner->pid = 0;
+
+    ngx_destroy_pool(pool);
+
+    return NGX_DECLINED;
+}
+
+
+/* the heartbeat of this worker's executions */
+
+void
+ngx_campaign_fanout_beat(void)
+{
+    ngx_queue_t                   *q;
+    ngx_campaign_fanout_record_t  *rec;
+
+    if (!ngx_campaign_fanouts_init) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&ngx_campaign_fanouts);
+         q != ngx_queue_sentinel(&ngx_campaign_fanouts);
+         q = ngx_queue_next(q))
+    {
+        rec = ngx_queue_data(q, ngx_campaign_fanout_record_t, queue);
+
+        if (rec->run && rec->run->owner) {
+            rec->run->owner->beat = ngx_time();
+        }
+    }
+}
+
+
+ngx_uint_t
+ngx_campaign_fanout_running(u_char *id)
+{
+    ngx_queue_t                   *q;
+    ngx_campaign_fanout_record_t  *rec;
+
+    if (!ngx_campaign_fanouts_init) {
+        return 0;
+    }
+
+    for (q = ngx_queue_head(&ngx_campaign_fanouts);
+         q != ngx_queue_sentinel(&ngx_campaign_fanouts);
+         q = ngx_queue_next(q))
+    {
+        rec = ngx_queue_data(q, ngx_campaign_fanout_record_t, queue);
+
+        if (rec->run
+            && ngx_memcmp(rec->status.id, id, NGX_CAMPAIGN_EXECUTION_ID_LEN)
+               == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -1630,6 +2717,12 @@ ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id)
                 found = (ngx_memcmp(st.id, id->data, id->len) == 0);
             }
         }
+
+        /* after a restart, the journal of one that ended before */
+
+        if (!found && cmcf->journal.len) {
+            found = (ngx_campaign_fanout_journaled(r, id, &st) == NGX_OK);
+        }
     }
 
     if (!found) {
@@ -1707,6 +2800,36 @@ ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id)
 }
 
 
+/* the status as the journal DIR/<id>.json has it */
+
+static ngx_int_t
+ngx_campaign_fanout_journaled(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_campaign_fanout_status_t *st)
+{
+    u_char                         name[NGX_CAMPAIGN_EXECUTION_ID_LEN + 8];
+    ngx_str_t                      text;
+    ngx_campaign_main_conf_t      *cmcf;
+    ngx_campaign_fanout_journal_t  j;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_campaign_module);
+
+    (void) ngx_sprintf(name, "%V.json%Z", id);
+
+    if (ngx_campaign_journal_read(&cmcf->journal, name, r->pool, &text,
+                                  r->connection->log)
+        != NGX_OK
+        || ngx_campaign_fanout_parse(r->pool, &text, &j) != NGX_OK
+        || ngx_memcmp(j.status.id, id->data, id->len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    *st = j.status;
+
+    return NGX_OK;
+}
+
+
 /*
  * A worker that exits with audience executions unfinished (a reload, a
  * quit, whatever is running when it goes): they are Failed, and say so,
@@ -1732,6 +2855,25 @@ ngx_campaign_fanout_exit(ngx_cycle_t *cycle)
         run = rec->run;
 
         if (run == NULL) {
+            continue;
+        }
+
+        /* journaled: left at its cursor for the next worker to take */
+
+        if (run->journal && !run->stopped && !run->failed) {
+            ngx_campaign_fanout_commit(run);
+            ngx_campaign_fanout_journal(run, run->committed, !run->copying);
+
+            if (run->owner) {
+                (void) ngx_atomic_cmp_set(&run->owner->pid, ngx_pid, 0);
+            }
+
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "campaign: worker exits, audience execution %*s "
+                          "is left in the journal at recipient %ui "
+                          "(line %ui)", (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                          rec->status.id, run->cursor_position,
+                          run->cursor_line);
             continue;
         }
 

@@ -53,6 +53,10 @@ typedef struct {
     struct ngx_campaign_caps_s  *caps;        /* campaign_frequency_rules */
     struct ngx_campaign_consent_s  *consent;  /* suppression, unsubscribe */
     ngx_str_t                    audiences;   /* campaign_audiences DIR */
+
+    /* campaign_journal DIR; the API locations, by name, for its runs */
+    ngx_str_t                    journal;
+    ngx_array_t                  apis;        /* ngx_campaign_api_loc_t */
 } ngx_campaign_main_conf_t;
 
 
@@ -65,7 +69,7 @@ typedef struct {
 typedef struct ngx_campaign_outbox_s  ngx_campaign_outbox_t;
 
 
-typedef struct {
+typedef struct ngx_campaign_loc_conf_s {
     ngx_campaign_gateway_t      *gateways;    /* per channel, NULL: none */
     ngx_uint_t                   retries;
     ngx_msec_t                   retry_delay;
@@ -548,6 +552,31 @@ char *ngx_campaign_audiences_set(ngx_conf_t *cf, ngx_command_t *cmd,
 void ngx_campaign_fanout_body(ngx_http_request_t *r);
 ngx_int_t ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id);
 void ngx_campaign_fanout_exit(ngx_cycle_t *cycle);
+
+
+/* the journal of audience executions (journal.c) */
+
+typedef struct {
+    ngx_str_t                    name;        /* the location's prefix */
+    ngx_campaign_loc_conf_t     *conf;
+} ngx_campaign_api_loc_t;
+
+char *ngx_campaign_journal_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_campaign_journal_check(ngx_conf_t *cf);
+ngx_int_t ngx_campaign_journal_write(ngx_str_t *dir, u_char *name,
+    u_char *data, size_t len, ngx_log_t *log);
+ngx_int_t ngx_campaign_journal_read(ngx_str_t *dir, u_char *name,
+    ngx_pool_t *pool, ngx_str_t *data, ngx_log_t *log);
+void ngx_campaign_journal_remove(ngx_str_t *dir, u_char *name,
+    ngx_log_t *log);
+ngx_int_t ngx_campaign_journal_init_process(ngx_cycle_t *cycle);
+ngx_uint_t ngx_campaign_journal_alive(ngx_pid_t pid);
+
+ngx_int_t ngx_campaign_fanout_resume(ngx_campaign_main_conf_t *cmcf,
+    u_char *id);
+void ngx_campaign_fanout_beat(void);
+ngx_uint_t ngx_campaign_fanout_running(u_char *id);
 
 
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */
