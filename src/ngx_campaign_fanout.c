@@ -1831,7 +1831,8 @@ ngx_campaign_fanout_snapshot(ngx_campaign_fanout_t *run,
 
     /* DIR/<id>.jsonl.part */
 
-    run->path.data[run->path.len] = '.';
+    (void) ngx_cpystrn(run->path.data + run->path.len, (u_char *) ".part",
+                       sizeof(".part"));
 
     run->fd = ngx_open_file(run->path.data, NGX_FILE_RDWR, NGX_FILE_TRUNCATE,
                             NGX_FILE_DEFAULT_ACCESS);

@@ -1,0 +1,301 @@
+# The journal of audience executions (campaign_journal DIR): each one's
+# snapshot of its audience, its cursor and counts, so that it outlives
+# the worker that runs it.
+#
+# 1. nginx -t refuses a journal without campaign_zone, or that is not a
+#    directory.
+# 2. an execution ends with its journal saying so, and its snapshot gone;
+#    the snapshot, not the audience file, is what it reads.
+# 3. a reload in the middle: the old worker leaves it at a batch boundary,
+#    a new one goes on; every recipient is in the outbox exactly once.
+# 4. kill -9 of the worker that runs it: another goes on from the cursor;
+#    every recipient exactly once (the outbox drops a repeated key).
+# 5. nginx stopped in the middle and started again: it goes on.
+# 6. after the restart, the status of an ended execution comes from its
+#    journal.
+#
+# Background executions, reloads and kills need polling and signals, so
+# this suite drives nginx (two workers) itself.
+
+use strict;
+use warnings;
+
+use FindBin;
+use HTTP::Tiny;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+require "$FindBin::Bin/150-helpers.pl";
+
+our ($BASE, $PREFIX, $CAMPAIGNS, $NGINX, @MODULES);
+
+my $port = $BASE + 51;
+
+$CAMPAIGNS = "$PREFIX/campaigns";
+mkdir $CAMPAIGNS;
+mkdir "$PREFIX/audiences";
+mkdir "$PREFIX/journal";
+chmod 0777, "$PREFIX/journal";
+
+my $content = '"content": {"from": "a@acme.example", "subject": "Hi",'
+              . ' "text": "Hello {{profile.name}} {{context.season}}"}';
+
+write_file('campaigns/vip.json', <<"EOF");
+{"id": "vip", "name": "VIP sale", "type": "marketing", "status": "live",
+ "channel": "email", $content}
+EOF
+
+write_file('campaigns/paced.json', <<"EOF");
+{"id": "paced", "name": "Paced sale", "type": "marketing", "status": "live",
+ "channel": "email", "throttle": {"rate": 25, "burst": 10}, $content}
+EOF
+
+my $conf = <<"EOF";
+    campaign_zone campaign 1m;
+    campaign_audiences $PREFIX/audiences;
+    campaign_journal $PREFIX/journal;
+
+    server {
+        listen 127.0.0.1:$port reuseport;
+
+        campaign_gateway email /_gw;
+
+        location /ajo/im/ {
+            campaign_api;
+            add_header X-Worker \$pid always;
+        }
+
+        location = /_gw {
+            internal;
+            campaign_outbox logs/outbox.jsonl;
+        }
+    }
+EOF
+
+sub recipient {
+    my ($user) = @_;
+    return qq/{"type":"aep","userId":"$user","namespace":"email",/
+           . qq/"channelData":{"emailAddress":"$user\@example.com"},/
+           . qq/"profile":{"name":"$user"}}/;
+}
+
+sub audience {
+    my ($name, @lines) = @_;
+    write_file("audiences/$name.jsonl", join('', map { "$_\n" } @lines));
+}
+
+my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
+
+sub call {
+    my ($method, $path, $body) = @_;
+    return $http->request($method, "http://127.0.0.1:$port/ajo/im/$path", {
+        headers => { 'Content-Type' => 'application/json' },
+        defined $body ? (content => $body) : (),
+    });
+}
+
+sub start {
+    my ($campaign, $audience) = @_;
+    return call('POST', 'executions/audience',
+                qq/{"campaignId":"$campaign","audience":{"id":"$audience"},/
+                . qq/"context":{"season":"winter"}}/);
+}
+
+sub execution_id {
+    my ($res) = @_;
+    return $res->{content} =~ /"executionId":"([0-9a-f-]{36})"/ ? $1 : '';
+}
+
+sub wait_status {
+    my ($id, $want, $tries) = @_;
+    my $res;
+    wait_for(sub { $res = call('GET', "executions/audience/$id");
+                   $res->{content} =~ /"status":"$want"/ }, $tries || 200);
+    return $res;
+}
+
+# each user of the execution's messages, with how often it was sent
+
+sub sent_users {
+    my ($id) = @_;
+    my %users;
+    for (split /\n/, read_file('logs/outbox.jsonl')) {
+        next unless /"executionId":"$id"/;
+        $users{$1}++ if /"userId":"([^"]+)"/;
+    }
+    return \%users;
+}
+
+sub exactly_once {
+    my ($id, $n, $what) = @_;
+    my $users = sent_users($id);
+    is_deeply [sort keys %$users], [sort map { "$what$_" } 1 .. $n],
+              "every recipient of $what is in the outbox";
+    ok !(grep { $_ != 1 } values %$users), '... exactly once'
+        or diag join ' ', map { "$_=$users->{$_}" }
+                          grep { $users->{$_} != 1 } sort keys %$users;
+}
+
+sub nginx_t {
+    my ($http) = @_;
+    my $load = join '', map { "load_module $_;\n" } @MODULES;
+    write_file('conf/test.conf', <<"EOF");
+$load
+events {}
+http {
+    campaign_definitions $CAMPAIGNS;
+$http
+}
+EOF
+    return scalar `$NGINX -t -p $PREFIX/ -c $PREFIX/conf/test.conf -e $PREFIX/logs/test.log 2>&1`;
+}
+
+# 1. configuration mistakes
+
+like nginx_t("campaign_journal $PREFIX/journal;"),
+     qr/\[emerg\] "campaign_journal" needs "campaign_zone"/,
+     'nginx -t: a journal without campaign_zone';
+
+write_file('not-a-dir', '');
+like nginx_t("campaign_zone z 1m; campaign_journal $PREFIX/not-a-dir;"),
+     qr/\[emerg\] campaign_journal "[^"]*not-a-dir" is not a directory/,
+     'nginx -t: a journal that is not a directory';
+
+like nginx_t("campaign_zone z 1m; campaign_journal $PREFIX/nowhere;"),
+     qr/\[emerg\] campaign_journal "[^"]*nowhere": stat\(\) failed/,
+     'nginx -t: a journal that is not there';
+
+# 2. an execution, journaled from start to end
+
+audience('small', map { recipient("a$_") } 1 .. 30);
+
+ok start_nginx($conf, $port), 'nginx starts with campaign_journal';
+
+my $res = start('vip', 'small');
+is $res->{status}, 202, 'an audience execution: 202';
+my $done = execution_id($res);
+
+# the audience is replaced under it (a new file renamed over the old
+# one, as an export does): the one it opened is what is sent
+
+write_file('audiences/small.new', join '', map { recipient("zz$_") . "\n" } 1 .. 5);
+rename "$PREFIX/audiences/small.new", "$PREFIX/audiences/small.jsonl";
+
+$res = wait_status($done, 'Succeeded');
+like $res->{content}, qr/"sent":30,/, 'all 30 sent';
+exactly_once($done, 30, 'a');
+
+my $journal = read_file("journal/$done.json");
+like $journal, qr/"status":"Succeeded"/, 'its journal says it succeeded';
+like $journal, qr/"executionId":"$done","campaignId":"vip","audienceId":"small"/,
+     '... names it, its campaign and audience';
+like $journal, qr/"context":\{"season":"winter"\}/, '... keeps its context';
+ok !-e "$PREFIX/journal/$done.jsonl" && !-e "$PREFIX/journal/$done.jsonl.part",
+   'its snapshot is removed once it ended';
+like read_file('logs/outbox.jsonl'), qr/Hello a1 winter/,
+     'the context reached the messages';
+
+# 3. a reload in the middle: every recipient exactly once
+
+audience('reload', map { recipient("r$_") } 1 .. 80);
+
+$res = start('paced', 'reload');
+is $res->{status}, 202, 'a paced audience of 80: 202';
+my $id = execution_id($res);
+
+sleep 1.2;
+like read_file("journal/$id.json"), qr/"status":"InProgress"/,
+     'in progress, its journal says so';
+ok -e "$PREFIX/journal/$id.jsonl", '... with its snapshot';
+
+my @old = worker_pids();
+kill 'HUP', master_pid();
+
+ok wait_for(sub { my %o = map { $_ => 1 } @old;
+                  my @new = worker_pids();
+                  @new == 2 && !grep { $o{$_} } @new }, 150),
+   'reloaded: two new workers';
+
+$res = wait_status($id, 'Succeeded', 300);
+like $res->{content}, qr/"status":"Succeeded"/, 'it succeeds after the reload';
+like $res->{content}, qr/"targetedProfileCount":80,/, '... 80 targeted';
+like $res->{content}, qr/"sent":80,"failed":0,/, '... 80 sent';
+exactly_once($id, 80, 'r');
+
+my $log = read_file('logs/error.log');
+like $log, qr/\[notice\] .*audience execution $id is left in the journal at recipient \d+/,
+     'the old worker left it in the journal';
+like $log, qr/\[notice\] .*audience execution $id of "paced" goes on from the journal/,
+     'a new worker went on with it';
+
+# 4. kill -9 of the worker that runs it
+
+audience('kill', map { recipient("k$_") } 1 .. 80);
+
+$res = start('paced', 'kill');
+is $res->{status}, 202, 'another paced audience of 80: 202';
+$id = execution_id($res);
+my $owner = $res->{headers}{'x-worker'};
+
+sleep 1.5;
+ok kill('KILL', $owner), "the worker that runs it ($owner) is killed";
+
+$res = wait_status($id, 'Succeeded', 300);
+like $res->{content}, qr/"status":"Succeeded"/,
+     'it succeeds after the kill';
+like $res->{content}, qr/"targetedProfileCount":80,/, '... 80 targeted';
+like $res->{content}, qr/"sent":80,"failed":0,/, '... 80 sent';
+exactly_once($id, 80, 'k');
+
+like read_file('logs/error.log'),
+     qr/\[notice\] .*audience execution $id of "paced" goes on from the journal/,
+     'another worker went on with it';
+
+# 5. nginx stopped in the middle, then started again
+
+audience('restart', map { recipient("s$_") } 1 .. 80);
+
+$res = start('paced', 'restart');
+is $res->{status}, 202, 'a third paced audience of 80: 202';
+$id = execution_id($res);
+
+sleep 1.2;
+ok stop_nginx(), 'nginx quits in the middle of it';
+like read_file("journal/$id.json"), qr/"status":"InProgress"/,
+     '... its journal says it is in progress';
+
+ok start_nginx($conf, $port), 'nginx starts again';
+
+$res = wait_status($id, 'Succeeded', 300);
+like $res->{content}, qr/"status":"Succeeded"/, 'it succeeds after the restart';
+like $res->{content}, qr/"sent":80,"failed":0,/, '... 80 sent';
+exactly_once($id, 80, 's');
+
+# 6. an execution that ended before the restart
+
+$res = call('GET', "executions/audience/$done");
+is $res->{status}, 200, 'an execution that ended before the restart: 200';
+like $res->{content}, qr/"status":"Succeeded".*"sent":30,/,
+     '... its status, from its journal';
+
+$res = call('GET', 'executions/audience/00000000-0000-4000-8000-000000000000');
+is $res->{status}, 404, 'an unknown execution: 404';
+
+# a file in the journal that is not a journal is left alone
+
+write_file('journal/00000000-0000-4000-8000-000000000001.json', '{"nope":');
+sleep 1.5;
+like read_file('logs/error.log'),
+     qr/\[error\] .*00000000-0000-4000-8000-000000000001\.json" cannot be read as the journal/,
+     'a corrupt journal is logged';
+
+unlike read_file('logs/error.log'),
+       qr/\[(?:crit|emerg)\]|\[alert\](?!.*exited on signal 9$)/m,
+       'no alert (but the kill), crit or emerg in the log';
+unlike read_file('logs/error.log'), qr/exited on signal (?!9)/,
+       'no worker crashed';
+
+print STDERR read_file("logs/error.log") if $ENV{SHOWLOG};
+ok stop_nginx(), "nginx quits";
+
+done_testing;
