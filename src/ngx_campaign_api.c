@@ -68,6 +68,8 @@ typedef struct {
 #define NGX_CAMPAIGN_ENDPOINT_REPORT    8
 #define NGX_CAMPAIGN_ENDPOINT_AUDIENCE  9
 #define NGX_CAMPAIGN_ENDPOINT_AUDIENCE_STATUS  10
+#define NGX_CAMPAIGN_ENDPOINT_SCHEDULES 11
+#define NGX_CAMPAIGN_ENDPOINT_SCHEDULE  12
 
 
 /* what an API key must grant, by endpoint (campaign_api_keys) */
@@ -83,7 +85,9 @@ static ngx_uint_t  ngx_campaign_api_scopes[] = {
     NGX_CAMPAIGN_SCOPE_STOP,
     NGX_CAMPAIGN_SCOPE_READ,               /* report */
     NGX_CAMPAIGN_SCOPE_TRIGGER,            /* audience: and its campaign's */
-    NGX_CAMPAIGN_SCOPE_READ                /* audience execution's status */
+    NGX_CAMPAIGN_SCOPE_READ,               /* audience execution's status */
+    NGX_CAMPAIGN_SCOPE_READ,               /* schedules: the key's only */
+    NGX_CAMPAIGN_SCOPE_KEY                 /* a schedule: its campaign's */
 };
 
 
@@ -94,6 +98,8 @@ static ngx_str_t  ngx_campaign_unitary_path =
     ngx_string("executions/unitary");
 static ngx_str_t  ngx_campaign_audience_path =
     ngx_string("executions/audience");
+static ngx_str_t  ngx_campaign_schedules_path =
+    ngx_string("executions/schedules");
 
 
 ngx_int_t
@@ -151,6 +157,12 @@ ngx_campaign_api_handler(ngx_http_request_t *r)
 
     case NGX_CAMPAIGN_ENDPOINT_AUDIENCE_STATUS:
         return ngx_campaign_fanout_status(r, &id);
+
+    case NGX_CAMPAIGN_ENDPOINT_SCHEDULES:
+        return ngx_campaign_schedule_handler(r, NULL);
+
+    case NGX_CAMPAIGN_ENDPOINT_SCHEDULE:
+        return ngx_campaign_schedule_handler(r, &id);
 
     default:
         return ngx_campaign_refuse(r, NGX_HTTP_NOT_FOUND, "no such endpoint",
@@ -223,6 +235,28 @@ ngx_campaign_api_endpoint(ngx_http_request_t *r, ngx_str_t *id)
             id->len = path.len - ngx_campaign_audience_path.len - 1;
 
             return NGX_CAMPAIGN_ENDPOINT_AUDIENCE_STATUS;
+        }
+
+        return NGX_CAMPAIGN_ENDPOINT_NONE;
+    }
+
+    /* executions/schedules, executions/schedules/{scheduleId} */
+
+    if (path.len >= ngx_campaign_schedules_path.len
+        && ngx_strncmp(path.data, ngx_campaign_schedules_path.data,
+                       ngx_campaign_schedules_path.len) == 0)
+    {
+        if (path.len == ngx_campaign_schedules_path.len) {
+            return NGX_CAMPAIGN_ENDPOINT_SCHEDULES;
+        }
+
+        if (path.len > ngx_campaign_schedules_path.len + 1
+            && path.data[ngx_campaign_schedules_path.len] == '/')
+        {
+            id->data = path.data + ngx_campaign_schedules_path.len + 1;
+            id->len = path.len - ngx_campaign_schedules_path.len - 1;
+
+            return NGX_CAMPAIGN_ENDPOINT_SCHEDULE;
         }
 
         return NGX_CAMPAIGN_ENDPOINT_NONE;

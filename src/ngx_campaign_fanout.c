@@ -187,6 +187,9 @@ struct ngx_campaign_fanout_s {
     ngx_uint_t                   nslots;
     ngx_campaign_fanout_slot_t  *fill;        /* the batch being filled */
 
+    u_char                      *id;          /* given by its schedule */
+    uint64_t                     execute_at;  /* its schedule's, ms */
+
     ngx_uint_t                   committed[NGX_CAMPAIGN_FANOUT_NCOUNTS];
     ngx_uint_t                   cursor_line;
     ngx_uint_t                   cursor_position;
@@ -225,8 +228,6 @@ static void ngx_campaign_fanout_journal(ngx_campaign_fanout_t *run,
     ngx_uint_t *counts, ngx_uint_t snapshot);
 static ngx_int_t ngx_campaign_fanout_parse(ngx_pool_t *pool,
     ngx_str_t *text, ngx_campaign_fanout_journal_t *j);
-static ngx_int_t ngx_campaign_fanout_print(ngx_pool_t *pool, cJSON *v,
-    ngx_str_t *text);
 static ngx_campaign_fanout_slot_t *ngx_campaign_fanout_slot(
     ngx_campaign_fanout_t *run);
 static void ngx_campaign_fanout_count(ngx_campaign_fanout_t *run,
@@ -238,6 +239,10 @@ static ngx_int_t ngx_campaign_fanout_journaled(ngx_http_request_t *r,
     ngx_str_t *id, ngx_campaign_fanout_status_t *st);
 static ngx_int_t ngx_campaign_fanout_accepted(ngx_http_request_t *r,
     ngx_campaign_fanout_t *run);
+static ngx_int_t ngx_campaign_fanout_scheduled(ngx_http_request_t *r,
+    ngx_campaign_fanout_t *run);
+static ngx_fd_t ngx_campaign_fanout_audience(ngx_campaign_fanout_t *run,
+    ngx_str_t *reason);
 static void ngx_campaign_fanout_tick(ngx_event_t *ev);
 static void ngx_campaign_fanout_next(ngx_campaign_fanout_t *run);
 static ngx_int_t ngx_campaign_fanout_read(ngx_campaign_fanout_t *run);
@@ -384,7 +389,8 @@ ngx_campaign_fanout_check(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
     ngx_str_t *body, ngx_int_t *answer)
 {
     int                         rc;
-    cJSON                      *root, *cid, *rid, *audience, *aid, *item;
+    cJSON                      *root, *cid, *rid, *audience, *aid, *item,
+                               *at;
     ngx_str_t                   id;
     ngx_uint_t                  i;
     ngx_campaign_t             *c;
@@ -418,17 +424,46 @@ ngx_campaign_fanout_check(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
         return NGX_DECLINED;
     }
 
-    /* a later slice: scheduled executions */
+    /* schedule.executeAt: a time in the future, at most a year ahead */
 
-    item = cJSON_GetObjectItemCaseSensitive(root, "schedule");
-
-    if (item && !cJSON_IsNull(item)) {
+    if (ngx_campaign_fanout_member(root, "schedule", cJSON_Object, &item)
+        != NGX_OK)
+    {
         *answer = ngx_campaign_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                          "schedules are not supported yet",
-                                          "/schedule",
-                                          "audience executions start now; "
-                                          "leave schedule out");
+                                          "the request is invalid",
+                                          "/schedule", "must be an object");
         return NGX_DECLINED;
+    }
+
+    if (item) {
+        if (ngx_campaign_fanout_member(item, "executeAt", cJSON_String, &at)
+            != NGX_OK
+            || at == NULL
+            || ngx_campaign_schedule_time((u_char *) at->valuestring,
+                                          ngx_strlen(at->valuestring),
+                                          &run->execute_at)
+               != NGX_OK)
+        {
+            *answer = ngx_campaign_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                              "the request is invalid",
+                                              "/schedule/executeAt",
+                                              "must be a date and time "
+                                              "(RFC 3339), such as "
+                                              "\"2026-12-01T09:00:00Z\"");
+            return NGX_DECLINED;
+        }
+
+        if (run->execute_at <= ngx_campaign_fanout_now()
+            || run->execute_at > ngx_campaign_fanout_now()
+                                 + 366ULL * 86400 * 1000)
+        {
+            *answer = ngx_campaign_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                              "the request is invalid",
+                                              "/schedule/executeAt",
+                                              "must be in the future, at "
+                                              "most a year ahead");
+            return NGX_DECLINED;
+        }
     }
 
     if (ngx_campaign_fanout_member(root, "campaignId", cJSON_String, &cid)
@@ -582,7 +617,20 @@ ngx_campaign_fanout_check(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
         return NGX_DECLINED;
     }
 
+    if (run->execute_at && cmcf->journal.len == 0) {
+        *answer = ngx_campaign_send_error(r, NGX_HTTP_NOT_IMPLEMENTED,
+                                          "schedules need campaign_journal",
+                                          "/schedule",
+                                          "this server keeps no schedule");
+        return NGX_DECLINED;
+    }
+
     if (ngx_campaign_fanout_claim(r, run, body, answer) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (run->execute_at) {
+        *answer = ngx_campaign_fanout_scheduled(r, run);
         return NGX_DECLINED;
     }
 
@@ -882,7 +930,12 @@ ngx_campaign_fanout_setup(ngx_campaign_fanout_t *run,
         run->position = from->position;
 
     } else {
-        ngx_campaign_execution_id(st->id);
+        if (run->id) {
+            ngx_memcpy(st->id, run->id, NGX_CAMPAIGN_EXECUTION_ID_LEN);
+
+        } else {
+            ngx_campaign_execution_id(st->id);
+        }
 
         len = ngx_min(ngx_strlen(c->id), NGX_CAMPAIGN_FANOUT_ID_LEN);
         ngx_memcpy(st->campaign_id, c->id, len);
@@ -1073,6 +1126,259 @@ ngx_campaign_fanout_accepted(ngx_http_request_t *r,
     }
 
     return ngx_campaign_send_json(r, NGX_HTTP_ACCEPTED, NULL, &o);
+}
+
+
+/* the call has a schedule: kept, and answered with it */
+
+static ngx_int_t
+ngx_campaign_fanout_scheduled(ngx_http_request_t *r,
+    ngx_campaign_fanout_t *run)
+{
+    ngx_int_t                     rc;
+    ngx_campaign_out_t            o;
+    ngx_campaign_fanout_call_t    call;
+    ngx_campaign_store_answer_t   a;
+
+    ngx_memzero(&call, sizeof(ngx_campaign_fanout_call_t));
+
+    call.campaign_id.data = (u_char *) run->campaign->id;
+    call.campaign_id.len = ngx_strlen(run->campaign->id);
+    call.audience_id = run->audience_id;
+    call.api = run->api;
+    call.execute_at = run->execute_at;
+
+    if (run->request_id) {
+        call.request_id.data = (u_char *) run->request_id;
+        call.request_id.len = ngx_strlen(run->request_id);
+    }
+
+    if (run->context
+        && ngx_campaign_fanout_print(run->pool, run->context, &call.context)
+           != NGX_OK)
+    {
+        rc = NGX_ERROR;
+
+    } else {
+        rc = ngx_campaign_schedule_create(r, &call, &o);
+    }
+
+    if (rc != NGX_OK) {
+        if (run->claim) {
+            ngx_campaign_store_release(run->cmcf->store, &run->claim_key);
+        }
+
+        if (rc == NGX_DECLINED) {
+            return ngx_campaign_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                           "too many schedules", "/schedule",
+                                           "cancel or wait for some first");
+        }
+
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a repeat of the call gets this answer, and schedules nothing */
+
+    if (run->claim) {
+        a.status = NGX_HTTP_ACCEPTED;
+        a.problem = 0;
+        a.body.data = o.start;
+        a.body.len = o.pos - o.start;
+
+        ngx_campaign_store_answer(run->cmcf->store, run->claim,
+                                  &run->claim_key,
+                                  run->conf->idempotency_window, &a,
+                                  r->connection->log);
+    }
+
+    return ngx_campaign_send_json(r, NGX_HTTP_ACCEPTED, NULL, &o);
+}
+
+
+/*
+ * A schedule fires: its call starts an execution, with no client, under
+ * the executionId it was given.  NGX_ERROR with reason when it cannot.
+ */
+
+ngx_int_t
+ngx_campaign_fanout_start(ngx_campaign_main_conf_t *cmcf,
+    ngx_campaign_fanout_call_t *call, u_char *id, ngx_str_t *reason)
+{
+    ngx_uint_t                 i;
+    ngx_pool_t                *pool;
+    ngx_campaign_t            *c;
+    ngx_campaign_alloc_t       a;
+    ngx_campaign_fanout_t     *run;
+    ngx_campaign_api_loc_t    *api;
+    ngx_campaign_problems_t    problems;
+    ngx_campaign_loc_conf_t   *cplcf;
+
+    ngx_str_set(reason, "the server is out of memory");
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, ngx_cycle->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    run = ngx_pcalloc(pool, sizeof(ngx_campaign_fanout_t));
+    if (run == NULL) {
+        goto failed;
+    }
+
+    run->pool = pool;
+    run->log = ngx_cycle->log;
+    run->fd = NGX_INVALID_FILE;
+    run->source = NGX_INVALID_FILE;
+    run->cmcf = cmcf;
+    run->journal = 1;
+    run->id = id;
+
+    api = cmcf->apis.elts;
+    cplcf = NULL;
+
+    for (i = 0; i < cmcf->apis.nelts; i++) {
+        if (api[i].name.len == call->api.len
+            && ngx_strncmp(api[i].name.data, call->api.data, call->api.len)
+               == 0)
+        {
+            cplcf = api[i].conf;
+            run->api = api[i].name;
+            break;
+        }
+    }
+
+    if (cplcf == NULL && cmcf->apis.nelts) {
+        cplcf = api[0].conf;
+        run->api = api[0].name;
+    }
+
+    c = ngx_campaign_find(cmcf, call->campaign_id.data, call->campaign_id.len);
+
+    if (c == NULL) {
+        ngx_str_set(reason, "the campaign is not in the configuration");
+        goto failed;
+    }
+
+    if (c->status != NGX_CAMPAIGN_LIVE
+        || (c->start && ngx_time() < c->start)
+        || (c->end && ngx_time() >= c->end)
+        || c->type != NGX_CAMPAIGN_MARKETING)
+    {
+        ngx_str_set(reason, "the campaign is not a live marketing campaign "
+                            "now");
+        goto failed;
+    }
+
+    if (ngx_campaign_state_stopped(cmcf, c)) {
+        ngx_str_set(reason, "the campaign is stopped");
+        goto failed;
+    }
+
+    if (cplcf == NULL || cplcf->gateways == NULL
+        || cplcf->gateways[c->channel].uri.len == 0)
+    {
+        ngx_str_set(reason, "no API location with a gateway for the "
+                            "campaign's channel");
+        goto failed;
+    }
+
+    run->campaign = c;
+    run->conf = cplcf;
+    run->ctx = cplcf->ctx;
+    run->audience_id = call->audience_id;
+
+    run->request_id = ngx_pnalloc(pool, call->request_id.len + 1);
+    if (run->request_id == NULL) {
+        goto failed;
+    }
+
+    (void) ngx_cpystrn((u_char *) run->request_id, call->request_id.data,
+                       call->request_id.len + 1);
+
+    if (call->context.len) {
+        ngx_campaign_pool_alloc(&a, pool);
+        ngx_memzero(&problems, sizeof(ngx_campaign_problems_t));
+
+        if (ngx_campaign_trigger_parse_value(&a, call->context.data,
+                                             call->context.len, 0,
+                                             &run->context, &problems)
+            != 0)
+        {
+            ngx_str_set(reason, "its context cannot be read");
+            goto failed;
+        }
+
+        run->context_text = call->context;
+    }
+
+    run->fd = ngx_campaign_fanout_audience(run, reason);
+    if (run->fd == NGX_INVALID_FILE) {
+        goto failed;
+    }
+
+    if (ngx_campaign_fanout_setup(run, NULL) != NGX_OK) {
+        ngx_str_set(reason, "it could not be set up: see the error log");
+        goto failed;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    if (run) {
+        ngx_campaign_fanout_close(run);
+    }
+
+    ngx_destroy_pool(pool);
+
+    return NGX_ERROR;
+}
+
+
+/* the audience's file, opened with no client to answer */
+
+static ngx_fd_t
+ngx_campaign_fanout_audience(ngx_campaign_fanout_t *run, ngx_str_t *reason)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_fd_t          fd;
+    ngx_file_info_t   fi;
+
+    if (run->cmcf->audiences.len == 0) {
+        ngx_str_set(reason, "no campaign_audiences is set");
+        return NGX_INVALID_FILE;
+    }
+
+    len = run->cmcf->audiences.len + sizeof("/.jsonl") + run->audience_id.len;
+
+    p = ngx_pnalloc(run->pool, len);
+    if (p == NULL) {
+        return NGX_INVALID_FILE;
+    }
+
+    run->path.data = p;
+    run->path.len = ngx_sprintf(p, "%V/%V.jsonl%Z", &run->cmcf->audiences,
+                                &run->audience_id)
+                    - p - 1;
+
+    fd = ngx_open_file(p, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK, NGX_FILE_OPEN,
+                       0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, run->log, ngx_errno,
+                      ngx_open_file_n " \"%V\" failed", &run->path);
+        ngx_str_set(reason, "its audience cannot be opened");
+        return NGX_INVALID_FILE;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)) {
+        (void) ngx_close_file(fd);
+        ngx_str_set(reason, "its audience is not a file");
+        return NGX_INVALID_FILE;
+    }
+
+    return fd;
 }
 
 
@@ -2161,7 +2467,7 @@ ngx_campaign_fanout_parse(ngx_pool_t *pool, ngx_str_t *text,
 
 /* a context as compact JSON text, in pool */
 
-static ngx_int_t
+ngx_int_t
 ngx_campaign_fanout_print(ngx_pool_t *pool, cJSON *v, ngx_str_t *text)
 {
     char                       *p;
@@ -2891,4 +3197,13 @@ ngx_campaign_fanout_exit(ngx_cycle_t *cycle)
                       rec->status.counts[NGX_CAMPAIGN_FANOUT_TARGETED],
                       rec->status.counts[NGX_CAMPAIGN_FANOUT_SENT]);
     }
+}
+
+
+/* "2026-11-30T11:03:46.123Z", or null for 0: for the schedules too */
+
+void
+ngx_campaign_out_ms_time(ngx_campaign_out_t *o, uint64_t ms)
+{
+    ngx_campaign_fanout_out_time(o, ms);
 }

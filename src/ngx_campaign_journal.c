@@ -88,6 +88,10 @@ ngx_campaign_journal_check(ngx_conf_t *cf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_campaign_module);
 
+    if (cmcf->schedule_grace == NGX_CONF_UNSET) {
+        cmcf->schedule_grace = 3600;
+    }
+
     if (cmcf->journal.len == 0) {
         return NGX_OK;
     }
@@ -388,6 +392,7 @@ ngx_campaign_journal_scan(ngx_event_t *ev)
     }
 
     ngx_campaign_fanout_beat();
+    ngx_campaign_schedule_due(cmcf, ev->log);
 
     (void) ngx_sprintf(path, "%V%Z", &cmcf->journal);
 

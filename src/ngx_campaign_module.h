@@ -57,6 +57,7 @@ typedef struct {
     /* campaign_journal DIR; the API locations, by name, for its runs */
     ngx_str_t                    journal;
     ngx_array_t                  apis;        /* ngx_campaign_api_loc_t */
+    time_t                       schedule_grace;
 } ngx_campaign_main_conf_t;
 
 
@@ -575,6 +576,32 @@ ngx_uint_t ngx_campaign_journal_alive(ngx_pid_t pid);
 
 ngx_int_t ngx_campaign_fanout_resume(ngx_campaign_main_conf_t *cmcf,
     u_char *id);
+
+
+/* an audience call, as a schedule keeps it and starts it (schedule.c) */
+
+typedef struct {
+    ngx_str_t                    campaign_id;
+    ngx_str_t                    audience_id;
+    ngx_str_t                    request_id;
+    ngx_str_t                    api;
+    ngx_str_t                    context;     /* JSON text, or empty */
+    uint64_t                     execute_at;  /* ms since the epoch */
+} ngx_campaign_fanout_call_t;
+
+ngx_int_t ngx_campaign_fanout_start(ngx_campaign_main_conf_t *cmcf,
+    ngx_campaign_fanout_call_t *call, u_char *id, ngx_str_t *reason);
+ngx_int_t ngx_campaign_fanout_print(ngx_pool_t *pool, cJSON *v,
+    ngx_str_t *text);
+void ngx_campaign_out_ms_time(ngx_campaign_out_t *o, uint64_t ms);
+
+ngx_int_t ngx_campaign_schedule_time(u_char *p, size_t len, uint64_t *ms);
+ngx_int_t ngx_campaign_schedule_create(ngx_http_request_t *r,
+    ngx_campaign_fanout_call_t *call, ngx_campaign_out_t *o);
+ngx_int_t ngx_campaign_schedule_handler(ngx_http_request_t *r,
+    ngx_str_t *id);
+void ngx_campaign_schedule_due(ngx_campaign_main_conf_t *cmcf,
+    ngx_log_t *log);
 void ngx_campaign_fanout_beat(void);
 ngx_uint_t ngx_campaign_fanout_running(u_char *id);
 

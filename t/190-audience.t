@@ -13,6 +13,7 @@ use warnings;
 use FindBin;
 use HTTP::Tiny;
 use Test::More;
+use POSIX qw(strftime);
 use Time::HiRes qw(sleep time);
 
 require "$FindBin::Bin/150-helpers.pl";
@@ -292,9 +293,9 @@ like $res->{content}, qr/only marketing campaigns take audience executions/,
 $res = start('nosuch', 'vips');
 is $res->{status}, 404, 'an unknown campaign: 404';
 
-$res = start('vip', 'vips', ',"schedule":{"executeAt":"2030-01-01T09:00:00Z"}');
-is $res->{status}, 400, 'a schedule: 400';
-like $res->{content}, qr/schedules are not supported yet/, '... not yet supported';
+$res = start('vip', 'vips', ',"schedule":{"executeAt":"' . strftime('%Y-%m-%dT%H:%M:%SZ', gmtime(time + 3600)) . '"}');
+is $res->{status}, 501, 'a schedule without campaign_journal: 501';
+like $res->{content}, qr/schedules need campaign_journal/, '... says so';
 
 $res = call('POST', 'executions/audience', '{"campaignId":"vip"}');
 is $res->{status}, 400, 'no audience: 400';
