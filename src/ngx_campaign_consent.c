@@ -796,6 +796,14 @@ ngx_campaign_consent_seed(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (cmcf->consent->file.len) {
+        ngx_campaign_files_check(cycle, "campaign_unsubscribe_file",
+                                 &cmcf->consent->file, &cmcf->consent->dir,
+                                 &cmcf->consent->lock,
+                                 "an unsubscribe will not outlast a "
+                                 "restart");
+    }
+
     key = cmcf->consent->seeds.elts;
 
     for (i = 0; i < cmcf->consent->seeds.nelts; i++) {

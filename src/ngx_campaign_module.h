@@ -550,4 +550,10 @@ ngx_int_t ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id);
 void ngx_campaign_fanout_exit(ngx_cycle_t *cycle);
 
 
+/* files the workers write, checked at configuration time (files.c) */
+
+void ngx_campaign_files_check(ngx_cycle_t *cycle, const char *directive,
+    ngx_str_t *file, ngx_str_t *dir, ngx_str_t *lock, const char *loss);
+
+
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */

@@ -353,6 +353,11 @@ ngx_campaign_state_seed(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_campaign_files_check(cycle, "campaign_state_file",
+                             &cmcf->state->file, &cmcf->state->dir,
+                             &cmcf->state->lock,
+                             "a stop or resume will not outlast a restart");
+
     seed = cmcf->state->seeds.elts;
 
     for (i = 0; i < cmcf->state->seeds.nelts; i++) {

@@ -689,3 +689,22 @@ my $d = encode_base64url(sha256("T" x 400));
  qr/You will receive no more marketing messages/,
  qr/"status":"suppressed"/,
  qr/\Aemail gone\@example\.com\npush sha256:\Q$d\E\n\z/]
+
+
+
+=== TEST 27: campaign_unsubscribe_file in a directory that is not there: nginx starts, and warns at once, not at the first unsubscribe (t/189-files-writable.t: directories the workers cannot write)
+--- http_config
+    campaign_definitions       $TEST_NGINX_HTML_DIR/campaigns;
+    campaign_zone              campaign 1m;
+    campaign_unsubscribe_file  $TEST_NGINX_HTML_DIR/gone/unsubscribes.txt;
+    campaign_unsubscribe_key   $TEST_NGINX_HTML_DIR/unsubscribe.key;
+    campaign_unsubscribe_url   https://mail.acme.example/unsubscribe;
+--- config
+    location = /unsubscribe {
+        campaign_unsubscribe;
+    }
+--- request eval
+"GET " . $::LINK->("email", "eve\@example.com", 4102444800)
+--- error_code: 200
+--- error_log eval
+qr/\[warn\] .*campaign_unsubscribe_file "[^"]*\/gone\/unsubscribes\.txt": the directory "[^"]*\/gone" cannot be found: an unsubscribe will not outlast a restart/
