@@ -41,6 +41,9 @@
 #define NGX_CAMPAIGN_UNSUB_KEY_MAX   256
 #define NGX_CAMPAIGN_UNSUB_SIG_LEN   43      /* base64url of 32 bytes */
 #define NGX_CAMPAIGN_UNSUB_EXPIRY    (60 * 86400)
+#define NGX_CAMPAIGN_DIGEST_PREFIX   "sha256:"
+#define NGX_CAMPAIGN_DIGEST_LEN      (sizeof(NGX_CAMPAIGN_DIGEST_PREFIX) - 1 \
+                                      + 43)
 
 
 struct ngx_campaign_consent_s {
@@ -75,6 +78,8 @@ static ngx_int_t ngx_campaign_consent_read(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *text);
 static ngx_int_t ngx_campaign_consent_address(ngx_campaign_channel_e ch,
     u_char *src, size_t len, u_char *dst);
+static ngx_int_t ngx_campaign_consent_list_form(ngx_campaign_channel_e ch,
+    u_char *src, size_t len, ngx_str_t *dst);
 static int ngx_campaign_consent_cmp(const void *one, const void *two);
 static ngx_uint_t ngx_campaign_consent_says_no(cJSON *profile,
     const char *path);
@@ -89,6 +94,8 @@ static ngx_int_t ngx_campaign_unsubscribe_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_unsubscribe_link(ngx_http_request_t *r,
     ngx_campaign_consent_t *cc, ngx_campaign_unsub_link_t *link,
     ngx_int_t *rc);
+static ngx_int_t ngx_campaign_unsubscribe_args(ngx_http_request_t *r,
+    ngx_str_t *arg);
 static ngx_int_t ngx_campaign_unsubscribe_page(ngx_http_request_t *r,
     ngx_campaign_unsub_link_t *link);
 static ngx_int_t ngx_campaign_unsubscribe_post(ngx_http_request_t *r,
@@ -273,6 +280,56 @@ ngx_campaign_consent_address(ngx_campaign_channel_e ch, u_char *src,
 }
 
 
+/*
+ * An address as the suppression lists and the unsubscribe links hold it,
+ * in dst->data (NGX_CAMPAIGN_ADDRESS_MAX bytes): the address, normalized,
+ * when it is at most 254 characters of the alphabet; otherwise "sha256:"
+ * and the base64url SHA-256 of its bytes.  Only a push token can be such
+ * an address (e-mail addresses and phone numbers are held to the
+ * alphabet when a trigger is read); its digest is still found in a list,
+ * still signed in a link, so "suppressed" still means "never sent".  An
+ * address that starts with "sha256:" is hashed as well: none can pose as
+ * the digest of another.
+ */
+
+static ngx_int_t
+ngx_campaign_consent_list_form(ngx_campaign_channel_e ch, u_char *src,
+    size_t len, ngx_str_t *dst)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    ngx_str_t     in, out;
+    unsigned int  n;
+
+    if (ngx_campaign_consent_address(ch, src, len, dst->data) == NGX_OK
+        && (len < sizeof(NGX_CAMPAIGN_DIGEST_PREFIX) - 1
+            || ngx_strncmp(dst->data, NGX_CAMPAIGN_DIGEST_PREFIX,
+                           sizeof(NGX_CAMPAIGN_DIGEST_PREFIX) - 1)
+               != 0))
+    {
+        dst->len = len;
+        return NGX_OK;
+    }
+
+    if (len == 0
+        || EVP_Digest(src, len, md, &n, EVP_sha256(), NULL) != 1
+        || n != 32)
+    {
+        return NGX_ERROR;
+    }
+
+    in.data = md;
+    in.len = 32;
+    out.data = ngx_cpymem(dst->data, NGX_CAMPAIGN_DIGEST_PREFIX,
+                          sizeof(NGX_CAMPAIGN_DIGEST_PREFIX) - 1);
+
+    ngx_encode_base64url(&out, &in);
+
+    dst->len = NGX_CAMPAIGN_DIGEST_LEN;
+
+    return NGX_OK;
+}
+
+
 /* campaign_suppression_list CHANNEL FILE: an address a line, "#" comments */
 
 char *
@@ -280,9 +337,10 @@ ngx_campaign_suppression_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     u_char                  *p, *last, *eol, *start, *end;
     ngx_int_t                ch, rc;
-    ngx_str_t               *value, file, text, *a;
+    ngx_str_t               *value, file, text, *a, address;
     ngx_uint_t               line;
     ngx_campaign_consent_t  *cc;
+    u_char                   buf[NGX_CAMPAIGN_ADDRESS_MAX];
 
     value = cf->args->elts;
 
@@ -348,20 +406,28 @@ ngx_campaign_suppression_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        a->len = end - start;
-        a->data = ngx_pnalloc(cf->pool, a->len);
-        if (a->data == NULL) {
-            return NGX_CONF_ERROR;
-        }
+        /* a push token of any length or byte is kept as its digest */
 
-        if (ngx_campaign_consent_address(ch, start, a->len, a->data)
-            != NGX_OK)
-        {
+        address.data = buf;
+        address.len = end - start;
+
+        rc = (ch == NGX_CAMPAIGN_CHANNEL_PUSH)
+             ? ngx_campaign_consent_list_form(ch, start, address.len,
+                                              &address)
+             : ngx_campaign_consent_address(ch, start, address.len, buf);
+
+        if (rc != NGX_OK) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "suppression list \"%V\", line %ui: not an "
                                "address (at most %d characters of "
                                "[A-Za-z0-9!#$%%&'*+/=?^_`{|}~.@:-])",
                                &file, line, NGX_CAMPAIGN_ADDRESS_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        a->len = address.len;
+        a->data = ngx_pstrdup(cf->pool, &address);
+        if (a->data == NULL) {
             return NGX_CONF_ERROR;
         }
     }
@@ -730,6 +796,14 @@ ngx_campaign_consent_seed(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (cmcf->consent->file.len) {
+        ngx_campaign_files_check(cycle, "campaign_unsubscribe_file",
+                                 &cmcf->consent->file, &cmcf->consent->dir,
+                                 &cmcf->consent->lock,
+                                 "an unsubscribe will not outlast a "
+                                 "restart");
+    }
+
     key = cmcf->consent->seeds.elts;
 
     for (i = 0; i < cmcf->consent->seeds.nelts; i++) {
@@ -803,14 +877,13 @@ ngx_campaign_consent_check(ngx_campaign_message_t *m)
     }
 
     address.data = buf;
-    address.len = ngx_strlen(rcp->address);
 
-    if (ngx_campaign_consent_address(c->channel, (u_char *) rcp->address,
-                                     address.len, buf)
+    if (ngx_campaign_consent_list_form(c->channel, (u_char *) rcp->address,
+                                       ngx_strlen(rcp->address), &address)
         != NGX_OK)
     {
-        /* no list may hold it, and no link can be made for it */
-        return NGX_CAMPAIGN_OUTCOME_NONE;
+        /* not checked against the lists: not sent */
+        return NGX_CAMPAIGN_OUTCOME_RENDER;
     }
 
     found = bsearch(&address, cc->lists[c->channel].elts,
@@ -1057,14 +1130,23 @@ ngx_campaign_unsubscribe_link(ngx_http_request_t *r,
     u_char      *dst, *src, sig[NGX_CAMPAIGN_UNSUB_SIG_LEN + 1];
     u_char       raw[3 * NGX_CAMPAIGN_ADDRESS_MAX];
     ngx_int_t    ch;
-    ngx_str_t    c, a, e, s;
+    ngx_str_t    c, a, e, s, arg[4];
     ngx_uint_t   i, status;
     const char  *detail;
 
-    if (ngx_http_arg(r, (u_char *) "c", 1, &c) != NGX_OK
-        || ngx_http_arg(r, (u_char *) "a", 1, &a) != NGX_OK
-        || ngx_http_arg(r, (u_char *) "e", 1, &e) != NGX_OK
-        || ngx_http_arg(r, (u_char *) "s", 1, &s) != NGX_OK)
+    if (ngx_campaign_unsubscribe_args(r, arg) != NGX_OK) {
+        status = NGX_HTTP_BAD_REQUEST;
+        detail = "not an unsubscribe link: c, a, e and s must each be "
+                 "given once";
+        goto refused;
+    }
+
+    c = arg[0];
+    a = arg[1];
+    e = arg[2];
+    s = arg[3];
+
+    if (c.data == NULL || a.data == NULL || e.data == NULL || s.data == NULL)
     {
         status = NGX_HTTP_BAD_REQUEST;
         detail = "not an unsubscribe link: c, a, e and s are required";
@@ -1155,6 +1237,67 @@ refused:
     *rc = ngx_campaign_send_problem(r, status, detail, NULL);
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * The values of c, a, e and s in arg[0..3] (data NULL when absent), or
+ * NGX_DECLINED when one of them is given twice: nothing downstream (a
+ * proxy, a log reader) may take another value than the one checked.
+ * Names compare byte for byte, unlike ngx_http_arg(): "A" is not "a",
+ * and is ignored, as any other parameter (a click tracker's) is.
+ */
+
+static ngx_int_t
+ngx_campaign_unsubscribe_args(ngx_http_request_t *r, ngx_str_t *arg)
+{
+    u_char      *p, *last, *amp, *eq;
+    ngx_uint_t   i;
+
+    static const u_char  names[] = "caes";
+
+    for (i = 0; i < 4; i++) {
+        arg[i].data = NULL;
+        arg[i].len = 0;
+    }
+
+    p = r->args.data;
+    last = r->args.data + r->args.len;
+
+    for ( /* void */ ; p < last; p = amp + 1) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+        if (eq == NULL) {
+            eq = amp;
+        }
+
+        if (eq - p != 1) {
+            continue;
+        }
+
+        for (i = 0; i < 4 && *p != names[i]; i++) {
+            /* void */
+        }
+
+        if (i == 4) {
+            continue;
+        }
+
+        if (arg[i].data) {
+            return NGX_DECLINED;
+        }
+
+        /* "a" alone is "a" with no value: refused by its check */
+
+        arg[i].data = (eq < amp) ? eq + 1 : eq;
+        arg[i].len = amp - arg[i].data;
+    }
+
+    return NGX_OK;
 }
 
 

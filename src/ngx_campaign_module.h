@@ -606,4 +606,10 @@ void ngx_campaign_fanout_beat(void);
 ngx_uint_t ngx_campaign_fanout_running(u_char *id);
 
 
+/* files the workers write, checked at configuration time (files.c) */
+
+void ngx_campaign_files_check(ngx_cycle_t *cycle, const char *directive,
+    ngx_str_t *file, ngx_str_t *dir, ngx_str_t *lock, const char *loss);
+
+
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */

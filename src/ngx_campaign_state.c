@@ -272,8 +272,7 @@ ngx_campaign_state_entry(ngx_conf_t *cf, ngx_campaign_state_t *state,
     if (!cJSON_IsObject(entry) || !cJSON_IsBool(stopped)
         || !cJSON_IsNumber(since) || since->valuedouble < 0
         || since->valuedouble > (double) NGX_MAX_TIME_T_VALUE
-        || since->valuedouble != (double) (time_t) since->valuedouble
-        || (cJSON_IsTrue(stopped) && since->valuedouble == 0))
+        || since->valuedouble != (double) (time_t) since->valuedouble)
     {
         /* the name is the file's: logged escaped */
 
@@ -281,6 +280,20 @@ ngx_campaign_state_entry(ngx_conf_t *cf, ngx_campaign_state_t *state,
                       "campaign_state_file \"%V\": campaign \"%V\": "
                       "{\"stopped\": true or false, \"since\": seconds} "
                       "expected", &state->file,
+                      ngx_campaign_log_escape(cf->temp_pool,
+                                              (u_char *) entry->string,
+                                              ngx_strlen(entry->string)));
+        return NGX_ERROR;
+    }
+
+    /* the module writes the time of every stop: 0 is an edit */
+
+    if (cJSON_IsTrue(stopped) && since->valuedouble == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "campaign_state_file \"%V\": campaign \"%V\": "
+                      "stopped with \"since\": 0; a stopped campaign "
+                      "needs the time it was stopped, in seconds since "
+                      "the epoch", &state->file,
                       ngx_campaign_log_escape(cf->temp_pool,
                                               (u_char *) entry->string,
                                               ngx_strlen(entry->string)));
@@ -352,6 +365,11 @@ ngx_campaign_state_seed(ngx_cycle_t *cycle)
     if (cmcf == NULL || cmcf->state == NULL || cmcf->store == NULL) {
         return NGX_OK;
     }
+
+    ngx_campaign_files_check(cycle, "campaign_state_file",
+                             &cmcf->state->file, &cmcf->state->dir,
+                             &cmcf->state->lock,
+                             "a stop or resume will not outlast a restart");
 
     seed = cmcf->state->seeds.elts;
 

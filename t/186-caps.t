@@ -10,6 +10,10 @@ use Test::Nginx::Socket 'no_plan';
 
 $ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
 
+# a gateway or profile service that answers too late (tcp_listen)
+$ENV{TEST_NGINX_SLOW_PORT} ||= ($ENV{TEST_NGINX_SERVER_PORT}
+                                || $ENV{TEST_NGINX_PORT} || 1984) + 50;
+
 no_shuffle();
 
 add_block_preprocessor(sub {
@@ -408,3 +412,109 @@ qr{\[emerg\] .*frequency rules "\S+/empty\.json", field "rules", line 1, column 
 --- error_log eval
 qr{\[emerg\] .*"campaign_frequency_rules" directive is duplicate}
 --- no_error_log
+
+
+
+=== TEST 17: a message whose attempt was out when its execution timed out keeps its place: that attempt may still reach the gateway
+--- config
+    campaign_gateway  email  /_gw;
+    campaign_gateway_retries 0;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    # the same API, with a gateway that answers after the execution's end
+    location /slow/ {
+        campaign_api;
+        campaign_execution_timeout 300ms;
+        campaign_gateway  email  /_slow;
+    }
+
+    location = /_gw {
+        internal;
+        campaign_outbox logs/outbox.jsonl;
+    }
+
+    location = /_slow {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SLOW_PORT;
+        proxy_read_timeout 10s;
+    }
+
+    location = /outbox {
+        default_type text/plain;
+        alias logs/outbox.jsonl;
+    }
+--- tcp_listen eval: $ENV{TEST_NGINX_SLOW_PORT}
+--- tcp_reply_delay: 1s
+--- tcp_reply
+HTTP/1.1 202 Accepted
+Content-Length: 0
+
+
+--- timeout: 5
+--- request eval
+["POST /slow/executions/unitary\n" . $::T->("news", "t1", "kim"),
+ "POST /ajo/im/executions/unitary\n" . $::T->("news", "t2", "kim"),
+ "GET /outbox"]
+--- error_code eval
+[504, 202, 200]
+--- response_body_like eval
+[qr/"the execution timed out \(campaign_execution_timeout\)"/,
+ qr/"userId":"kim","messageId":"[^"]+","status":"capped"/,
+ qr/\A\z/]
+
+
+
+=== TEST 18: a message whose profile lookup was out when its execution timed out had no attempt: it gives its place back
+--- config
+    campaign_gateway  email  /_gw;
+    campaign_gateway_retries 0;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    # the same API, with a profile service that answers after the end
+    location /slow/ {
+        campaign_api;
+        campaign_execution_timeout 300ms;
+        campaign_profile_lookup /_profiles/$campaign_user_id;
+    }
+
+    location /_profiles/ {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SLOW_PORT;
+        proxy_read_timeout 10s;
+    }
+
+    location = /_gw {
+        internal;
+        campaign_outbox logs/outbox.jsonl;
+    }
+
+    location = /outbox {
+        default_type text/plain;
+        alias logs/outbox.jsonl;
+    }
+--- tcp_listen eval: $ENV{TEST_NGINX_SLOW_PORT}
+--- tcp_reply_delay: 1s
+--- tcp_reply
+HTTP/1.1 200 OK
+Content-Type: application/json
+Content-Length: 19
+
+{"firstName":"Lee"}
+--- timeout: 5
+--- request eval
+["POST /slow/executions/unitary\n"
+ . qq/{"requestId":"t3","campaignId":"news","recipients":[{"type":"aep","userId":"lee","namespace":"crm","channelData":{"emailAddress":"lee\@example.com"}}]}/,
+ "POST /ajo/im/executions/unitary\n" . $::T->("news", "t4", "lee"),
+ "GET /outbox"]
+--- error_code eval
+[504, 202, 200]
+--- response_body_like eval
+[qr/"the execution timed out \(campaign_execution_timeout\)"/,
+ qr/"userId":"lee","messageId":"[^"]+","status":"accepted"/,
+ qr/\A\{[^\n]*"requestId":"t4"[^\n]*\}\n\z/]

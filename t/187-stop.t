@@ -509,3 +509,52 @@ ncm_
  qr/"detail":"API key \\"orders\\" has no \\"read\\" scope for this campaign"/,
  qr/\A\{"campaigns":\[\{"id":"order-sms",[^\n]*"stopped":true[^\n]*\}\]\}\n\z/,
  qr/\A\{"campaigns":\[\{"id":"order-sms",.*\{"id":"welcome-email",.*\{"id":"winter-sms",/]
+
+
+
+=== TEST 21: a stopped campaign without its "since" time is refused: nginx -t fails and says what is expected
+--- http_config
+    campaign_definitions $TEST_NGINX_HTML_DIR/campaigns;
+    campaign_zone campaign 1m;
+    campaign_state_file $TEST_NGINX_HTML_DIR/state.json;
+--- user_files eval
+$::Files . <<'_EOF_'
+>>> state.json
+{"campaigns":{"order-sms":{"stopped":true}}}
+_EOF_
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*campaign_state_file "[^"]+state\.json": campaign "order-sms": \{"stopped": true or false, "since": seconds\} expected/
+
+
+
+=== TEST 22: a stopped campaign with "since": 0 is refused: a stop has a time, so 0 is a hand edit (GET campaigns/{id} would show 1970)
+--- http_config
+    campaign_definitions $TEST_NGINX_HTML_DIR/campaigns;
+    campaign_zone campaign 1m;
+    campaign_state_file $TEST_NGINX_HTML_DIR/state.json;
+--- user_files eval
+$::Files . <<'_EOF_'
+>>> state.json
+{"campaigns":{"order-sms":{"stopped":true,"since":0}}}
+_EOF_
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*campaign_state_file "[^"]+state\.json": campaign "order-sms": stopped with "since": 0; a stopped campaign needs the time it was stopped, in seconds since the epoch/
+
+
+
+=== TEST 23: a running campaign may have "since": 0 (it was never stopped): nginx starts, the campaign runs
+--- http_config
+    campaign_definitions $TEST_NGINX_HTML_DIR/campaigns;
+    campaign_zone campaign 1m;
+    campaign_state_file $TEST_NGINX_HTML_DIR/state.json;
+--- user_files eval
+$::Files . <<'_EOF_'
+>>> state.json
+{"campaigns":{"order-sms":{"stopped":false,"since":0}}}
+_EOF_
+--- request
+GET /ajo/im/campaigns/order-sms
+--- error_code: 200
+--- response_body_like: "runtime":\{"status":"live","stopped":false,"since":

@@ -532,3 +532,179 @@ GET /t
 "campaign_unsubscribe" needs "campaign_unsubscribe_key" and "campaign_unsubscribe_file"
 --- no_error_log
 [alert]
+
+
+
+=== TEST 23: a parameter given twice is refused, whichever comes first: 400, nothing suppressed
+--- request eval
+my $good = $::LINK->("email", "dup\@example.com", 4102444800);
+(my $q = $good) =~ s/^[^?]*\?//;
+my ($sig) = $q =~ /&s=([^&]+)/;
+["POST $good&a=mallory%40example.com",
+ "POST /unsubscribe?a=mallory%40example.com&$q",
+ "POST $good&s=$sig",
+ "POST $good&c=sms",
+ "POST $good&e=4102444800",
+ "POST $good&a",
+ "GET $good&a=mallory%40example.com",
+ "POST /ajo/im/executions/unitary\n" . $::T->("news", "c23",
+    ["dup", "dup\@example.com", $::YES],
+    ["mal", "mallory\@example.com", $::YES])]
+--- error_code eval
+[400, 400, 400, 400, 400, 400, 400, 202]
+--- response_body_like eval
+[(qr/\A\{"type":"[^"]+","title":"[^"]+","status":400,"detail":"not an unsubscribe link: c, a, e and s must each be given once"/) x 7,
+ qr/"userId":"dup","messageId":"[^"]+","status":"accepted".*"userId":"mal","messageId":"[^"]+","status":"accepted"/]
+
+
+
+=== TEST 24: parameter names are case-sensitive: "A", "C", "E" and "S" are not the link's, and are ignored as any other parameter is
+--- request eval
+my $good = $::LINK->("email", "case\@example.com", 4102444800);
+(my $upper = $good) =~ s/([?&])([caes])=/$1\U$2\E=/g;
+["POST $upper",
+ "POST $good&A=mallory%40example.com&C=sms&utm_source=mail",
+ "GET /unsubscribes",
+ "POST /ajo/im/executions/unitary\n" . $::T->("news", "c24",
+    ["case", "case\@example.com", $::YES],
+    ["mal", "mallory\@example.com", $::YES])]
+--- error_code eval
+[400, 200, 200, 202]
+--- response_body_like eval
+[qr/"status":400,"detail":"not an unsubscribe link: c, a, e and s are required"/,
+ qr/You will receive no more marketing messages/,
+ qr/\Aemail gone\@example\.com\nemail case\@example\.com\n\z/,
+ qr/"userId":"case","messageId":"[^"]+","status":"suppressed".*"userId":"mal","messageId":"[^"]+","status":"accepted"/]
+
+
+
+=== TEST 25: a push token longer than 254 bytes, or with bytes outside the address alphabet, is found in the suppression list by its SHA-256; a raw "sha256:" token cannot pose as one
+--- http_config
+    campaign_definitions         $TEST_NGINX_HTML_DIR/campaigns;
+    campaign_zone                campaign 1m;
+    campaign_suppression_list    push $TEST_NGINX_HTML_DIR/suppressed-push.txt;
+    campaign_unsubscribe_file    $TEST_NGINX_HTML_DIR/unsubscribes.txt;
+    campaign_unsubscribe_key     $TEST_NGINX_HTML_DIR/unsubscribe.key;
+    campaign_unsubscribe_url     https://mail.acme.example/unsubscribe;
+--- config
+    campaign_gateway  push  /_gw;
+    campaign_gateway_retries 0;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location = /_gw {
+        internal;
+        campaign_outbox logs/outbox.jsonl;
+    }
+
+    location = /outbox {
+        default_type text/plain;
+        alias logs/outbox.jsonl;
+    }
+--- user_files eval
+use Digest::SHA qw(sha256);
+">>> suppressed-push.txt\n" . ("L" x 300) . "\nExponentPushToken[abc]\n"
+. ">>> campaigns/news-push.json\n"
+. '{"id": "news-push", "name": "News push", "type": "marketing", "status": "live", "channel": "push", "content": {"title": "News", "body": "Off: {{unsubscribeUrl}}"}}'
+. "\n"
+--- request eval
+use Digest::SHA qw(sha256);
+use MIME::Base64 qw(encode_base64url);
+my $p = sub {
+    my ($rid, @tokens) = @_;
+    my $i = 0;
+    "POST /ajo/im/executions/unitary\n"
+    . qq/{"requestId":"$rid","campaignId":"news-push","recipients":[/
+    . CORE::join(',', map { $i++; qq/{"type":"aep","userId":"u$i","namespace":"ecid","channelData":{"pushInfo":{"platform":"fcm","token":"$_"}},"profile":{"firstName":"P"}}/ } @tokens)
+    . ']}';
+};
+[$p->("p1", "L" x 300, "ExponentPushToken[abc]", "L" x 299,
+      "sha256:" . encode_base64url(sha256("L" x 300))),
+ "GET /outbox"]
+--- error_code eval
+[202, 200]
+--- response_body_like eval
+[qr/"userId":"u1","messageId":"[^"]+","status":"suppressed".*"userId":"u2","messageId":"[^"]+","status":"suppressed".*"userId":"u3","messageId":"[^"]+","status":"accepted".*"userId":"u4","messageId":"[^"]+","status":"accepted"/,
+ qr/\A\{[^\n]*"userId":"u3"[^\n]*\}\n\{[^\n]*"userId":"u4"[^\n]*\}\n\z/]
+
+
+
+=== TEST 26: a long push token's unsubscribe link names its digest; posting it suppresses the token
+--- http_config
+    campaign_definitions         $TEST_NGINX_HTML_DIR/campaigns;
+    campaign_zone                campaign 1m;
+    campaign_unsubscribe_file    $TEST_NGINX_HTML_DIR/unsubscribes.txt;
+    campaign_unsubscribe_key     $TEST_NGINX_HTML_DIR/unsubscribe.key;
+    campaign_unsubscribe_url     https://mail.acme.example/unsubscribe;
+--- config
+    campaign_gateway  push  /_gw;
+    campaign_gateway_retries 0;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location = /unsubscribe {
+        campaign_unsubscribe;
+    }
+
+    location = /_gw {
+        internal;
+        campaign_outbox logs/outbox.jsonl;
+    }
+
+    location = /outbox {
+        default_type text/plain;
+        alias logs/outbox.jsonl;
+    }
+
+    location = /unsubscribes {
+        default_type text/plain;
+        alias $TEST_NGINX_HTML_DIR/unsubscribes.txt;
+    }
+--- user_files
+>>> campaigns/news-push.json
+{"id": "news-push", "name": "News push", "type": "marketing", "status": "live", "channel": "push", "content": {"title": "News", "body": "Off: {{unsubscribeUrl}}"}}
+--- request eval
+use Digest::SHA qw(sha256);
+use MIME::Base64 qw(encode_base64url);
+my $d = "sha256:" . encode_base64url(sha256("T" x 400));
+my $p = sub {
+    "POST /ajo/im/executions/unitary\n"
+    . qq/{"requestId":"$_[0]","campaignId":"news-push","recipients":[{"type":"aep","userId":"u","namespace":"ecid","channelData":{"pushInfo":{"platform":"fcm","token":"/ . ("T" x 400) . qq/"}},"profile":{"firstName":"P"}}]}/;
+};
+[$p->("q1"), "GET /outbox",
+ "POST " . $::LINK->("push", $d, 4102444800),
+ $p->("q2"), "GET /unsubscribes"]
+--- error_code eval
+[202, 200, 200, 202, 200]
+--- response_body_like eval
+use Digest::SHA qw(sha256);
+use MIME::Base64 qw(encode_base64url);
+my $d = encode_base64url(sha256("T" x 400));
+[qr/"status":"accepted"/,
+ qr{"body":"Off: https://mail\.acme\.example/unsubscribe\?c=push&a=sha256%3A\Q$d\E&e=\d+&s=[A-Za-z0-9_-]{43}"},
+ qr/You will receive no more marketing messages/,
+ qr/"status":"suppressed"/,
+ qr/\Aemail gone\@example\.com\npush sha256:\Q$d\E\n\z/]
+
+
+
+=== TEST 27: campaign_unsubscribe_file in a directory that is not there: nginx starts, and warns at once, not at the first unsubscribe (t/189-files-writable.t: directories the workers cannot write)
+--- http_config
+    campaign_definitions       $TEST_NGINX_HTML_DIR/campaigns;
+    campaign_zone              campaign 1m;
+    campaign_unsubscribe_file  $TEST_NGINX_HTML_DIR/gone/unsubscribes.txt;
+    campaign_unsubscribe_key   $TEST_NGINX_HTML_DIR/unsubscribe.key;
+    campaign_unsubscribe_url   https://mail.acme.example/unsubscribe;
+--- config
+    location = /unsubscribe {
+        campaign_unsubscribe;
+    }
+--- request eval
+"GET " . $::LINK->("email", "eve\@example.com", 4102444800)
+--- error_code: 200
+--- error_log eval
+qr/\[warn\] .*campaign_unsubscribe_file "[^"]*\/gone\/unsubscribes\.txt": the directory "[^"]*\/gone" cannot be found: an unsubscribe will not outlast a restart/
