@@ -429,11 +429,6 @@ ngx_campaign_outbox_read_keys(ngx_shm_zone_t *shm_zone)
         }
 
         if (n == 0) {
-            /* a last record without its line feed: cut short */
-            if (last > buf && !skip) {
-                nskipped++;
-            }
-
             break;
         }
 
@@ -476,6 +471,24 @@ ngx_campaign_outbox_read_keys(ngx_shm_zone_t *shm_zone)
         }
 
         last = ngx_movemem(buf, p, last - p);
+    }
+
+    if (n == 0 && last > buf) {
+
+        /*
+         * A last record without its line feed, cut short by a crash: the
+         * next record starts on a line of its own.
+         */
+
+        if (!skip) {
+            nskipped++;
+        }
+
+        if (ngx_write_fd(keys->file->fd, "\n", 1) != 1) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          ngx_write_fd_n " to \"%V\" failed",
+                          &keys->file->name);
+        }
     }
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
