@@ -424,11 +424,7 @@ ngx_campaign_outbox_read_keys(ngx_shm_zone_t *shm_zone)
     for ( ;; ) {
         n = ngx_read_file(&file, last, buf + sizeof(buf) - last, offset);
 
-        if (n == NGX_ERROR) {
-            break;
-        }
-
-        if (n == 0) {
+        if (n == NGX_ERROR || n == 0) {
             break;
         }
 

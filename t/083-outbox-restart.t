@@ -125,7 +125,8 @@ is_deeply [post('k-old', '{"n":8}')], [202, $accepted],
 is_deeply [post('k-cut', '{"n":9}')], [202, $accepted],
           'the key of a record cut short is written';
 
-like read_file('logs/outbox.jsonl.keys'), qr/ k-cut\n\d{10} k-old\n\d{10} k-cut\n\z/,
+like read_file('logs/outbox.jsonl.keys'),
+     qr/ k-cut\n\d{10} k-old\n\d{10} k-cut\n\z/,
      'the record cut short was ended, the next ones start on a line of '
      . 'their own';
 
