@@ -24,12 +24,22 @@
  * off the file before the lock is released, so no other line is ever
  * appended after a partial one.  The body is taken from memory only: a
  * body that nginx would spool to a file is refused.
+ *
+ * A zone does not outlive nginx, so each key written is also appended to
+ * a keys file next to the outbox file ("FILE.keys", a line "time key"),
+ * under the same lock; a new zone reads the tail of that file back, in
+ * the master, before any worker runs.  The lines of the outbox stay the
+ * payloads as they were given.
  */
 
 
 #define NGX_CAMPAIGN_OUTBOX_KEYS_SIZE     (1024 * 1024)
 #define NGX_CAMPAIGN_OUTBOX_KEYS_VALID    (24 * 60 * 60)
 #define NGX_CAMPAIGN_OUTBOX_KEY_MAX_LEN   128
+
+/* "time key\n" */
+#define NGX_CAMPAIGN_OUTBOX_RECORD_LEN                                      \
+    (NGX_TIME_T_LEN + 1 + NGX_CAMPAIGN_OUTBOX_KEY_MAX_LEN + 1)
 
 
 struct ngx_campaign_outbox_s {
@@ -52,6 +62,7 @@ typedef struct {
     ngx_campaign_outbox_sh_t      *sh;
     ngx_slab_pool_t               *shpool;
     time_t                         valid;
+    ngx_open_file_t               *file;      /* the keys file, or NULL */
 } ngx_campaign_outbox_keys_t;
 
 
@@ -69,10 +80,17 @@ typedef struct {
 } ngx_campaign_outbox_key_t;
 
 
+static ngx_int_t ngx_campaign_outbox_keys_file(ngx_conf_t *cf,
+    ngx_open_file_t *file, ngx_open_file_t **keys_file);
 static ngx_int_t ngx_campaign_outbox_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static void ngx_campaign_outbox_read_keys(ngx_shm_zone_t *shm_zone);
+static ngx_int_t ngx_campaign_outbox_read_record(
+    ngx_campaign_outbox_keys_t *keys, u_char *p, u_char *last,
+    ngx_log_t *log);
 static ngx_int_t ngx_campaign_outbox_key(ngx_http_request_t *r,
     ngx_str_t *key, const char **reason);
+static ngx_int_t ngx_campaign_outbox_key_valid(u_char *p, size_t len);
 static void ngx_campaign_outbox_body(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_outbox_request(ngx_http_request_t *r);
 static ngx_int_t ngx_campaign_outbox_body_text(ngx_http_request_t *r,
@@ -86,14 +104,17 @@ static ngx_err_t ngx_campaign_outbox_write(ngx_http_request_t *r,
     ngx_open_file_t *file, ngx_str_t *line);
 static ngx_campaign_outbox_key_t *ngx_campaign_outbox_find(
     ngx_campaign_outbox_keys_t *keys, ngx_str_t *key);
-static ngx_campaign_outbox_key_t *ngx_campaign_outbox_alloc(
-    ngx_http_request_t *r, ngx_campaign_outbox_keys_t *keys, size_t size);
+static ngx_campaign_outbox_key_t *ngx_campaign_outbox_alloc(ngx_log_t *log,
+    ngx_campaign_outbox_keys_t *keys, size_t size);
+static void ngx_campaign_outbox_remember(ngx_campaign_outbox_keys_t *keys,
+    ngx_campaign_outbox_key_t *k, ngx_str_t *key, time_t written);
 static void ngx_campaign_outbox_forget(ngx_campaign_outbox_keys_t *keys,
     ngx_campaign_outbox_key_t *k);
 
 
 static ngx_str_t  ngx_campaign_outbox_zone_prefix =
     ngx_string("campaign_outbox:");
+static ngx_str_t  ngx_campaign_outbox_keys_suffix = ngx_string(".keys");
 
 
 /*
@@ -206,6 +227,12 @@ ngx_campaign_outbox_conf(ngx_conf_t *cf, ngx_campaign_outbox_t **outboxp)
 
         keys->valid = valid;
 
+        if (ngx_campaign_outbox_keys_file(cf, outbox->file, &keys->file)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
         shm_zone->init = ngx_campaign_outbox_init_zone;
         shm_zone->data = keys;
     }
@@ -221,6 +248,48 @@ invalid:
                        "invalid parameter \"%V\"", &value[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The keys file of an outbox file, opened by the master like the outbox
+ * itself.  An outbox that is not a regular file (a pipe, /dev/full) has
+ * none: a name next to it may not be a place to create a file.
+ */
+
+static ngx_int_t
+ngx_campaign_outbox_keys_file(ngx_conf_t *cf, ngx_open_file_t *file,
+    ngx_open_file_t **keys_file)
+{
+    u_char           *p;
+    ngx_str_t         name;
+    ngx_file_info_t   fi;
+
+    *keys_file = NULL;
+
+    if (ngx_file_info(file->name.data, &fi) != NGX_FILE_ERROR
+        && !ngx_is_file(&fi))
+    {
+        return NGX_OK;
+    }
+
+    name.len = file->name.len + ngx_campaign_outbox_keys_suffix.len;
+    name.data = ngx_pnalloc(cf->pool, name.len + 1);
+    if (name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(name.data, file->name.data, file->name.len);
+    p = ngx_cpymem(p, ngx_campaign_outbox_keys_suffix.data,
+                   ngx_campaign_outbox_keys_suffix.len);
+    *p = '\0';
+
+    *keys_file = ngx_conf_open_file(cf->cycle, &name);
+    if (*keys_file == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -272,6 +341,231 @@ ngx_campaign_outbox_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* a full zone forgets its oldest keys: not worth a log line each time */
     keys->shpool->log_nomem = 0;
+
+    if (keys->file) {
+        ngx_campaign_outbox_read_keys(shm_zone);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A new zone learns the keys of the keys file: at a start, or at a reload
+ * that changes keys=.  Only the tail that a zone of this size could hold
+ * is read, in a buffer on the stack.  Nothing here fails the start: a
+ * file that cannot be read leaves the zone empty, and a record that is
+ * not "time key" (a partial last line after a crash) is skipped.
+ */
+
+static void
+ngx_campaign_outbox_read_keys(ngx_shm_zone_t *shm_zone)
+{
+    off_t                        offset, size;
+    u_char                      *p, *lf, *last;
+    ssize_t                      n;
+    ngx_fd_t                     fd;
+    ngx_int_t                    rc;
+    ngx_log_t                   *log;
+    ngx_uint_t                   nkeys, nskipped, skip;
+    ngx_file_t                   file;
+    ngx_file_info_t              fi;
+    ngx_campaign_outbox_keys_t  *keys;
+    u_char                       buf[4096];
+
+    keys = shm_zone->data;
+    log = shm_zone->shm.log;
+
+    fd = ngx_open_file(keys->file->name.data, NGX_FILE_RDONLY,
+                       NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      ngx_open_file_n " \"%V\" failed, the Idempotency-Keys "
+                      "written before are not known", &keys->file->name);
+        return;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      ngx_fd_info_n " \"%V\" failed", &keys->file->name);
+        goto done;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = keys->file->name;
+    file.log = log;
+
+    size = ngx_file_size(&fi);
+
+    if (size == 0) {
+        goto done;
+    }
+
+    /*
+     * A tail starts at the line feed before it, if any: what comes before
+     * the first line feed read is skipped as a part of a record.
+     */
+
+    if (size > (off_t) shm_zone->shm.size) {
+        offset = size - (off_t) shm_zone->shm.size - 1;
+        skip = 1;
+
+    } else {
+        offset = 0;
+        skip = 0;
+    }
+
+    nkeys = 0;
+    nskipped = 0;
+    last = buf;
+
+    for ( ;; ) {
+        n = ngx_read_file(&file, last, buf + sizeof(buf) - last, offset);
+
+        if (n == NGX_ERROR || n == 0) {
+            break;
+        }
+
+        offset += n;
+        last += n;
+        p = buf;
+
+        while ((lf = ngx_strlchr(p, last, LF)) != NULL) {
+
+            if (skip) {
+                skip = 0;
+
+            } else {
+                rc = ngx_campaign_outbox_read_record(keys, p, lf, log);
+
+                if (rc == NGX_ERROR) {
+                    goto done;
+                }
+
+                if (rc == NGX_OK) {
+                    nkeys++;
+
+                } else if (rc == NGX_DECLINED) {
+                    nskipped++;
+                }
+            }
+
+            p = lf + 1;
+        }
+
+        if (p == buf && last == buf + sizeof(buf)) {
+            /* no line feed in a whole buffer: not a record */
+            if (!skip) {
+                nskipped++;
+                skip = 1;
+            }
+
+            last = buf;
+            continue;
+        }
+
+        last = ngx_movemem(buf, p, last - p);
+    }
+
+    if (n == 0 && last > buf) {
+
+        /*
+         * A last record without its line feed, cut short by a crash: the
+         * next record starts on a line of its own.
+         */
+
+        if (!skip) {
+            nskipped++;
+        }
+
+        if (ngx_write_fd(keys->file->fd, "\n", 1) != 1) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          ngx_write_fd_n " to \"%V\" failed",
+                          &keys->file->name);
+        }
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "campaign_outbox: %ui Idempotency-Key(s) read from \"%V\"",
+                  nkeys, &keys->file->name);
+
+    if (nskipped) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "campaign_outbox: %ui line(s) of \"%V\" are not "
+                      "\"time key\", skipped", nskipped, &keys->file->name);
+    }
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &keys->file->name);
+    }
+}
+
+
+/*
+ * One record "time key", without its line feed: NGX_OK when the key is
+ * remembered, NGX_DONE when it is older than keys_valid=, NGX_DECLINED
+ * when the record is not of its form, NGX_ERROR when the zone has no room.
+ */
+
+static ngx_int_t
+ngx_campaign_outbox_read_record(ngx_campaign_outbox_keys_t *keys, u_char *p,
+    u_char *last, ngx_log_t *log)
+{
+    u_char                     *sp;
+    time_t                      now, written;
+    ngx_str_t                   key;
+    ngx_campaign_outbox_key_t  *k;
+
+    sp = ngx_strlchr(p, last, ' ');
+    if (sp == NULL) {
+        return NGX_DECLINED;
+    }
+
+    written = ngx_atotm(p, sp - p);
+    key.data = sp + 1;
+    key.len = last - key.data;
+
+    if (written == (time_t) NGX_ERROR
+        || ngx_campaign_outbox_key_valid(key.data, key.len) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    now = ngx_time();
+
+    /* a time from the future is a record run into another one */
+
+    if (written > now + keys->valid) {
+        return NGX_DECLINED;
+    }
+
+    if (now - written >= keys->valid) {
+        return NGX_DONE;
+    }
+
+    /* a key written again after it expired: the later record holds */
+
+    k = ngx_campaign_outbox_find(keys, &key);
+    if (k) {
+        ngx_campaign_outbox_forget(keys, k);
+    }
+
+    k = ngx_campaign_outbox_alloc(log, keys,
+                                  offsetof(ngx_campaign_outbox_key_t, data)
+                                  + key.len);
+    if (k == NULL) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0,
+                      "campaign_outbox: no room for a key%s",
+                      keys->shpool->log_ctx);
+        return NGX_ERROR;
+    }
+
+    ngx_campaign_outbox_remember(keys, k, &key, written);
 
     return NGX_OK;
 }
@@ -344,8 +638,7 @@ static ngx_int_t
 ngx_campaign_outbox_key(ngx_http_request_t *r, ngx_str_t *key,
     const char **reason)
 {
-    u_char      c;
-    ngx_uint_t  j, found;
+    ngx_uint_t  found;
 
     static ngx_str_t  name = ngx_string("Idempotency-Key");
 
@@ -363,12 +656,23 @@ ngx_campaign_outbox_key(ngx_http_request_t *r, ngx_str_t *key,
     *reason = "Idempotency-Key must be 1 to 128 letters, digits, "
               "\"-\", \"_\", \".\", \":\" or \"~\"";
 
-    if (key->len == 0 || key->len > NGX_CAMPAIGN_OUTBOX_KEY_MAX_LEN) {
+    return ngx_campaign_outbox_key_valid(key->data, key->len);
+}
+
+
+/* NGX_OK for 1 to 128 letters, digits, "-", "_", ".", ":" or "~" */
+
+static ngx_int_t
+ngx_campaign_outbox_key_valid(u_char *p, size_t len)
+{
+    u_char  c, *last;
+
+    if (len == 0 || len > NGX_CAMPAIGN_OUTBOX_KEY_MAX_LEN) {
         return NGX_ERROR;
     }
 
-    for (j = 0; j < key->len; j++) {
-        c = key->data[j];
+    for (last = p + len; p < last; p++) {
+        c = *p;
 
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
             || (c >= '0' && c <= '9')
@@ -584,6 +888,10 @@ ngx_campaign_outbox_line(ngx_http_request_t *r, ngx_str_t *body,
  * is remembered only once its line is in the file, so that a message that
  * could not be written can be written by a retry.  NGX_ERROR with err set
  * when the line could not be written, or its key not remembered.
+ *
+ * The key is then appended to the keys file.  A line already written
+ * stays when that fails (logged): its message is in the outbox, only a
+ * restart forgets its key.
  */
 
 static ngx_int_t
@@ -591,8 +899,11 @@ ngx_campaign_outbox_append(ngx_http_request_t *r,
     ngx_campaign_outbox_t *outbox, ngx_str_t *key, ngx_str_t *line,
     ngx_err_t *err)
 {
+    time_t                       now;
+    ngx_str_t                    record;
     ngx_campaign_outbox_key_t   *k;
     ngx_campaign_outbox_keys_t  *keys;
+    u_char                       buf[NGX_CAMPAIGN_OUTBOX_RECORD_LEN];
 
     keys = outbox->zone->data;
     k = NULL;
@@ -607,7 +918,7 @@ ngx_campaign_outbox_append(ngx_http_request_t *r,
 
         /* room for the key first: a line written is a key remembered */
 
-        k = ngx_campaign_outbox_alloc(r, keys,
+        k = ngx_campaign_outbox_alloc(r->connection->log, keys,
                                       offsetof(ngx_campaign_outbox_key_t, data)
                                       + key->len);
         if (k == NULL) {
@@ -634,14 +945,16 @@ ngx_campaign_outbox_append(ngx_http_request_t *r,
     }
 
     if (k) {
-        k->sn.node.key = ngx_crc32_short(key->data, key->len);
-        k->sn.str.len = key->len;
-        k->sn.str.data = k->data;
-        ngx_memcpy(k->data, key->data, key->len);
-        k->written = ngx_time();
+        now = ngx_time();
 
-        ngx_rbtree_insert(&keys->sh->rbtree, &k->sn.node);
-        ngx_queue_insert_head(&keys->sh->queue, &k->queue);
+        ngx_campaign_outbox_remember(keys, k, key, now);
+
+        if (keys->file) {
+            record.data = buf;
+            record.len = ngx_sprintf(buf, "%T %V\n", now, key) - buf;
+
+            (void) ngx_campaign_outbox_write(r, keys->file, &record);
+        }
     }
 
     ngx_shmtx_unlock(&keys->shpool->mutex);
@@ -757,8 +1070,8 @@ ngx_campaign_outbox_find(ngx_campaign_outbox_keys_t *keys, ngx_str_t *key)
  */
 
 static ngx_campaign_outbox_key_t *
-ngx_campaign_outbox_alloc(ngx_http_request_t *r,
-    ngx_campaign_outbox_keys_t *keys, size_t size)
+ngx_campaign_outbox_alloc(ngx_log_t *log, ngx_campaign_outbox_keys_t *keys,
+    size_t size)
 {
     time_t                      now;
     ngx_uint_t                  n;
@@ -795,7 +1108,7 @@ ngx_campaign_outbox_alloc(ngx_http_request_t *r,
         {
             keys->sh->warned = now;
 
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+            ngx_log_error(NGX_LOG_WARN, log, 0,
                           "campaign: outbox keys zone is full, keys younger "
                           "than keys_valid= are forgotten%s",
                           keys->shpool->log_ctx);
@@ -803,6 +1116,21 @@ ngx_campaign_outbox_alloc(ngx_http_request_t *r,
 
         ngx_campaign_outbox_forget(keys, oldest);
     }
+}
+
+
+static void
+ngx_campaign_outbox_remember(ngx_campaign_outbox_keys_t *keys,
+    ngx_campaign_outbox_key_t *k, ngx_str_t *key, time_t written)
+{
+    k->sn.node.key = ngx_crc32_short(key->data, key->len);
+    k->sn.str.len = key->len;
+    k->sn.str.data = k->data;
+    ngx_memcpy(k->data, key->data, key->len);
+    k->written = written;
+
+    ngx_rbtree_insert(&keys->sh->rbtree, &k->sn.node);
+    ngx_queue_insert_head(&keys->sh->queue, &k->queue);
 }
 
 
