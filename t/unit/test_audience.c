@@ -669,6 +669,76 @@ test_duplicates(void **state)
 }
 
 
+/*
+ * The userId table grows from 1024 slots once 768 are taken: a duplicate
+ * that comes when it is full is found without growing it, and every
+ * userId added before a growth is still found after it.
+ */
+
+static void
+test_duplicates_grow(void **state)
+{
+    test_t  *c = *state;
+    char    *input, *p;
+    size_t   i, n;
+
+    c->conf.unique = 1;
+    test_start(c);
+
+    n = 5000;
+    input = malloc((2 * n + 2) * 128);
+    assert_non_null(input);
+
+    p = input;
+
+    for (i = 0; i < 768; i++) {
+        p += sprintf(p, "{\"type\":\"aep\",\"userId\":\"u%zu\","
+                     "\"namespace\":\"email\",\"channelData\":"
+                     "{\"emailAddress\":\"u%zu@a.example\"}}\n", i, i);
+    }
+
+    /* the table is as full as it may be: u0 again, then u768 */
+
+    p += sprintf(p, "{\"type\":\"aep\",\"userId\":\"u0\","
+                 "\"namespace\":\"email\",\"channelData\":"
+                 "{\"emailAddress\":\"x@a.example\"}}\n");
+
+    assert_int_equal(test_feed_all(c, input, p - input, 0), 0);
+    assert_int_equal(c->au.nseen, 768);
+    assert_int_equal(c->au.seen_size, 1024);
+    assert_int_equal(c->au.counters.skipped[NGX_CAMPAIGN_AUDIENCE_DUPLICATE],
+                     1);
+
+    p = input;
+
+    for (i = 768; i < n; i++) {
+        p += sprintf(p, "{\"type\":\"aep\",\"userId\":\"u%zu\","
+                     "\"namespace\":\"email\",\"channelData\":"
+                     "{\"emailAddress\":\"u%zu@a.example\"}}\n", i, i);
+    }
+
+    /* every one again, from the last: all duplicates */
+
+    for (i = n; i-- > 0; /* void */) {
+        p += sprintf(p, "{\"type\":\"aep\",\"userId\":\"u%zu\","
+                     "\"namespace\":\"email\",\"channelData\":"
+                     "{\"emailAddress\":\"v%zu@a.example\"}}\n", i, i);
+    }
+
+    assert_int_equal(test_feed_all(c, input, p - input, 4096), 0);
+
+    assert_int_equal(c->au.counters.valid, n);
+    assert_int_equal(c->au.counters.skipped[NGX_CAMPAIGN_AUDIENCE_DUPLICATE],
+                     n + 1);
+    assert_int_equal(c->au.nseen, n);
+
+    /* 8 bytes a userId, the table at most three quarters full, no more */
+    assert_int_equal(c->au.seen_size, 8192);
+
+    free(input);
+}
+
+
 /* a handler pacing its work: the feed stops after the line handed over */
 
 static void
@@ -1154,6 +1224,7 @@ main(void)
         test(test_required_context),
         test(test_context_size),
         test(test_duplicates),
+        test(test_duplicates_grow),
         test(test_pause),
         test(test_give_up),
         test(test_resume),
