@@ -226,6 +226,17 @@ ngx_campaign_audience_finish(ngx_campaign_audience_t *au)
 }
 
 
+void
+ngx_campaign_audience_keep(ngx_campaign_audience_t *au,
+    ngx_campaign_arena_t *arena)
+{
+    *arena = au->arena;
+    arena->alloc.pool = arena;
+
+    ngx_campaign_arena_init(&au->arena, au->arena.chunk_size);
+}
+
+
 /* the line buffer grows up to max_line, never past it */
 
 static int
