@@ -27,6 +27,8 @@ static void ngx_campaign_audience_skip(ngx_campaign_audience_t *au,
     const ngx_campaign_audience_line_t *line,
     ngx_campaign_audience_reason_e reason, const char *pointer,
     const char *message);
+static void ngx_campaign_audience_prefetch(ngx_campaign_audience_t *au,
+    cJSON *value);
 static int ngx_campaign_audience_remember(ngx_campaign_audience_t *au,
     const char *user_id);
 static uint64_t ngx_campaign_audience_hash(const char *s);
@@ -370,6 +372,10 @@ ngx_campaign_audience_recipient(ngx_campaign_audience_t *au,
         return 0;
     }
 
+    if (au->conf.unique) {
+        ngx_campaign_audience_prefetch(au, value);
+    }
+
     rc = ngx_campaign_trigger_validate_recipient(&au->arena.alloc, value,
                                                  &au->conf.rules, &r,
                                                  &problems);
@@ -430,6 +436,32 @@ ngx_campaign_audience_skip(ngx_campaign_audience_t *au,
     problem.message = message;
 
     au->conf.skipped(au->conf.data, line, reason, &problem);
+}
+
+
+/*
+ * A large table is mostly out of the cache: the slot of the line's userId
+ * is asked for while the recipient is checked, not when it is looked up.
+ */
+
+static void
+ngx_campaign_audience_prefetch(ngx_campaign_audience_t *au, cJSON *value)
+{
+#if defined(__GNUC__)
+    cJSON  *id;
+
+    if (!cJSON_IsObject(value)) {
+        return;
+    }
+
+    id = cJSON_GetObjectItemCaseSensitive(value, "userId");
+
+    if (cJSON_IsString(id)) {
+        __builtin_prefetch(&au->seen[ngx_campaign_audience_hash(
+                                         id->valuestring)
+                                     & (au->seen_size - 1)]);
+    }
+#endif
 }
 
 
