@@ -21,10 +21,14 @@
 #           to a file on tmpfs (/dev/shm when there is one), as the demo
 #           and a staging mail catcher do; the lines are counted after
 #   return  return 202 '{}': the module's cost alone
+#   proxy   proxy_pass over keepalive connections to a provider that
+#           answers 202, a server of the same nginx on the next port (so
+#           the worker pays for both sides): the batches in flight matter
 #
 # The audiences are kept in BENCH_AUDIENCE_DIR (default: build/audiences
 # next to the module), made again only when missing.  Targets:
 # 100,000 recipients >= 20,000 messages/s; 1,000,000 under 64 MB of RSS.
+# Ports: BENCH_AUDIENCE_PORT (default BENCH_PORT + 2) and the next one.
 set -euo pipefail
 
 nginx=${1:?nginx binary}
@@ -60,7 +64,8 @@ trap 'stop; rm -rf "$dir"' EXIT
 case $gateway in
 outbox) gw="campaign_outbox $dir/outbox.jsonl;" ;;
 return) gw="return 202 '{}';" ;;
-*)      echo "BENCH_AUDIENCE_GATEWAY: outbox or return" >&2; exit 2 ;;
+proxy)  gw="proxy_pass http://provider/v1/mail; proxy_http_version 1.1; proxy_set_header Connection '';" ;;
+*)      echo "BENCH_AUDIENCE_GATEWAY: outbox, return or proxy" >&2; exit 2 ;;
 esac
 
 user=
@@ -93,6 +98,7 @@ for n in $sizes; do
     sed -e "s|@MODULE@|$module|" -e "s|@BENCH@|$bench|" \
         -e "s|@ROOT@|$root|" -e "s|@PORT@|$port|" \
         -e "s|@AUDIENCES@|$audiences|" -e "s|@GATEWAY@|$gw|" \
+        -e "s|@PROVIDER_PORT@|$((port + 1))|" \
         -e "s|^worker_processes|$user\nworker_processes|" \
         "$bench/audience/nginx.conf" > "$dir/conf/nginx.conf"
 
