@@ -4,7 +4,9 @@
 #                 command-line tool (build/ngx-campaign; also: make cli)
 #   make run      the demo in the foreground on 127.0.0.1:$(PORT)
 #   make test     unit tests and the Test::Nginx suites
-#   make bench    wrk against bare nginx and a trigger, one worker
+#   make bench    wrk against bare nginx and a trigger, one worker; then
+#                 audience executions of 100,000 and 1,000,000 recipients
+#                 (bench/audience.sh; BENCH_AUDIENCE_SIZES=100000 for one)
 #   make fuzz     libFuzzer over the parsers (FUZZ_SECONDS each)
 #   make asan     the Test::Nginx suites against nginx built from source
 #                 with AddressSanitizer and the module linked in statically
@@ -188,6 +190,7 @@ bench: $(MODULE) $(BUILD)/render_bench
 	$(call install_packages,$(BENCH_PKGS))
 	$(BUILD)/render_bench
 	bench/run.sh $(NGINX) $(MODULE)
+	bench/audience.sh $(NGINX) $(MODULE)
 
 ASAN_NGINX   := $(BUILD)/asan/objs/nginx
 

@@ -60,7 +60,8 @@
  *
  * Each line is parsed into an arena of its own, destroyed once its
  * handler returns: what the handler is given (the recipient, the parsed
- * value, the line's text, the problem) is valid only during the call.
+ * value, the line's text, the problem) is valid only during the call,
+ * unless the recipient handler keeps the line's arena (below).
  */
 
 
@@ -194,6 +195,17 @@ int ngx_campaign_audience_finish(ngx_campaign_audience_t *au);
 /* frees what the reader holds, not au itself */
 
 void ngx_campaign_audience_free(ngx_campaign_audience_t *au);
+
+/*
+ * In the recipient handler only: the arena that the recipient and its
+ * value were parsed into moves to *arena, which the caller destroys
+ * (ngx_campaign_arena_destroy()) when it is done with them; the reader
+ * parses the next line into a new one.  So a caller that keeps the
+ * recipient needs no second parse.  The line's text is not in it.
+ */
+
+void ngx_campaign_audience_keep(ngx_campaign_audience_t *au,
+    ngx_campaign_arena_t *arena);
 
 /* "json", "invalid", "too_long", "duplicate": for counters and logs */
 

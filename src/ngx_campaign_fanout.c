@@ -1585,9 +1585,17 @@ ngx_campaign_fanout_read(ngx_campaign_fanout_t *run)
 }
 
 
+static void
+ngx_campaign_fanout_arena_cleanup(void *data)
+{
+    ngx_campaign_arena_destroy(data);
+}
+
+
 /*
- * A valid recipient, the reader's for this call only: parsed again into
- * the batch's trigger pool, where it lives until its message is rendered.
+ * A valid recipient: the arena the reader parsed and checked it in goes
+ * with the batch's trigger pool, where it lives until its message is
+ * rendered (no second parse).
  */
 
 static int
@@ -1597,12 +1605,9 @@ ngx_campaign_fanout_recipient(void *data,
 {
     ngx_campaign_fanout_t *run = data;
 
-    int                        rc;
     size_t                     n;
-    cJSON                     *v;
-    ngx_campaign_alloc_t       a;
+    ngx_pool_cleanup_t        *cln;
     ngx_campaign_trigger_t    *t;
-    ngx_campaign_problems_t    problems;
     ngx_campaign_execution_t  *e;
 
     /* resumed: the lines up to the cursor were done */
@@ -1625,25 +1630,20 @@ ngx_campaign_fanout_recipient(void *data,
     t = &e->trigger;
     n = t->nrecipients;
 
-    ngx_campaign_pool_alloc(&a, e->trigger_pool);
-    ngx_memzero(&problems, sizeof(ngx_campaign_problems_t));
-
-    rc = ngx_campaign_trigger_parse_value(&a, line->text, line->len, 0, &v,
-                                          &problems);
-    if (rc == 0) {
-        rc = ngx_campaign_trigger_validate_recipient(&a, v,
-                                                     &run->reader.conf.rules,
-                                                     &t->recipients[n],
-                                                     &problems);
-    }
-
-    if (rc != 0) {
+    cln = ngx_pool_cleanup_add(e->trigger_pool,
+                               sizeof(ngx_campaign_arena_t));
+    if (cln == NULL) {
         ngx_log_error(NGX_LOG_ERR, run->log, 0,
                       "campaign: audience line %uz could not be kept",
                       line->number);
         return -1;
     }
 
+    ngx_campaign_audience_keep(&run->reader, cln->data);
+
+    cln->handler = ngx_campaign_fanout_arena_cleanup;
+
+    t->recipients[n] = *r;
     t->nrecipients++;
 
     ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_TARGETED, 1);

@@ -669,6 +669,172 @@ test_duplicates(void **state)
 }
 
 
+/*
+ * The userId table grows from 1024 slots once 768 are taken: a duplicate
+ * that comes when it is full is found without growing it, and every
+ * userId added before a growth is still found after it.
+ */
+
+static void
+test_duplicates_grow(void **state)
+{
+    test_t  *c = *state;
+    char    *input, *p;
+    size_t   i, n;
+
+    c->conf.unique = 1;
+    test_start(c);
+
+    n = 5000;
+    input = malloc((2 * n + 2) * 128);
+    assert_non_null(input);
+
+    p = input;
+
+    for (i = 0; i < 768; i++) {
+        p += sprintf(p, "{\"type\":\"aep\",\"userId\":\"u%zu\","
+                     "\"namespace\":\"email\",\"channelData\":"
+                     "{\"emailAddress\":\"u%zu@a.example\"}}\n", i, i);
+    }
+
+    /* the table is as full as it may be: u0 again, then u768 */
+
+    p += sprintf(p, "{\"type\":\"aep\",\"userId\":\"u0\","
+                 "\"namespace\":\"email\",\"channelData\":"
+                 "{\"emailAddress\":\"x@a.example\"}}\n");
+
+    assert_int_equal(test_feed_all(c, input, p - input, 0), 0);
+    assert_int_equal(c->au.nseen, 768);
+    assert_int_equal(c->au.seen_size, 1024);
+    assert_int_equal(c->au.counters.skipped[NGX_CAMPAIGN_AUDIENCE_DUPLICATE],
+                     1);
+
+    p = input;
+
+    for (i = 768; i < n; i++) {
+        p += sprintf(p, "{\"type\":\"aep\",\"userId\":\"u%zu\","
+                     "\"namespace\":\"email\",\"channelData\":"
+                     "{\"emailAddress\":\"u%zu@a.example\"}}\n", i, i);
+    }
+
+    /* every one again, from the last: all duplicates */
+
+    for (i = n; i-- > 0; /* void */) {
+        p += sprintf(p, "{\"type\":\"aep\",\"userId\":\"u%zu\","
+                     "\"namespace\":\"email\",\"channelData\":"
+                     "{\"emailAddress\":\"v%zu@a.example\"}}\n", i, i);
+    }
+
+    assert_int_equal(test_feed_all(c, input, p - input, 4096), 0);
+
+    assert_int_equal(c->au.counters.valid, n);
+    assert_int_equal(c->au.counters.skipped[NGX_CAMPAIGN_AUDIENCE_DUPLICATE],
+                     n + 1);
+    assert_int_equal(c->au.nseen, n);
+
+    /* 8 bytes a userId, the table at most three quarters full, no more */
+    assert_int_equal(c->au.seen_size, 8192);
+
+    free(input);
+}
+
+
+/*
+ * A handler that keeps what it is given: the line's arena is its own,
+ * the recipients stay readable after the feed, the reader goes on with
+ * a new arena, and destroying the kept ones leaves nothing behind.
+ */
+
+typedef struct {
+    ngx_campaign_audience_t       *au;
+    ngx_campaign_arena_t           arenas[3];
+    ngx_campaign_recipient_t       recipients[3];
+    size_t                         n;
+} test_keep_t;
+
+
+static int
+test_keep_recipient(void *data, const ngx_campaign_audience_line_t *line,
+    ngx_campaign_recipient_t *r, cJSON *value)
+{
+    test_keep_t  *k = data;
+
+    (void) line;
+    (void) value;
+
+    assert_true(k->n < 3);
+    assert_non_null(k->au->arena.chunks);
+
+    ngx_campaign_audience_keep(k->au, &k->arenas[k->n]);
+
+    assert_null(k->au->arena.chunks);
+    assert_non_null(k->arenas[k->n].chunks);
+    assert_ptr_equal(k->arenas[k->n].alloc.pool, &k->arenas[k->n]);
+
+    k->recipients[k->n++] = *r;
+
+    return 0;
+}
+
+
+static void
+test_keep(void **state)
+{
+    test_t       *c = *state;
+    char         *input, *printed;
+    size_t        i, live;
+    test_keep_t   k;
+
+    live = ngx_campaign_json_live();
+
+    memset(&k, 0, sizeof(test_keep_t));
+    k.au = &c->au;
+
+    c->conf.unique = 1;
+    test_start(c);
+    c->au.conf.recipient = test_keep_recipient;
+    c->au.conf.data = &k;
+
+    input = q("{'type':'aep','userId':'a','namespace':'email',"
+              "'channelData':{'emailAddress':'a@example.com'},"
+              "'profile':{'name':'Ann'},'context':{'offerCode':'A1'}}\n"
+              "not json\n"
+              "{'type':'aep','userId':'b','namespace':'email',"
+              "'channelData':{'emailAddress':'b@example.com'}}\n"
+              "{'type':'aep','userId':'a','namespace':'email',"
+              "'channelData':{'emailAddress':'a@example.com'}}\n"
+              "{'type':'aep','userId':'c','namespace':'email',"
+              "'channelData':{'emailAddress':'c@example.com'}}\n");
+
+    assert_int_equal(test_feed_all(c, input, strlen(input), 7), 0);
+
+    /* the input's memory is gone: what was kept does not point into it */
+    memset(input, 'x', strlen(input));
+
+    assert_int_equal(k.n, 3);
+    assert_string_equal(k.recipients[0].user_id, "a");
+    assert_string_equal(k.recipients[0].address, "a@example.com");
+    assert_string_equal(k.recipients[1].user_id, "b");
+    assert_string_equal(k.recipients[2].address, "c@example.com");
+
+    printed = cJSON_PrintUnformatted(k.recipients[0].data);
+    assert_non_null(printed);
+    assert_non_null(strstr(printed, "\"name\":\"Ann\""));
+    assert_non_null(strstr(printed, "\"offerCode\":\"A1\""));
+    cJSON_free(printed);
+
+    for (i = 0; i < k.n; i++) {
+        ngx_campaign_arena_destroy(&k.arenas[i]);
+        assert_null(k.arenas[i].chunks);
+    }
+
+    assert_null(c->au.arena.chunks);
+    assert_int_equal(ngx_campaign_json_live(), live);
+
+    free(input);
+}
+
+
 /* a handler pacing its work: the feed stops after the line handed over */
 
 static void
@@ -1154,6 +1320,8 @@ main(void)
         test(test_required_context),
         test(test_context_size),
         test(test_duplicates),
+        test(test_duplicates_grow),
+        test(test_keep),
         test(test_pause),
         test(test_give_up),
         test(test_resume),
