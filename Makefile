@@ -118,7 +118,7 @@ DEMO_USER    := $(shell [ "$$(id -u)" = 0 ] \
                         && echo "user $$(id -un) $$(id -gn);")
 
 run: $(MODULE)
-	mkdir -p var/tmp
+	mkdir -p var/tmp var/journal
 	@# the demo's key for unsubscribe links, made once, never in the tree
 	[ -s var/unsubscribe.key ] || (umask 077; head -c 32 /dev/urandom \
 	    | od -An -tx1 | tr -d ' \n' > var/unsubscribe.key)

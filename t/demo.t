@@ -233,6 +233,41 @@ like($res->{content},
 is(scalar(() = slurp("$dir/var/outbox.jsonl") =~ /"requestId":"vips-1"/g), 880,
    '880 winter-sale e-mails in the outbox');
 
+like(slurp("$dir/var/journal/" . ($exec // 'none') . '.json'),
+     qr/"status":"Succeeded"/, 'the execution is kept in var/journal/');
+
+# a schedule two seconds ahead fires; one for tomorrow is cancelled
+sub schedule_at {
+    my ($t) = @_;
+    my @g = gmtime(int $t);
+    my $at = sprintf('%04d-%02d-%02dT%02d:%02d:%02dZ', $g[5] + 1900, $g[4] + 1,
+                     @g[3, 2, 1, 0]);
+    my $r = $http->post("$base/executions/audience", {
+        headers => { 'Content-Type' => 'application/json' },
+        content => '{"campaignId": "winter-sale",'
+                 . ' "audience": {"id": "winter-sale-vips"},'
+                 . qq/ "schedule": {"executeAt": "$at"}}/,
+    });
+    return $r->{content} =~ /"scheduleId":"([0-9a-f-]{36})"/ ? $1 : 'none';
+}
+
+my $soon = schedule_at(time + 2);
+my $later = schedule_at(time + 86400);
+$res = $http->request('DELETE', "$base/executions/schedules/$later");
+is($res->{status}, 200, 'the schedule for tomorrow is cancelled');
+$res = $http->get("$base/executions/schedules?campaignId=winter-sale");
+like($res->{content}, qr/"scheduleId":"$soon".*"scheduleId":"$later".*"Cancelled"/,
+     'both are listed, by time');
+
+my $fired = '';
+for (1 .. 100) {
+    $res = $http->get("$base/executions/schedules/$soon");
+    ($fired) = $res->{content} =~ /"scheduleStatus":"(\w+)"/;
+    last if ($fired // '') ne 'Scheduled';
+    select(undef, undef, undef, 0.1);
+}
+is($fired, 'Triggered', 'the schedule two seconds ahead fires');
+
 $res = $http->get("http://127.0.0.1:$port/metrics");
 is($res->{status}, 200, '/metrics answers');
 like($res->{content},
