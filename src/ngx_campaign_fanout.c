@@ -241,6 +241,10 @@ static ngx_int_t ngx_campaign_fanout_accepted(ngx_http_request_t *r,
     ngx_campaign_fanout_t *run);
 static ngx_int_t ngx_campaign_fanout_scheduled(ngx_http_request_t *r,
     ngx_campaign_fanout_t *run);
+static ngx_int_t ngx_campaign_fanout_answer(ngx_http_request_t *r,
+    ngx_campaign_fanout_t *run, ngx_campaign_out_t *o);
+static ngx_campaign_loc_conf_t *ngx_campaign_fanout_api(
+    ngx_campaign_main_conf_t *cmcf, ngx_str_t *name, ngx_str_t *found);
 static ngx_fd_t ngx_campaign_fanout_audience(ngx_campaign_fanout_t *run,
     ngx_str_t *reason);
 static void ngx_campaign_fanout_tick(ngx_event_t *ev);
@@ -1089,7 +1093,6 @@ ngx_campaign_fanout_accepted(ngx_http_request_t *r,
     ngx_campaign_fanout_t *run)
 {
     ngx_campaign_out_t             o;
-    ngx_campaign_store_answer_t    a;
     ngx_campaign_fanout_status_t  *st;
 
     st = &run->record->status;
@@ -1111,13 +1114,23 @@ ngx_campaign_fanout_accepted(ngx_http_request_t *r,
     ngx_campaign_fanout_out_time(&o, st->created);
     ngx_campaign_out_literal(&o, "}");
 
-    /* a repeat of the call gets this answer, and starts nothing */
+    return ngx_campaign_fanout_answer(r, run, &o);
+}
 
-    if (run->claim && !o.failed) {
+
+/* 202: a repeat of the call gets this answer, and starts nothing */
+
+static ngx_int_t
+ngx_campaign_fanout_answer(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
+    ngx_campaign_out_t *o)
+{
+    ngx_campaign_store_answer_t  a;
+
+    if (run->claim && !o->failed) {
         a.status = NGX_HTTP_ACCEPTED;
         a.problem = 0;
-        a.body.data = o.start;
-        a.body.len = o.pos - o.start;
+        a.body.data = o->start;
+        a.body.len = o->pos - o->start;
 
         ngx_campaign_store_answer(run->cmcf->store, run->claim,
                                   &run->claim_key,
@@ -1125,7 +1138,7 @@ ngx_campaign_fanout_accepted(ngx_http_request_t *r,
                                   r->connection->log);
     }
 
-    return ngx_campaign_send_json(r, NGX_HTTP_ACCEPTED, NULL, &o);
+    return ngx_campaign_send_json(r, NGX_HTTP_ACCEPTED, NULL, o);
 }
 
 
@@ -1138,7 +1151,6 @@ ngx_campaign_fanout_scheduled(ngx_http_request_t *r,
     ngx_int_t                     rc;
     ngx_campaign_out_t            o;
     ngx_campaign_fanout_call_t    call;
-    ngx_campaign_store_answer_t   a;
 
     ngx_memzero(&call, sizeof(ngx_campaign_fanout_call_t));
 
@@ -1177,21 +1189,7 @@ ngx_campaign_fanout_scheduled(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* a repeat of the call gets this answer, and schedules nothing */
-
-    if (run->claim) {
-        a.status = NGX_HTTP_ACCEPTED;
-        a.problem = 0;
-        a.body.data = o.start;
-        a.body.len = o.pos - o.start;
-
-        ngx_campaign_store_answer(run->cmcf->store, run->claim,
-                                  &run->claim_key,
-                                  run->conf->idempotency_window, &a,
-                                  r->connection->log);
-    }
-
-    return ngx_campaign_send_json(r, NGX_HTTP_ACCEPTED, NULL, &o);
+    return ngx_campaign_fanout_answer(r, run, &o);
 }
 
 
@@ -1204,12 +1202,10 @@ ngx_int_t
 ngx_campaign_fanout_start(ngx_campaign_main_conf_t *cmcf,
     ngx_campaign_fanout_call_t *call, u_char *id, ngx_str_t *reason)
 {
-    ngx_uint_t                 i;
     ngx_pool_t                *pool;
     ngx_campaign_t            *c;
     ngx_campaign_alloc_t       a;
     ngx_campaign_fanout_t     *run;
-    ngx_campaign_api_loc_t    *api;
     ngx_campaign_problems_t    problems;
     ngx_campaign_loc_conf_t   *cplcf;
 
@@ -1233,24 +1229,7 @@ ngx_campaign_fanout_start(ngx_campaign_main_conf_t *cmcf,
     run->journal = 1;
     run->id = id;
 
-    api = cmcf->apis.elts;
-    cplcf = NULL;
-
-    for (i = 0; i < cmcf->apis.nelts; i++) {
-        if (api[i].name.len == call->api.len
-            && ngx_strncmp(api[i].name.data, call->api.data, call->api.len)
-               == 0)
-        {
-            cplcf = api[i].conf;
-            run->api = api[i].name;
-            break;
-        }
-    }
-
-    if (cplcf == NULL && cmcf->apis.nelts) {
-        cplcf = api[0].conf;
-        run->api = api[0].name;
-    }
+    cplcf = ngx_campaign_fanout_api(cmcf, &call->api, &run->api);
 
     c = ngx_campaign_find(cmcf, call->campaign_id.data, call->campaign_id.len);
 
@@ -1332,6 +1311,36 @@ failed:
     ngx_destroy_pool(pool);
 
     return NGX_ERROR;
+}
+
+
+/* the API location of this name, or the first there is, or NULL */
+
+static ngx_campaign_loc_conf_t *
+ngx_campaign_fanout_api(ngx_campaign_main_conf_t *cmcf, ngx_str_t *name,
+    ngx_str_t *found)
+{
+    ngx_uint_t               i;
+    ngx_campaign_api_loc_t  *api;
+
+    api = cmcf->apis.elts;
+
+    for (i = 0; i < cmcf->apis.nelts; i++) {
+        if (api[i].name.len == name->len
+            && ngx_strncmp(api[i].name.data, name->data, name->len) == 0)
+        {
+            *found = api[i].name;
+            return api[i].conf;
+        }
+    }
+
+    if (cmcf->apis.nelts == 0) {
+        return NULL;
+    }
+
+    *found = api[0].name;
+
+    return api[0].conf;
 }
 
 
@@ -2646,13 +2655,11 @@ ngx_campaign_fanout_resume(ngx_campaign_main_conf_t *cmcf, u_char *id)
                                        + NGX_CAMPAIGN_EXECUTION_ID_LEN];
     u_char                         name[NGX_CAMPAIGN_EXECUTION_ID_LEN + 8];
     ngx_str_t                      key, text;
-    ngx_uint_t                     i;
     ngx_pool_t                    *pool;
     ngx_atomic_uint_t              pid;
     ngx_campaign_t                *c;
     ngx_campaign_alloc_t           a;
     ngx_campaign_fanout_t         *run;
-    ngx_campaign_api_loc_t        *api;
     ngx_campaign_problems_t        problems;
     ngx_campaign_loc_conf_t       *cplcf;
     ngx_campaign_fanout_owner_t   *owner;
@@ -2740,23 +2747,7 @@ ngx_campaign_fanout_resume(ngx_campaign_main_conf_t *cmcf, u_char *id)
 
     /* the API location of the same name, or the first there is */
 
-    api = cmcf->apis.elts;
-    cplcf = NULL;
-
-    for (i = 0; i < cmcf->apis.nelts; i++) {
-        if (api[i].name.len == j.api.len
-            && ngx_strncmp(api[i].name.data, j.api.data, j.api.len) == 0)
-        {
-            cplcf = api[i].conf;
-            run->api = api[i].name;
-            break;
-        }
-    }
-
-    if (cplcf == NULL && cmcf->apis.nelts) {
-        cplcf = api[0].conf;
-        run->api = api[0].name;
-    }
+    cplcf = ngx_campaign_fanout_api(cmcf, &j.api, &run->api);
 
     c = ngx_campaign_find(cmcf, j.status.campaign_id,
                           j.status.campaign_id_len);
