@@ -25,8 +25,12 @@
  * and one is looked up on every trigger: they are found through a hash
  * table, not the rbtree.  In a tree of 100000 records a lookup reads some
  * 17 nodes scattered over the zone, each a cache miss, and the eviction
- * that makes room for the next record as many again; a bucket and its
- * short chain are one or two.  The rbtree keeps the other records.
+ * that makes room for the next record as many again.  The table is open
+ * (linear probing) and a slot holds its record's hash besides where the
+ * record is: a lookup reads one line of slots and no record but the one
+ * it finds, and a record goes without a walk through others (a chain
+ * costs a miss for each record in it, on each lookup and each eviction).
+ * The rbtree keeps the other records.
  */
 
 
@@ -36,6 +40,14 @@
 #define NGX_CAMPAIGN_STORE_COUNTERS 4     /* answer: the counters */
 #define NGX_CAMPAIGN_STORE_COUNT    6     /* data: key, then the counter */
 
+/*
+ * An idempotency record takes at least this and is aligned to it (the
+ * slab's chunks are aligned to their size): a slot names it in these
+ * units, in 32 bits (a zone of less than 2 TB), and a zone holds fewer
+ * records than half its slots.
+ */
+#define NGX_CAMPAIGN_STORE_UNIT     512
+
 
 typedef struct ngx_campaign_store_record_s  ngx_campaign_store_record_t;
 
@@ -44,7 +56,6 @@ struct ngx_campaign_store_record_s {
     ngx_queue_t                  queue;
     time_t                       expires;
     u_char                      *answer;      /* in the zone, or NULL */
-    ngx_campaign_store_record_t *next;        /* in its bucket, a claim's */
 
     /* small fields packed: a record's header is in every trigger's block */
     uint32_t                     len;         /* of the answer */
@@ -58,13 +69,21 @@ struct ngx_campaign_store_record_s {
 };
 
 
+/* a slot of the idempotency records' table; unit 0 is a free slot */
+
+typedef struct {
+    uint32_t                     hash;
+    uint32_t                     unit;        /* of the record in the zone */
+} ngx_campaign_store_slot_t;
+
+
 typedef struct {
     ngx_rbtree_t                 rbtree;
     ngx_rbtree_node_t            sentinel;
     ngx_queue_t                  queue;
     time_t                       warned;
     ngx_atomic_t                 evictions;
-    ngx_campaign_store_record_t **claims;     /* hash table, idempotency */
+    ngx_campaign_store_slot_t   *claims;      /* hash table, idempotency */
     ngx_uint_t                   mask;        /* its size - 1 */
     ngx_atomic_t                 flags;       /* flags set so far */
 
@@ -87,6 +106,10 @@ static ngx_campaign_store_record_t *ngx_campaign_store_find(
     ngx_campaign_store_t *store, ngx_str_t *key);
 static ngx_campaign_store_record_t *ngx_campaign_store_find_claim(
     ngx_campaign_store_t *store, ngx_str_t *key, uint32_t hash);
+static void ngx_campaign_store_add_claim(ngx_campaign_store_t *store,
+    ngx_campaign_store_record_t *rec);
+static void ngx_campaign_store_remove_claim(ngx_campaign_store_t *store,
+    ngx_campaign_store_record_t *rec);
 static void *ngx_campaign_store_alloc(ngx_campaign_store_t *store,
     size_t size, ngx_log_t *log);
 static ngx_campaign_store_record_t *ngx_campaign_store_new(
@@ -185,15 +208,17 @@ ngx_campaign_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&store->sh->queue);
 
     /*
-     * A bucket for each 512 bytes: a kept answer and its record take
-     * more, so a full zone has chains of less than one record on average.
+     * Two slots for each NGX_CAMPAIGN_STORE_UNIT bytes: the table is never
+     * more than half full, and a lookup reads two or three slots.
      */
 
-    for (n = 64; n * 2 * 512 <= shm_zone->shm.size; n *= 2) {
+    for (n = 64; n * NGX_CAMPAIGN_STORE_UNIT < 2 * shm_zone->shm.size; n *= 2)
+    {
         /* void */
     }
 
-    store->sh->claims = ngx_slab_calloc(store->shpool, n * sizeof(void *));
+    store->sh->claims = ngx_slab_calloc(store->shpool,
+                                        n * sizeof(ngx_campaign_store_slot_t));
     if (store->sh->claims == NULL) {
         return NGX_ERROR;
     }
@@ -232,7 +257,7 @@ ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
     size_t                        size, n;
     uint32_t                      hash;
     ngx_int_t                     rc;
-    ngx_campaign_store_record_t  *rec, **bucket;
+    ngx_campaign_store_record_t  *rec;
 
     /* murmur takes 4 bytes a step, ngx_crc32_short half of one */
 
@@ -300,7 +325,11 @@ ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
 
     size = offsetof(ngx_campaign_store_record_t, data) + key->len + room;
 
-    for (n = 8; n < size && n <= ngx_pagesize / 2; n <<= 1) { /* void */ }
+    for (n = NGX_CAMPAIGN_STORE_UNIT; n < size && n <= ngx_pagesize / 2;
+         n <<= 1)
+    {
+        /* void */
+    }
 
     if (n >= size) {
         size = n;
@@ -325,9 +354,7 @@ ngx_campaign_store_claim(ngx_campaign_store_t *store, ngx_str_t *key,
     rec->answer = NULL;
     ngx_memcpy(rec->fingerprint, fingerprint, NGX_CAMPAIGN_STORE_FP_LEN);
 
-    bucket = &store->sh->claims[hash & store->sh->mask];
-    rec->next = *bucket;
-    *bucket = rec;
+    ngx_campaign_store_add_claim(store, rec);
 
     ngx_queue_insert_head(&store->sh->queue, &rec->queue);
 
@@ -534,14 +561,24 @@ static ngx_campaign_store_record_t *
 ngx_campaign_store_find_claim(ngx_campaign_store_t *store, ngx_str_t *key,
     uint32_t hash)
 {
+    ngx_uint_t                    i, mask;
+    ngx_campaign_store_slot_t    *slot;
     ngx_campaign_store_record_t  *rec;
 
-    for (rec = store->sh->claims[hash & store->sh->mask];
-         rec;
-         rec = rec->next)
-    {
-        if (rec->sn.node.key != hash
-            || rec->sn.str.len != key->len
+    slot = store->sh->claims;
+    mask = store->sh->mask;
+
+    for (i = hash & mask; slot[i].unit; i = (i + 1) & mask) {
+
+        if (slot[i].hash != hash) {
+            continue;
+        }
+
+        rec = (ngx_campaign_store_record_t *)
+                  ((u_char *) store->shpool
+                   + (size_t) slot[i].unit * NGX_CAMPAIGN_STORE_UNIT);
+
+        if (rec->sn.str.len != key->len
             || ngx_memcmp(rec->data, key->data, key->len) != 0)
         {
             continue;
@@ -558,6 +595,63 @@ ngx_campaign_store_find_claim(ngx_campaign_store_t *store, ngx_str_t *key,
     }
 
     return NULL;
+}
+
+
+static void
+ngx_campaign_store_add_claim(ngx_campaign_store_t *store,
+    ngx_campaign_store_record_t *rec)
+{
+    ngx_uint_t                  i, mask;
+    ngx_campaign_store_slot_t  *slot;
+
+    slot = store->sh->claims;
+    mask = store->sh->mask;
+
+    for (i = rec->sn.node.key & mask; slot[i].unit; i = (i + 1) & mask) {
+        /* void */
+    }
+
+    slot[i].hash = (uint32_t) rec->sn.node.key;
+    slot[i].unit = ((u_char *) rec - (u_char *) store->shpool)
+                   / NGX_CAMPAIGN_STORE_UNIT;
+}
+
+
+static void
+ngx_campaign_store_remove_claim(ngx_campaign_store_t *store,
+    ngx_campaign_store_record_t *rec)
+{
+    uint32_t                    unit;
+    ngx_uint_t                  i, j, mask;
+    ngx_campaign_store_slot_t  *slot;
+
+    slot = store->sh->claims;
+    mask = store->sh->mask;
+
+    unit = ((u_char *) rec - (u_char *) store->shpool)
+           / NGX_CAMPAIGN_STORE_UNIT;
+
+    for (i = rec->sn.node.key & mask; slot[i].unit != unit; i = (i + 1) & mask)
+    {
+        /* void */
+    }
+
+    /*
+     * The slots after it up to a free one are moved back into the hole
+     * when their lookups, which start at their hash, pass it: a lookup
+     * stops at the first free slot.
+     */
+
+    for (j = (i + 1) & mask; slot[j].unit; j = (j + 1) & mask) {
+
+        if (((j - slot[j].hash) & mask) >= ((j - i) & mask)) {
+            slot[i] = slot[j];
+            i = j;
+        }
+    }
+
+    slot[i].unit = 0;
 }
 
 
@@ -653,8 +747,6 @@ static void
 ngx_campaign_store_free(ngx_campaign_store_t *store,
     ngx_campaign_store_record_t *rec)
 {
-    ngx_campaign_store_record_t  **prev;
-
     if (rec->answer
         && (rec->state != NGX_CAMPAIGN_STORE_DONE
             || rec->answer != rec->data + rec->sn.str.len))
@@ -667,14 +759,7 @@ ngx_campaign_store_free(ngx_campaign_store_t *store,
     if (rec->state == NGX_CAMPAIGN_STORE_CLAIMED
         || rec->state == NGX_CAMPAIGN_STORE_DONE)
     {
-        for (prev = &store->sh->claims[rec->sn.node.key & store->sh->mask];
-             *prev != rec;
-             prev = &(*prev)->next)
-        {
-            /* void */
-        }
-
-        *prev = rec->next;
+        ngx_campaign_store_remove_claim(store, rec);
 
     } else {
         ngx_rbtree_delete(&store->sh->rbtree, &rec->sn.node);

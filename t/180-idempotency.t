@@ -323,3 +323,40 @@ Content-Type: application/json
  qr/"type":"urn:ngx-campaign:problem:campaign-stopped"/,
  qr/"sms":\{"triggers":120,"recipients":120,"messages":\{"accepted":120,/,
  qr/^ngx_campaign_zone_evictions_total\{zone="campaign"\} [1-9]\d*$/m]
+
+
+
+=== TEST 13: after many records went to make room, each record kept is still found: the last ones replay, the first runs again
+--- http_config
+    campaign_definitions $TEST_NGINX_CAMPAIGNS;
+    campaign_zone campaign 64k;
+--- config
+    campaign_gateway  sms  /_gw;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location = /_gw {
+        internal;
+        return 202;
+    }
+
+    location = /metrics {
+        campaign_metrics;
+    }
+--- request eval
+[(map { "POST /ajo/im/executions/unitary\n" . $::T->("many-$_", "M-$_") } 1 .. 250),
+ (map { "POST /ajo/im/executions/unitary\n" . $::T->("many-$_", "M-$_") } sort { $b <=> $a } 231 .. 250),
+ "POST /ajo/im/executions/unitary\n" . $::T->("many-1", "M-1"),
+ "GET /metrics"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[(202) x 271, 200]
+--- response_headers eval
+[("!Idempotent-Replayed") x 250, ("Idempotent-Replayed: true") x 20,
+ "!Idempotent-Replayed", ""]
+--- response_body_like eval
+[(qr/"status":"accepted"/) x 271,
+ qr/^ngx_campaign_zone_evictions_total\{zone="campaign"\} (?:1[5-9]\d|2\d\d)$/m]
