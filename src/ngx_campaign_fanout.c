@@ -66,6 +66,7 @@ typedef enum {
     NGX_CAMPAIGN_FANOUT_DUPLICATE,        /* userId of an earlier line */
     NGX_CAMPAIGN_FANOUT_STOPPED_SKIP,     /* read, not sent: stopped */
     NGX_CAMPAIGN_FANOUT_MALFORMED,        /* not JSON, or too long */
+    NGX_CAMPAIGN_FANOUT_TIMED_OUT,        /* not sent: out of time */
     NGX_CAMPAIGN_FANOUT_NCOUNTS
 } ngx_campaign_fanout_count_e;
 
@@ -191,6 +192,9 @@ struct ngx_campaign_fanout_s {
     ngx_uint_t                   cursor_line;
     ngx_uint_t                   cursor_position;
     ngx_uint_t                   replay_line; /* resumed: done up to it */
+
+    /* campaign_audience_max_duration ran out: the rest is counted only */
+    unsigned                     timed_out:1;
 };
 
 
@@ -260,6 +264,8 @@ static void ngx_campaign_fanout_finish(ngx_campaign_fanout_t *run,
 static void ngx_campaign_fanout_mirror(ngx_campaign_fanout_t *run);
 static uint64_t ngx_campaign_fanout_now(void);
 static void ngx_campaign_fanout_out_time(ngx_campaign_out_t *o, uint64_t ms);
+static ngx_msec_t ngx_campaign_fanout_time_left(ngx_campaign_fanout_t *run);
+static ngx_int_t ngx_campaign_fanout_time_out(ngx_campaign_fanout_t *run);
 
 
 static ngx_queue_t  ngx_campaign_fanouts;
@@ -276,7 +282,7 @@ static const char  *ngx_campaign_fanout_states[] = {
 static const char  *ngx_campaign_fanout_skips[] = {
     NULL, NULL, NULL,
     "no_consent", "suppressed", "capped", "invalid", "no_profile",
-    "duplicate", "stopped"
+    "duplicate", "stopped", NULL, "timed_out"
 };
 
 
@@ -1165,6 +1171,12 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
         return;
     }
 
+    if (run->timed_out || ngx_campaign_fanout_time_left(run) == 0) {
+        if (ngx_campaign_fanout_time_out(run) == NGX_OK) {
+            return;
+        }
+    }
+
     if (run->ready) {
         if (run->running >= NGX_CAMPAIGN_FANOUT_RUNNING
             || run->nslots >= NGX_CAMPAIGN_FANOUT_SLOTS)
@@ -1302,6 +1314,13 @@ ngx_campaign_fanout_recipient(void *data,
     /* resumed: the lines up to the cursor were done */
 
     if (line->number <= run->replay_line) {
+        return 0;
+    }
+
+    if (run->timed_out) {
+        ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_TARGETED, 1);
+        ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_TIMED_OUT, 1);
+        run->fill->line = line->number;
         return 0;
     }
 
@@ -1491,6 +1510,11 @@ ngx_campaign_fanout_launch(ngx_campaign_fanout_t *run)
                                      c->rate, c->burst, n, &wait, run->log);
 
         if (rc == NGX_AGAIN) {
+
+            /* the maximum duration may run out before the tokens come */
+
+            wait = ngx_min(wait, ngx_campaign_fanout_time_left(run));
+
             ngx_add_timer(&run->tick, wait ? wait : 1);
             return NGX_AGAIN;
         }
@@ -2124,9 +2148,12 @@ ngx_campaign_fanout_parse(ngx_pool_t *pool, ngx_str_t *text,
 
     j->snapshot = cJSON_IsTrue(v);
 
+    /* a journal written before "timed_out" was counted has one less */
+
     v = cJSON_GetObjectItemCaseSensitive(root, "counts");
     if (!cJSON_IsArray(v)
-        || cJSON_GetArraySize(v) != NGX_CAMPAIGN_FANOUT_NCOUNTS)
+        || (cJSON_GetArraySize(v) != NGX_CAMPAIGN_FANOUT_NCOUNTS
+            && cJSON_GetArraySize(v) != NGX_CAMPAIGN_FANOUT_TIMED_OUT))
     {
         return NGX_DECLINED;
     }
@@ -2780,9 +2807,13 @@ ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id)
     ngx_campaign_out_literal(&o, ",\"skipped\":{");
 
     for (i = NGX_CAMPAIGN_FANOUT_NO_CONSENT;
-         i <= NGX_CAMPAIGN_FANOUT_STOPPED_SKIP;
+         i <= NGX_CAMPAIGN_FANOUT_TIMED_OUT;
          i++)
     {
+        if (ngx_campaign_fanout_skips[i] == NULL) {
+            continue;
+        }
+
         if (i != NGX_CAMPAIGN_FANOUT_NO_CONSENT) {
             ngx_campaign_out_literal(&o, ",");
         }
@@ -2892,3 +2923,93 @@ ngx_campaign_fanout_exit(ngx_cycle_t *cycle)
                       rec->status.counts[NGX_CAMPAIGN_FANOUT_SENT]);
     }
 }
+
+
+/*
+ * campaign_audience_max_duration: the time an execution has left, from
+ * its startedAt (which a resumed execution keeps); NGX_MAX_INT32_VALUE
+ * when it has no limit.
+ */
+
+static ngx_msec_t
+ngx_campaign_fanout_time_left(ngx_campaign_fanout_t *run)
+{
+    uint64_t  now, deadline;
+
+    if (run->cmcf->audience_max_duration == 0) {
+        return NGX_MAX_INT32_VALUE;
+    }
+
+    now = ngx_campaign_fanout_now();
+    deadline = run->record->status.started
+               + run->cmcf->audience_max_duration;
+
+    if (now >= deadline) {
+        return 0;
+    }
+
+    return (ngx_msec_t) ngx_min(deadline - now, NGX_MAX_INT32_VALUE);
+}
+
+
+/*
+ * Out of time: no other batch starts, the batches out settle, and the
+ * rest of the audience is read without sending, so that the status
+ * counts the recipients it did not reach as skipped "timed_out" (and the
+ * lines it could not use as they are).  It ends Stopped, or Succeeded
+ * when nobody was left.  NGX_DECLINED: nothing is left, the tick goes on.
+ */
+
+static ngx_int_t
+ngx_campaign_fanout_time_out(ngx_campaign_fanout_t *run)
+{
+    ngx_campaign_fanout_status_t  *st;
+
+    st = &run->record->status;
+
+    if (!run->timed_out) {
+        if (run->read && run->batch == NULL) {
+            return NGX_DECLINED;
+        }
+
+        run->timed_out = 1;
+
+        if (run->tick.timer_set) {
+            ngx_del_timer(&run->tick);
+        }
+
+        ngx_log_error(NGX_LOG_INFO, run->log, 0,
+                      "campaign: audience execution %*s of \"%s\" ran for "
+                      "its campaign_audience_max_duration of %M ms: it "
+                      "starts no other batch",
+                      (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, st->id,
+                      run->campaign->id, run->cmcf->audience_max_duration);
+    }
+
+    if (run->batch) {
+        ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_TIMED_OUT,
+                                  run->batch->trigger.nrecipients);
+        ngx_campaign_execution_destroy(run->batch);
+        run->batch = NULL;
+        run->ready = 0;
+    }
+
+    if (!run->read) {
+        if (ngx_campaign_fanout_read(run) != NGX_OK) {
+            run->failed = 1;
+        }
+
+        ngx_campaign_fanout_next(run);
+        return NGX_OK;
+    }
+
+    if (run->running == 0) {
+        ngx_campaign_fanout_finish(run,
+                                   st->counts[NGX_CAMPAIGN_FANOUT_TIMED_OUT]
+                                   ? NGX_CAMPAIGN_FANOUT_STOPPED
+                                   : NGX_CAMPAIGN_FANOUT_SUCCEEDED);
+    }
+
+    return NGX_OK;
+}
+

@@ -57,6 +57,9 @@ typedef struct {
     /* campaign_journal DIR; the API locations, by name, for its runs */
     ngx_str_t                    journal;
     ngx_array_t                  apis;        /* ngx_campaign_api_loc_t */
+
+    /* campaign_audience_max_duration; 0: none */
+    ngx_msec_t                   audience_max_duration;
 } ngx_campaign_main_conf_t;
 
 
