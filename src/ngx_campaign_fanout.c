@@ -266,6 +266,8 @@ static uint64_t ngx_campaign_fanout_now(void);
 static void ngx_campaign_fanout_out_time(ngx_campaign_out_t *o, uint64_t ms);
 static ngx_msec_t ngx_campaign_fanout_time_left(ngx_campaign_fanout_t *run);
 static ngx_int_t ngx_campaign_fanout_time_out(ngx_campaign_fanout_t *run);
+static void ngx_campaign_fanout_out_rate(ngx_campaign_out_t *o,
+    ngx_campaign_fanout_status_t *st);
 
 
 static ngx_queue_t  ngx_campaign_fanouts;
@@ -2826,7 +2828,9 @@ ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id)
 
     ngx_campaign_out_literal(&o, "},\"malformedLines\":");
     ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_MALFORMED]);
-    ngx_campaign_out_literal(&o, "}}");
+    ngx_campaign_out_literal(&o, "},\"rate\":");
+    ngx_campaign_fanout_out_rate(&o, &st);
+    ngx_campaign_out_literal(&o, "}");
 
     return ngx_campaign_send_json(r, NGX_HTTP_OK, NULL, &o);
 }
@@ -3013,3 +3017,26 @@ ngx_campaign_fanout_time_out(ngx_campaign_fanout_t *run)
     return NGX_OK;
 }
 
+
+/*
+ * "rate": the messages sent a second, from startedAt to endedAt, or to
+ * now while it runs; one decimal, rounded.
+ */
+
+static void
+ngx_campaign_fanout_out_rate(ngx_campaign_out_t *o,
+    ngx_campaign_fanout_status_t *st)
+{
+    u_char    buf[NGX_INT64_LEN + 3], *p;
+    uint64_t  end, ms, tenths;
+
+    end = st->ended ? st->ended : ngx_campaign_fanout_now();
+    ms = (end > st->started) ? end - st->started : 0;
+
+    tenths = ms ? (st->counts[NGX_CAMPAIGN_FANOUT_SENT] * 20000 / ms + 1) / 2
+                : 0;
+
+    p = ngx_sprintf(buf, "%uL.%uL", tenths / 10, tenths % 10);
+
+    ngx_campaign_out_raw(o, buf, p - buf);
+}
