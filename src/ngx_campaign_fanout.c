@@ -117,6 +117,7 @@ typedef struct {
     ngx_atomic_t                 pid;         /* 0: nobody */
     ngx_atomic_t                 beat;        /* its last heartbeat, s */
     ngx_atomic_t                 done;        /* over, as its journal says */
+    ngx_atomic_t                 counted;     /* in the running metrics */
 } ngx_campaign_fanout_owner_t;
 
 /* a status in the worker's list: running ones and the last finished */
@@ -195,6 +196,9 @@ struct ngx_campaign_fanout_s {
 
     /* campaign_audience_max_duration ran out: the rest is counted only */
     unsigned                     timed_out:1;
+
+    /* it is counted as running, in the metrics, until it ends */
+    unsigned                     counted:1;
 };
 
 
@@ -268,6 +272,9 @@ static ngx_msec_t ngx_campaign_fanout_time_left(ngx_campaign_fanout_t *run);
 static ngx_int_t ngx_campaign_fanout_time_out(ngx_campaign_fanout_t *run);
 static void ngx_campaign_fanout_out_rate(ngx_campaign_out_t *o,
     ngx_campaign_fanout_status_t *st);
+static void ngx_campaign_fanout_hold(ngx_campaign_fanout_t *run);
+static void ngx_campaign_fanout_ended(ngx_campaign_fanout_t *run,
+    ngx_campaign_fanout_state_e state);
 
 
 static ngx_queue_t  ngx_campaign_fanouts;
@@ -1049,6 +1056,8 @@ ngx_campaign_fanout_accepted(ngx_http_request_t *r,
 
     st = &run->record->status;
 
+    ngx_campaign_fanout_hold(run);
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "campaign: audience execution %*s of \"%s\" from \"%V\"",
                   (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, st->id,
@@ -1096,6 +1105,10 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
     ngx_campaign_fanout_t  *run;
 
     run = ev->data;
+
+    if (!run->counted) {
+        ngx_campaign_fanout_hold(run);         /* resumed from the journal */
+    }
 
     /* stopped, or past its end: no other batch, as no trigger would run */
 
@@ -1691,6 +1704,7 @@ ngx_campaign_fanout_finish(ngx_campaign_fanout_t *run,
     st->ended = ngx_campaign_fanout_now();
 
     ngx_campaign_fanout_mirror(run);
+    ngx_campaign_fanout_ended(run, state);
 
     ngx_log_error(level, run->log, 0,
                   "campaign: audience execution %*s of \"%s\" %s: "
@@ -2269,6 +2283,9 @@ ngx_campaign_fanout_commit(ngx_campaign_fanout_t *run)
         for (i = 0; i < NGX_CAMPAIGN_FANOUT_NCOUNTS; i++) {
             run->committed[i] += slot->counts[i];
         }
+
+        ngx_campaign_metrics_audience_recipients(run->campaign,
+                                   &slot->counts[NGX_CAMPAIGN_FANOUT_SENT]);
 
         run->cursor_line = slot->line;
         run->cursor_position = slot->position;
@@ -2917,6 +2934,7 @@ ngx_campaign_fanout_exit(ngx_cycle_t *cycle)
         rec->status.ended = ngx_campaign_fanout_now();
 
         ngx_campaign_fanout_mirror(run);
+        ngx_campaign_fanout_ended(run, NGX_CAMPAIGN_FANOUT_FAILED);
 
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "campaign: worker exits, audience execution %*s "
@@ -3039,4 +3057,58 @@ ngx_campaign_fanout_out_rate(ngx_campaign_out_t *o,
     p = ngx_sprintf(buf, "%uL.%uL", tenths / 10, tenths % 10);
 
     ngx_campaign_out_raw(o, buf, p - buf);
+}
+
+
+/*
+ * The metrics of executions in progress count each once, whichever
+ * worker runs it: a new one, and one that a journal resumes after a
+ * restart (the zone is new); not one resumed after a reload or a killed
+ * worker, which its owner's record in the zone says is counted already.
+ */
+
+static void
+ngx_campaign_fanout_hold(ngx_campaign_fanout_t *run)
+{
+    run->counted = 1;
+
+    if (run->owner && !ngx_atomic_cmp_set(&run->owner->counted, 0, 1)) {
+        return;
+    }
+
+    ngx_campaign_metrics_audience(run->campaign,
+                                  NGX_CAMPAIGN_AUDIENCE_STARTED);
+}
+
+
+/* it ends: the counts not yet committed, and what became of it */
+
+static void
+ngx_campaign_fanout_ended(ngx_campaign_fanout_t *run,
+    ngx_campaign_fanout_state_e state)
+{
+    ngx_uint_t  i, *counts, rest[NGX_CAMPAIGN_FANOUT_NCOUNTS];
+
+    counts = run->record->status.counts;
+
+    for (i = 0; i < NGX_CAMPAIGN_FANOUT_NCOUNTS; i++) {
+        rest[i] = counts[i] - run->committed[i];
+        run->committed[i] = counts[i];
+    }
+
+    ngx_campaign_metrics_audience_recipients(run->campaign,
+                                             &rest[NGX_CAMPAIGN_FANOUT_SENT]);
+
+    if (!run->counted) {
+        return;
+    }
+
+    run->counted = 0;
+
+    ngx_campaign_metrics_audience(run->campaign,
+                                  state == NGX_CAMPAIGN_FANOUT_SUCCEEDED
+                                  ? NGX_CAMPAIGN_AUDIENCE_SUCCEEDED
+                                  : state == NGX_CAMPAIGN_FANOUT_STOPPED
+                                  ? NGX_CAMPAIGN_AUDIENCE_STOPPED
+                                  : NGX_CAMPAIGN_AUDIENCE_FAILED);
 }

@@ -582,4 +582,27 @@ void ngx_campaign_fanout_beat(void);
 ngx_uint_t ngx_campaign_fanout_running(u_char *id);
 
 
+/*
+ * Audience executions' metrics (metrics.c), per campaign: executions by
+ * what became of them, those in progress, and their recipients by
+ * outcome, in the order of the status's counters: sent, failed, the
+ * skipped reasons, malformed lines, timed_out.
+ */
+
+typedef enum {
+    NGX_CAMPAIGN_AUDIENCE_STARTED = 0,
+    NGX_CAMPAIGN_AUDIENCE_SUCCEEDED,
+    NGX_CAMPAIGN_AUDIENCE_FAILED,
+    NGX_CAMPAIGN_AUDIENCE_STOPPED,
+    NGX_CAMPAIGN_AUDIENCE_EXECUTIONS
+} ngx_campaign_audience_metric_e;
+
+#define NGX_CAMPAIGN_AUDIENCE_OUTCOMES  11
+
+void ngx_campaign_metrics_audience(ngx_campaign_t *c,
+    ngx_campaign_audience_metric_e metric);
+void ngx_campaign_metrics_audience_recipients(ngx_campaign_t *c,
+    ngx_uint_t *counts);
+
+
 #endif /* _NGX_CAMPAIGN_MODULE_H_INCLUDED_ */

@@ -150,6 +150,12 @@ $res = status($id);
 like $res->{content}, qr/"status":"InProgress"/, 'it is in progress';
 like $res->{content}, qr/"rate":\d+\.\d\}\n?\z/, '... with a rate';
 
+my $m = call('GET', 'metrics')->{content};
+like $m, qr/^ngx_campaign_audience_executions_running\{campaign="slow"\} 1$/m,
+     'metrics: one execution of "slow" running';
+like $m, qr/^ngx_campaign_audience_executions_started_total\{campaign="slow"\} 1$/m,
+     '... one started';
+
 $res = wait_status($id, 'Stopped', 80);
 my $waited = time - $t0;
 like $res->{content}, qr/"status":"Stopped"/,
@@ -192,6 +198,47 @@ like $res->{content}, qr/"status":"Succeeded"/, 'a short audience succeeds';
 like $res->{content},
      qr/"stopped":0,"timed_out":0\},"malformedLines":0\},"rate":\d+\.\d\}/,
      '... with timed_out 0, and a rate';
+
+# 3. metrics of audience executions, per campaign, for every worker
+
+sub metric {
+    my ($text, $name, $labels) = @_;
+    return $text =~ /^ngx_campaign_audience_$name\{$labels\} (\d+)$/m ? $1 : -1;
+}
+
+$m = call('GET', 'metrics')->{content};
+
+is metric($m, 'executions_started_total', 'campaign="slow"'), 1,
+   'metrics: "slow" started one execution';
+is metric($m, 'executions_ended_total', 'campaign="slow",status="stopped"'), 1,
+   '... which ended stopped';
+is metric($m, 'executions_ended_total', 'campaign="slow",status="succeeded"'),
+   0, '... not succeeded';
+is metric($m, 'executions_running', 'campaign="slow"'), 0,
+   '... and none is running';
+is metric($m, 'recipients_total', 'campaign="slow",outcome="sent"'), $sent,
+   "its recipients sent ($sent)";
+is metric($m, 'recipients_total', 'campaign="slow",outcome="timed_out"'),
+   $timed_out, "... timed out ($timed_out)";
+is metric($m, 'recipients_total', 'campaign="slow",outcome="malformed"'), 2,
+   '... and its malformed lines';
+is metric($m, 'executions_ended_total', 'campaign="vip",status="succeeded"'),
+   1, '"vip": one succeeded';
+is metric($m, 'recipients_total', 'campaign="vip",outcome="sent"'), 5,
+   '... 5 sent';
+is metric($m, 'recipients_total', 'campaign="vip",outcome="no_consent"'), 0,
+   '... and the other outcomes are there, at 0';
+
+SKIP: {
+    my $promtool = '/usr/bin/promtool';
+
+    skip "promtool is not installed (Debian package prometheus)", 1
+        unless -x $promtool;
+
+    write_file('logs/metrics.txt', $m);
+    my $out = `$promtool check metrics < $PREFIX/logs/metrics.txt 2>&1`;
+    is $?, 0, 'promtool check metrics passes' or diag $out;
+}
 
 ok stop_nginx(), 'nginx quits';
 
