@@ -55,6 +55,10 @@ static ngx_conf_num_bounds_t  ngx_campaign_concurrency_bounds = {
     ngx_conf_check_num_bounds, 1, 1000
 };
 
+static ngx_conf_num_bounds_t  ngx_campaign_max_running_bounds = {
+    ngx_conf_check_num_bounds, 1, 10000
+};
+
 static ngx_conf_post_t  ngx_campaign_retry_delay_post = {
     ngx_campaign_retry_delay
 };
@@ -100,6 +104,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_campaign_main_conf_t, audience_max_duration),
       NULL },
+
+    { ngx_string("campaign_audience_max_running"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_campaign_main_conf_t, audience_max_running),
+      &ngx_campaign_max_running_bounds },
 
     { ngx_string("campaign_state_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -498,6 +509,7 @@ ngx_campaign_create_main_conf(ngx_conf_t *cf)
     }
 
     cmcf->audience_max_duration = NGX_CONF_UNSET_MSEC;
+    cmcf->audience_max_running = NGX_CONF_UNSET_UINT;
 
     return cmcf;
 }
@@ -511,6 +523,7 @@ ngx_campaign_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_campaign_main_conf_t *cmcf = conf;
 
     ngx_conf_init_msec_value(cmcf->audience_max_duration, 12 * 3600 * 1000);
+    ngx_conf_init_uint_value(cmcf->audience_max_running, 8);
 
     return NGX_CONF_OK;
 }

@@ -199,6 +199,9 @@ struct ngx_campaign_fanout_s {
 
     /* it is counted as running, in the metrics, until it ends */
     unsigned                     counted:1;
+
+    /* campaign_audience_max_running let it in: its place is taken */
+    unsigned                     reserved:1;
 };
 
 
@@ -273,6 +276,10 @@ static ngx_int_t ngx_campaign_fanout_time_out(ngx_campaign_fanout_t *run);
 static void ngx_campaign_fanout_out_rate(ngx_campaign_out_t *o,
     ngx_campaign_fanout_status_t *st);
 static void ngx_campaign_fanout_hold(ngx_campaign_fanout_t *run);
+static ngx_int_t ngx_campaign_fanout_admit(ngx_http_request_t *r,
+    ngx_campaign_fanout_t *run, ngx_int_t *answer);
+static void ngx_campaign_fanout_unreserve(void *data);
+static ngx_atomic_t *ngx_campaign_fanout_places(ngx_campaign_fanout_t *run);
 static void ngx_campaign_fanout_ended(ngx_campaign_fanout_t *run,
     ngx_campaign_fanout_state_e state);
 
@@ -632,7 +639,7 @@ ngx_campaign_fanout_claim(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
     ngx_campaign_store_answer_t   a;
 
     if (run->cmcf->store == NULL || !run->conf->idempotency) {
-        return NGX_OK;
+        return ngx_campaign_fanout_admit(r, run, answer);
     }
 
     rid.data = (u_char *) run->request_id;
@@ -642,7 +649,7 @@ ngx_campaign_fanout_claim(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
                                       &rid, &run->claim_key);
 
     if (rc == NGX_DONE) {
-        return NGX_OK;
+        return ngx_campaign_fanout_admit(r, run, answer);
     }
 
     if (rc == NGX_DECLINED) {
@@ -672,7 +679,7 @@ ngx_campaign_fanout_claim(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
     switch (rc) {
 
     case NGX_OK:
-        return NGX_OK;
+        return ngx_campaign_fanout_admit(r, run, answer);
 
     case NGX_DONE:
         *answer = ngx_campaign_send_answer(r, &a, 1);
@@ -3076,6 +3083,15 @@ ngx_campaign_fanout_hold(ngx_campaign_fanout_t *run)
         return;
     }
 
+    /* its place among the running: taken when it was admitted, or now */
+
+    if (run->reserved) {
+        run->reserved = 0;
+
+    } else {
+        (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run), 1);
+    }
+
     ngx_campaign_metrics_audience(run->campaign,
                                   NGX_CAMPAIGN_AUDIENCE_STARTED);
 }
@@ -3105,10 +3121,137 @@ ngx_campaign_fanout_ended(ngx_campaign_fanout_t *run,
 
     run->counted = 0;
 
+    (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run),
+                                (ngx_atomic_int_t) -1);
+
     ngx_campaign_metrics_audience(run->campaign,
                                   state == NGX_CAMPAIGN_FANOUT_SUCCEEDED
                                   ? NGX_CAMPAIGN_AUDIENCE_SUCCEEDED
                                   : state == NGX_CAMPAIGN_FANOUT_STOPPED
                                   ? NGX_CAMPAIGN_AUDIENCE_STOPPED
                                   : NGX_CAMPAIGN_AUDIENCE_FAILED);
+}
+
+
+/*
+ * campaign_audience_max_running: the executions in progress, of every
+ * worker, are counted in the zone ("ar"), or in this worker without one;
+ * a new execution takes a place if there is one, or is refused with 429.
+ * A resumed execution takes its place whatever the count: it was let in.
+ */
+
+static ngx_int_t
+ngx_campaign_fanout_admit(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
+    ngx_int_t *answer)
+{
+    u_char              *p;
+    ngx_atomic_t        *places;
+    ngx_table_elt_t     *h;
+    ngx_atomic_uint_t    n;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(run->pool, 0);
+    if (cln == NULL) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto refused;
+    }
+
+    places = ngx_campaign_fanout_places(run);
+
+    for ( ;; ) {
+        n = *places;
+
+        if ((ngx_atomic_int_t) n >= (ngx_atomic_int_t)
+                                    run->cmcf->audience_max_running)
+        {
+            break;
+        }
+
+        if (ngx_atomic_cmp_set(places, n, n + 1)) {
+            run->reserved = 1;
+            cln->handler = ngx_campaign_fanout_unreserve;
+            cln->data = run;
+            return NGX_OK;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "campaign: an audience execution of \"%s\" is refused: "
+                  "%ui are running, campaign_audience_max_running",
+                  run->campaign->id, run->cmcf->audience_max_running);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+
+    if (h == NULL || p == NULL) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto refused;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "%d", 60) - p;
+
+    *answer = ngx_campaign_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                      "too many audience executions are "
+                                      "running", "",
+                                      "campaign_audience_max_running are "
+                                      "running; retry after the time in "
+                                      "Retry-After");
+
+refused:
+
+    /* nothing started: a repeat of the call may start it later */
+
+    if (run->claim) {
+        ngx_campaign_store_release(run->cmcf->store, &run->claim_key);
+        run->claim = NULL;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* an execution admitted that does not start gives its place back */
+
+static void
+ngx_campaign_fanout_unreserve(void *data)
+{
+    ngx_campaign_fanout_t *run = data;
+
+    if (run->reserved) {
+        run->reserved = 0;
+        (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run),
+                                    (ngx_atomic_int_t) -1);
+    }
+}
+
+
+static ngx_atomic_t *
+ngx_campaign_fanout_places(ngx_campaign_fanout_t *run)
+{
+    ngx_str_t      key;
+    ngx_atomic_t  *places;
+
+    static ngx_atomic_t   local;
+    static ngx_atomic_t  *zone;
+
+    if (run->cmcf->store == NULL) {
+        return &local;
+    }
+
+    if (zone == NULL) {
+        ngx_str_set(&key, "ar");
+
+        places = ngx_campaign_store_counters(run->cmcf->store, &key,
+                                             sizeof(ngx_atomic_t), run->log);
+        if (places == NULL) {
+            return &local;
+        }
+
+        zone = places;
+    }
+
+    return zone;
 }

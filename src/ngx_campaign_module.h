@@ -60,6 +60,7 @@ typedef struct {
 
     /* campaign_audience_max_duration; 0: none */
     ngx_msec_t                   audience_max_duration;
+    ngx_uint_t                   audience_max_running;
 } ngx_campaign_main_conf_t;
 
 

@@ -23,6 +23,8 @@ my $port = $BASE + 46;
 $CAMPAIGNS = "$PREFIX/campaigns";
 mkdir $CAMPAIGNS;
 mkdir "$PREFIX/audiences";
+mkdir "$PREFIX/journal";
+chmod 0777, "$PREFIX/journal";
 
 my $content = '"content": {"from": "a@acme.example", "subject": "Hi",'
               . ' "text": "Hello {{profile.name}}"}';
@@ -239,6 +241,92 @@ SKIP: {
     my $out = `$promtool check metrics < $PREFIX/logs/metrics.txt 2>&1`;
     is $?, 0, 'promtool check metrics passes' or diag $out;
 }
+
+ok stop_nginx(), 'nginx quits';
+
+# 4. campaign_audience_max_running 1, with a journal: a second execution
+# is refused, even while the first is handed over by a reload; the first
+# goes on in a new worker, and keeps its startedAt
+
+(my $conf2 = $conf) =~ s{campaign_audience_max_duration 2s;}{
+    campaign_audience_max_duration 3s;
+    campaign_audience_max_running 1;
+    campaign_journal $PREFIX/journal;};
+
+unlink "$PREFIX/logs/outbox.jsonl";
+
+ok start_nginx($conf2, $port),
+   'nginx starts, campaign_audience_max_running 1, campaign_journal';
+
+$t0 = time;
+$res = start('slow', 'hundred', { 'Idempotency-Key' => 'first' });
+is $res->{status}, 202, 'an execution of 10 s starts';
+$id = execution_id($res);
+
+$res = start('vip', 'five', { 'Idempotency-Key' => 'second' });
+is $res->{status}, 429, 'a second one is refused: 429';
+is $res->{headers}{'retry-after'}, 60, '... with Retry-After';
+like $res->{headers}{'content-type'}, qr{^application/problem\+json},
+     '... as problem+json';
+like $res->{content}, qr/too many audience executions are running/,
+     '... which says why';
+unlike $res->{content}, qr/executionId/, '... and starts nothing';
+
+$m = call('GET', 'metrics')->{content};
+is metric($m, 'executions_started_total', 'campaign="vip"'), 0,
+   'metrics: "vip" started none';
+
+sleep 1;
+
+my @old = worker_pids();
+kill 'HUP', master_pid();
+
+ok wait_for(sub { my %o = map { $_ => 1 } @old;
+                  my @new = worker_pids();
+                  @new == 2 && !grep { $o{$_} } @new }, 150),
+   'reloaded: two new workers';
+
+$res = start('vip', 'five', { 'Idempotency-Key' => 'second' });
+is $res->{status}, 429, 'after the reload, the one handed over still counts';
+
+$res = wait_status($id, 'Stopped', 80);
+like $res->{content}, qr/"status":"Stopped"/,
+     'the first goes on in a new worker, and is Stopped in time';
+$duration = seconds($res, 'endedAt') - seconds($res, 'startedAt');
+ok $duration >= 3 && $duration < 4.5,
+   "... 3 s after its startedAt, the reload's time included ($duration s)";
+$sent = count($res, 'sent');
+is $sent + count($res, 'timed_out'), 100, "sent ($sent) and timed_out: 100";
+
+my @messages = outbox($id);
+my %keys;
+for (@messages) {
+    $keys{$1}++ if /"messageId":"([^"]+)"/;
+}
+is scalar(@messages), $sent, '... the outbox has the messages sent';
+is scalar(keys %keys), $sent, '... each once';
+
+$m = call('GET', 'metrics')->{content};
+is metric($m, 'executions_started_total', 'campaign="slow"'), 1,
+   'metrics: started once, for all the reload';
+is metric($m, 'executions_ended_total', 'campaign="slow",status="stopped"'), 1,
+   '... ended once';
+is metric($m, 'executions_running', 'campaign="slow"'), 0, '... not running';
+is metric($m, 'recipients_total', 'campaign="slow",outcome="sent"'), $sent,
+   '... its messages sent counted once';
+
+$res = start('vip', 'five', { 'Idempotency-Key' => 'second' });
+is $res->{status}, 202,
+   'now there is room: the refused call with the same key starts';
+$res = wait_status(execution_id($res), 'Succeeded');
+like $res->{content}, qr/"sent":5,/, '... and sends its audience';
+
+like read_file('logs/error.log'),
+     qr/\[info\] .*an audience execution of "vip" is refused: 1 are running/,
+     'a refusal is logged at info';
+like read_file('logs/error.log'),
+     qr/audience execution $id of "slow" goes on from the journal/,
+     'the first was resumed from the journal, not refused');
 
 ok stop_nginx(), 'nginx quits';
 
