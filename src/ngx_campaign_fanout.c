@@ -279,7 +279,8 @@ static void ngx_campaign_fanout_hold(ngx_campaign_fanout_t *run);
 static ngx_int_t ngx_campaign_fanout_admit(ngx_http_request_t *r,
     ngx_campaign_fanout_t *run, ngx_int_t *answer);
 static void ngx_campaign_fanout_unreserve(void *data);
-static ngx_atomic_t *ngx_campaign_fanout_places(ngx_campaign_fanout_t *run);
+static ngx_atomic_t *ngx_campaign_fanout_places(
+    ngx_campaign_main_conf_t *cmcf, ngx_log_t *log);
 static void ngx_campaign_fanout_ended(ngx_campaign_fanout_t *run,
     ngx_campaign_fanout_state_e state);
 
@@ -3089,7 +3090,7 @@ ngx_campaign_fanout_hold(ngx_campaign_fanout_t *run)
         run->reserved = 0;
 
     } else {
-        (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run), 1);
+        (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run->cmcf, run->log), 1);
     }
 
     ngx_campaign_metrics_audience(run->campaign,
@@ -3121,7 +3122,11 @@ ngx_campaign_fanout_ended(ngx_campaign_fanout_t *run,
 
     run->counted = 0;
 
-    (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run),
+    if (run->owner) {
+        run->owner->counted = 0;
+    }
+
+    (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run->cmcf, run->log),
                                 (ngx_atomic_int_t) -1);
 
     ngx_campaign_metrics_audience(run->campaign,
@@ -3156,7 +3161,7 @@ ngx_campaign_fanout_admit(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
         goto refused;
     }
 
-    places = ngx_campaign_fanout_places(run);
+    places = ngx_campaign_fanout_places(run->cmcf, run->log);
 
     for ( ;; ) {
         n = *places;
@@ -3222,14 +3227,14 @@ ngx_campaign_fanout_unreserve(void *data)
 
     if (run->reserved) {
         run->reserved = 0;
-        (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run),
+        (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run->cmcf, run->log),
                                     (ngx_atomic_int_t) -1);
     }
 }
 
 
 static ngx_atomic_t *
-ngx_campaign_fanout_places(ngx_campaign_fanout_t *run)
+ngx_campaign_fanout_places(ngx_campaign_main_conf_t *cmcf, ngx_log_t *log)
 {
     ngx_str_t      key;
     ngx_atomic_t  *places;
@@ -3237,15 +3242,15 @@ ngx_campaign_fanout_places(ngx_campaign_fanout_t *run)
     static ngx_atomic_t   local;
     static ngx_atomic_t  *zone;
 
-    if (run->cmcf->store == NULL) {
+    if (cmcf->store == NULL) {
         return &local;
     }
 
     if (zone == NULL) {
         ngx_str_set(&key, "ar");
 
-        places = ngx_campaign_store_counters(run->cmcf->store, &key,
-                                             sizeof(ngx_atomic_t), run->log);
+        places = ngx_campaign_store_counters(cmcf->store, &key,
+                                             sizeof(ngx_atomic_t), log);
         if (places == NULL) {
             return &local;
         }
@@ -3254,4 +3259,70 @@ ngx_campaign_fanout_places(ngx_campaign_fanout_t *run)
     }
 
     return zone;
+}
+
+
+/*
+ * The journal's scan takes up an execution here.  One that its journal
+ * cannot take on (its campaign or API location gone in a reload) is
+ * Failed there, still counted as running by the worker that left it:
+ * its place and its gauge are given back, and the copy of its status in
+ * the zone, which the worker that left it wrote last, says Failed too.
+ */
+
+ngx_int_t
+ngx_campaign_fanout_take(ngx_campaign_main_conf_t *cmcf, u_char *id)
+{
+    u_char                         buf[sizeof("aw:") - 1
+                                       + NGX_CAMPAIGN_EXECUTION_ID_LEN];
+    ngx_int_t                      rc;
+    ngx_str_t                      key;
+    ngx_campaign_t                *c;
+    ngx_campaign_fanout_owner_t   *owner;
+    ngx_campaign_fanout_status_t  *st;
+
+    rc = ngx_campaign_fanout_resume(cmcf, id);
+
+    if (rc == NGX_OK || cmcf->store == NULL) {
+        return rc;
+    }
+
+    key.data = buf;
+    key.len = ngx_cpymem(ngx_cpymem(buf, "aw:", 3), id,
+                         NGX_CAMPAIGN_EXECUTION_ID_LEN) - buf;
+
+    owner = ngx_campaign_store_counters_find(cmcf->store, &key,
+                                             sizeof(*owner));
+
+    if (owner == NULL || !owner->done
+        || !ngx_atomic_cmp_set(&owner->counted, 1, 0))
+    {
+        return rc;
+    }
+
+    (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(cmcf,
+                                                           ngx_cycle->log),
+                                (ngx_atomic_int_t) -1);
+
+    key.len = ngx_cpymem(ngx_cpymem(buf, "a:", 2), id,
+                         NGX_CAMPAIGN_EXECUTION_ID_LEN) - buf;
+
+    st = ngx_campaign_store_counters_find(cmcf->store, &key, sizeof(*st));
+
+    if (st && st->state == NGX_CAMPAIGN_FANOUT_IN_PROGRESS) {
+        st->ended = ngx_campaign_fanout_now();
+        st->state = NGX_CAMPAIGN_FANOUT_FAILED;
+    }
+
+    /* its campaign, as its status names it, if it is still there */
+
+    if (st && st->campaign_id_len <= NGX_CAMPAIGN_FANOUT_ID_LEN) {
+        c = ngx_campaign_find(cmcf, st->campaign_id, st->campaign_id_len);
+
+        if (c) {
+            ngx_campaign_metrics_audience(c, NGX_CAMPAIGN_AUDIENCE_FAILED);
+        }
+    }
+
+    return rc;
 }

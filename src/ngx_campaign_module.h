@@ -581,6 +581,8 @@ ngx_int_t ngx_campaign_fanout_resume(ngx_campaign_main_conf_t *cmcf,
     u_char *id);
 void ngx_campaign_fanout_beat(void);
 ngx_uint_t ngx_campaign_fanout_running(u_char *id);
+ngx_int_t ngx_campaign_fanout_take(ngx_campaign_main_conf_t *cmcf,
+    u_char *id);
 
 
 /*

@@ -326,7 +326,48 @@ like read_file('logs/error.log'),
      'a refusal is logged at info';
 like read_file('logs/error.log'),
      qr/audience execution $id of "slow" goes on from the journal/,
-     'the first was resumed from the journal, not refused');
+     'the first was resumed from the journal, not refused';
+
+# 5. a reload that removes the campaign of a running execution: its
+# journal cannot go on, it is Failed, and it gives its place back
+
+write_file('campaigns/gone.json', <<"EOF");
+{"id": "gone", "name": "Gone sale", "type": "marketing", "status": "live",
+ "channel": "email", "throttle": {"rate": 10, "burst": 10}, $content}
+EOF
+
+@old = worker_pids();
+kill 'HUP', master_pid();
+
+ok wait_for(sub { my %o = map { $_ => 1 } @old;
+                  my @new = worker_pids();
+                  @new == 2 && !grep { $o{$_} } @new }, 150),
+   'reloaded with the campaign "gone"';
+
+$res = start('gone', 'hundred');
+is $res->{status}, 202, 'an execution of a campaign about to go';
+$id = execution_id($res);
+
+$res = start('vip', 'five', { 'Idempotency-Key' => 'third' });
+is $res->{status}, 429, '... takes the only place';
+
+unlink "$CAMPAIGNS/gone.json";
+@old = worker_pids();
+kill 'HUP', master_pid();
+
+ok wait_for(sub { my %o = map { $_ => 1 } @old;
+                  my @new = worker_pids();
+                  @new == 2 && !grep { $o{$_} } @new }, 150),
+   'reloaded without its campaign';
+
+$res = wait_status($id, 'Failed', 80);
+like $res->{content}, qr/"status":"Failed"/,
+     'its journal cannot go on: Failed' or diag $res->{content};
+
+ok wait_for(sub {
+        $res = start('vip', 'five', { 'Idempotency-Key' => 'third' });
+        $res->{status} == 202 }, 50),
+   '... and its place is given back: another one starts';
 
 ok stop_nginx(), 'nginx quits';
 
