@@ -3078,6 +3078,8 @@ ngx_campaign_fanout_out_rate(ngx_campaign_out_t *o,
 static void
 ngx_campaign_fanout_hold(ngx_campaign_fanout_t *run)
 {
+    ngx_atomic_t  *places;
+
     run->counted = 1;
 
     if (run->owner && !ngx_atomic_cmp_set(&run->owner->counted, 0, 1)) {
@@ -3090,7 +3092,8 @@ ngx_campaign_fanout_hold(ngx_campaign_fanout_t *run)
         run->reserved = 0;
 
     } else {
-        (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run->cmcf, run->log), 1);
+        places = ngx_campaign_fanout_places(run->cmcf, run->log);
+        (void) ngx_atomic_fetch_add(places, 1);
     }
 
     ngx_campaign_metrics_audience(run->campaign,
@@ -3104,7 +3107,8 @@ static void
 ngx_campaign_fanout_ended(ngx_campaign_fanout_t *run,
     ngx_campaign_fanout_state_e state)
 {
-    ngx_uint_t  i, *counts, rest[NGX_CAMPAIGN_FANOUT_NCOUNTS];
+    ngx_uint_t     i, *counts, rest[NGX_CAMPAIGN_FANOUT_NCOUNTS];
+    ngx_atomic_t  *places;
 
     counts = run->record->status.counts;
 
@@ -3126,8 +3130,8 @@ ngx_campaign_fanout_ended(ngx_campaign_fanout_t *run,
         run->owner->counted = 0;
     }
 
-    (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run->cmcf, run->log),
-                                (ngx_atomic_int_t) -1);
+    places = ngx_campaign_fanout_places(run->cmcf, run->log);
+    (void) ngx_atomic_fetch_add(places, (ngx_atomic_int_t) -1);
 
     ngx_campaign_metrics_audience(run->campaign,
                                   state == NGX_CAMPAIGN_FANOUT_SUCCEEDED
@@ -3225,10 +3229,12 @@ ngx_campaign_fanout_unreserve(void *data)
 {
     ngx_campaign_fanout_t *run = data;
 
+    ngx_atomic_t  *places;
+
     if (run->reserved) {
         run->reserved = 0;
-        (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(run->cmcf, run->log),
-                                    (ngx_atomic_int_t) -1);
+        places = ngx_campaign_fanout_places(run->cmcf, run->log);
+        (void) ngx_atomic_fetch_add(places, (ngx_atomic_int_t) -1);
     }
 }
 
