@@ -21,6 +21,7 @@ static ngx_int_t ngx_campaign_init_process(ngx_cycle_t *cycle);
 static void ngx_campaign_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_campaign_init(ngx_conf_t *cf);
 static void *ngx_campaign_create_main_conf(ngx_conf_t *cf);
+static char *ngx_campaign_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_campaign_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_campaign_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -52,6 +53,10 @@ static ngx_conf_num_bounds_t  ngx_campaign_retries_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_campaign_concurrency_bounds = {
     ngx_conf_check_num_bounds, 1, 1000
+};
+
+static ngx_conf_num_bounds_t  ngx_campaign_max_running_bounds = {
+    ngx_conf_check_num_bounds, 1, 10000
 };
 
 static ngx_conf_post_t  ngx_campaign_retry_delay_post = {
@@ -99,6 +104,20 @@ static ngx_command_t  ngx_campaign_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_campaign_main_conf_t, schedule_grace),
       NULL },
+
+    { ngx_string("campaign_audience_max_duration"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_campaign_main_conf_t, audience_max_duration),
+      NULL },
+
+    { ngx_string("campaign_audience_max_running"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_campaign_main_conf_t, audience_max_running),
+      &ngx_campaign_max_running_bounds },
 
     { ngx_string("campaign_state_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -263,7 +282,7 @@ static ngx_http_module_t  ngx_campaign_module_ctx = {
     ngx_campaign_init,                     /* postconfiguration */
 
     ngx_campaign_create_main_conf,         /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_campaign_init_main_conf,           /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -498,7 +517,24 @@ ngx_campaign_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    cmcf->audience_max_duration = NGX_CONF_UNSET_MSEC;
+    cmcf->audience_max_running = NGX_CONF_UNSET_UINT;
+
     return cmcf;
+}
+
+
+/* the limits of audience executions */
+
+static char *
+ngx_campaign_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_campaign_main_conf_t *cmcf = conf;
+
+    ngx_conf_init_msec_value(cmcf->audience_max_duration, 12 * 3600 * 1000);
+    ngx_conf_init_uint_value(cmcf->audience_max_running, 8);
+
+    return NGX_CONF_OK;
 }
 
 

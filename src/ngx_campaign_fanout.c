@@ -66,6 +66,7 @@ typedef enum {
     NGX_CAMPAIGN_FANOUT_DUPLICATE,        /* userId of an earlier line */
     NGX_CAMPAIGN_FANOUT_STOPPED_SKIP,     /* read, not sent: stopped */
     NGX_CAMPAIGN_FANOUT_MALFORMED,        /* not JSON, or too long */
+    NGX_CAMPAIGN_FANOUT_TIMED_OUT,        /* not sent: out of time */
     NGX_CAMPAIGN_FANOUT_NCOUNTS
 } ngx_campaign_fanout_count_e;
 
@@ -116,6 +117,7 @@ typedef struct {
     ngx_atomic_t                 pid;         /* 0: nobody */
     ngx_atomic_t                 beat;        /* its last heartbeat, s */
     ngx_atomic_t                 done;        /* over, as its journal says */
+    ngx_atomic_t                 counted;     /* in the running metrics */
 } ngx_campaign_fanout_owner_t;
 
 /* a status in the worker's list: running ones and the last finished */
@@ -194,6 +196,15 @@ struct ngx_campaign_fanout_s {
     ngx_uint_t                   cursor_line;
     ngx_uint_t                   cursor_position;
     ngx_uint_t                   replay_line; /* resumed: done up to it */
+
+    /* campaign_audience_max_duration ran out: the rest is counted only */
+    unsigned                     timed_out:1;
+
+    /* it is counted as running, in the metrics, until it ends */
+    unsigned                     counted:1;
+
+    /* campaign_audience_max_running let it in: its place is taken */
+    unsigned                     reserved:1;
 };
 
 
@@ -269,6 +280,18 @@ static void ngx_campaign_fanout_finish(ngx_campaign_fanout_t *run,
 static void ngx_campaign_fanout_mirror(ngx_campaign_fanout_t *run);
 static uint64_t ngx_campaign_fanout_now(void);
 static void ngx_campaign_fanout_out_time(ngx_campaign_out_t *o, uint64_t ms);
+static ngx_msec_t ngx_campaign_fanout_time_left(ngx_campaign_fanout_t *run);
+static ngx_int_t ngx_campaign_fanout_time_out(ngx_campaign_fanout_t *run);
+static void ngx_campaign_fanout_out_rate(ngx_campaign_out_t *o,
+    ngx_campaign_fanout_status_t *st);
+static void ngx_campaign_fanout_hold(ngx_campaign_fanout_t *run);
+static ngx_int_t ngx_campaign_fanout_admit(ngx_http_request_t *r,
+    ngx_campaign_fanout_t *run, ngx_int_t *answer);
+static void ngx_campaign_fanout_unreserve(void *data);
+static ngx_atomic_t *ngx_campaign_fanout_places(
+    ngx_campaign_main_conf_t *cmcf, ngx_log_t *log);
+static void ngx_campaign_fanout_ended(ngx_campaign_fanout_t *run,
+    ngx_campaign_fanout_state_e state);
 
 
 static ngx_queue_t  ngx_campaign_fanouts;
@@ -285,7 +308,7 @@ static const char  *ngx_campaign_fanout_states[] = {
 static const char  *ngx_campaign_fanout_skips[] = {
     NULL, NULL, NULL,
     "no_consent", "suppressed", "capped", "invalid", "no_profile",
-    "duplicate", "stopped"
+    "duplicate", "stopped", NULL, "timed_out"
 };
 
 
@@ -669,7 +692,7 @@ ngx_campaign_fanout_claim(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
     ngx_campaign_store_answer_t   a;
 
     if (run->cmcf->store == NULL || !run->conf->idempotency) {
-        return NGX_OK;
+        return ngx_campaign_fanout_admit(r, run, answer);
     }
 
     rid.data = (u_char *) run->request_id;
@@ -679,7 +702,7 @@ ngx_campaign_fanout_claim(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
                                       &rid, &run->claim_key);
 
     if (rc == NGX_DONE) {
-        return NGX_OK;
+        return ngx_campaign_fanout_admit(r, run, answer);
     }
 
     if (rc == NGX_DECLINED) {
@@ -709,7 +732,7 @@ ngx_campaign_fanout_claim(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
     switch (rc) {
 
     case NGX_OK:
-        return NGX_OK;
+        return ngx_campaign_fanout_admit(r, run, answer);
 
     case NGX_DONE:
         *answer = ngx_campaign_send_answer(r, &a, 1);
@@ -1097,6 +1120,8 @@ ngx_campaign_fanout_accepted(ngx_http_request_t *r,
 
     st = &run->record->status;
 
+    ngx_campaign_fanout_hold(run);
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "campaign: audience execution %*s of \"%s\" from \"%V\"",
                   (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, st->id,
@@ -1404,6 +1429,10 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
 
     run = ev->data;
 
+    if (!run->counted) {
+        ngx_campaign_fanout_hold(run);         /* resumed from the journal */
+    }
+
     /* stopped, or past its end: no other batch, as no trigger would run */
 
     if (!run->stopped && !run->failed
@@ -1478,6 +1507,12 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
 
         ngx_campaign_fanout_next(run);
         return;
+    }
+
+    if (run->timed_out || ngx_campaign_fanout_time_left(run) == 0) {
+        if (ngx_campaign_fanout_time_out(run) == NGX_OK) {
+            return;
+        }
     }
 
     if (run->ready) {
@@ -1622,6 +1657,13 @@ ngx_campaign_fanout_recipient(void *data,
     /* resumed: the lines up to the cursor were done */
 
     if (line->number <= run->replay_line) {
+        return 0;
+    }
+
+    if (run->timed_out) {
+        ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_TARGETED, 1);
+        ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_TIMED_OUT, 1);
+        run->fill->line = line->number;
         return 0;
     }
 
@@ -1806,6 +1848,11 @@ ngx_campaign_fanout_launch(ngx_campaign_fanout_t *run)
                                      c->rate, c->burst, n, &wait, run->log);
 
         if (rc == NGX_AGAIN) {
+
+            /* the maximum duration may run out before the tokens come */
+
+            wait = ngx_min(wait, ngx_campaign_fanout_time_left(run));
+
             ngx_add_timer(&run->tick, wait ? wait : 1);
             return NGX_AGAIN;
         }
@@ -1980,6 +2027,7 @@ ngx_campaign_fanout_finish(ngx_campaign_fanout_t *run,
     st->ended = ngx_campaign_fanout_now();
 
     ngx_campaign_fanout_mirror(run);
+    ngx_campaign_fanout_ended(run, state);
 
     ngx_log_error(level, run->log, 0,
                   "campaign: audience execution %*s of \"%s\" %s: "
@@ -2439,9 +2487,12 @@ ngx_campaign_fanout_parse(ngx_pool_t *pool, ngx_str_t *text,
 
     j->snapshot = cJSON_IsTrue(v);
 
+    /* a journal written before "timed_out" was counted has one less */
+
     v = cJSON_GetObjectItemCaseSensitive(root, "counts");
     if (!cJSON_IsArray(v)
-        || cJSON_GetArraySize(v) != NGX_CAMPAIGN_FANOUT_NCOUNTS)
+        || (cJSON_GetArraySize(v) != NGX_CAMPAIGN_FANOUT_NCOUNTS
+            && cJSON_GetArraySize(v) != NGX_CAMPAIGN_FANOUT_TIMED_OUT))
     {
         return NGX_DECLINED;
     }
@@ -2555,6 +2606,9 @@ ngx_campaign_fanout_commit(ngx_campaign_fanout_t *run)
         for (i = 0; i < NGX_CAMPAIGN_FANOUT_NCOUNTS; i++) {
             run->committed[i] += slot->counts[i];
         }
+
+        ngx_campaign_metrics_audience_recipients(run->campaign,
+                                   &slot->counts[NGX_CAMPAIGN_FANOUT_SENT]);
 
         run->cursor_line = slot->line;
         run->cursor_position = slot->position;
@@ -3077,9 +3131,13 @@ ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id)
     ngx_campaign_out_literal(&o, ",\"skipped\":{");
 
     for (i = NGX_CAMPAIGN_FANOUT_NO_CONSENT;
-         i <= NGX_CAMPAIGN_FANOUT_STOPPED_SKIP;
+         i <= NGX_CAMPAIGN_FANOUT_TIMED_OUT;
          i++)
     {
+        if (ngx_campaign_fanout_skips[i] == NULL) {
+            continue;
+        }
+
         if (i != NGX_CAMPAIGN_FANOUT_NO_CONSENT) {
             ngx_campaign_out_literal(&o, ",");
         }
@@ -3092,7 +3150,9 @@ ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id)
 
     ngx_campaign_out_literal(&o, "},\"malformedLines\":");
     ngx_campaign_out_uint(&o, n[NGX_CAMPAIGN_FANOUT_MALFORMED]);
-    ngx_campaign_out_literal(&o, "}}");
+    ngx_campaign_out_literal(&o, "},\"rate\":");
+    ngx_campaign_fanout_out_rate(&o, &st);
+    ngx_campaign_out_literal(&o, "}");
 
     return ngx_campaign_send_json(r, NGX_HTTP_OK, NULL, &o);
 }
@@ -3179,6 +3239,7 @@ ngx_campaign_fanout_exit(ngx_cycle_t *cycle)
         rec->status.ended = ngx_campaign_fanout_now();
 
         ngx_campaign_fanout_mirror(run);
+        ngx_campaign_fanout_ended(run, NGX_CAMPAIGN_FANOUT_FAILED);
 
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "campaign: worker exits, audience execution %*s "
@@ -3197,4 +3258,383 @@ void
 ngx_campaign_out_ms_time(ngx_campaign_out_t *o, uint64_t ms)
 {
     ngx_campaign_fanout_out_time(o, ms);
+}
+
+
+/*
+ * campaign_audience_max_duration: the time an execution has left, from
+ * its startedAt (which a resumed execution keeps); NGX_MAX_INT32_VALUE
+ * when it has no limit.
+ */
+
+static ngx_msec_t
+ngx_campaign_fanout_time_left(ngx_campaign_fanout_t *run)
+{
+    uint64_t  now, deadline;
+
+    if (run->cmcf->audience_max_duration == 0) {
+        return NGX_MAX_INT32_VALUE;
+    }
+
+    now = ngx_campaign_fanout_now();
+    deadline = run->record->status.started
+               + run->cmcf->audience_max_duration;
+
+    if (now >= deadline) {
+        return 0;
+    }
+
+    return (ngx_msec_t) ngx_min(deadline - now, NGX_MAX_INT32_VALUE);
+}
+
+
+/*
+ * Out of time: no other batch starts, the batches out settle, and the
+ * rest of the audience is read without sending, so that the status
+ * counts the recipients it did not reach as skipped "timed_out" (and the
+ * lines it could not use as they are).  It ends Stopped, or Succeeded
+ * when nobody was left.  NGX_DECLINED: nothing is left, the tick goes on.
+ */
+
+static ngx_int_t
+ngx_campaign_fanout_time_out(ngx_campaign_fanout_t *run)
+{
+    ngx_campaign_fanout_status_t  *st;
+
+    st = &run->record->status;
+
+    if (!run->timed_out) {
+        if (run->read && run->batch == NULL) {
+            return NGX_DECLINED;
+        }
+
+        run->timed_out = 1;
+
+        if (run->tick.timer_set) {
+            ngx_del_timer(&run->tick);
+        }
+
+        ngx_log_error(NGX_LOG_INFO, run->log, 0,
+                      "campaign: audience execution %*s of \"%s\" ran for "
+                      "its campaign_audience_max_duration of %M ms: it "
+                      "starts no other batch",
+                      (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, st->id,
+                      run->campaign->id, run->cmcf->audience_max_duration);
+    }
+
+    if (run->batch) {
+        ngx_campaign_fanout_count(run, NGX_CAMPAIGN_FANOUT_TIMED_OUT,
+                                  run->batch->trigger.nrecipients);
+        ngx_campaign_execution_destroy(run->batch);
+        run->batch = NULL;
+        run->ready = 0;
+    }
+
+    if (!run->read) {
+        if (ngx_campaign_fanout_read(run) != NGX_OK) {
+            run->failed = 1;
+        }
+
+        ngx_campaign_fanout_next(run);
+        return NGX_OK;
+    }
+
+    if (run->running == 0) {
+        ngx_campaign_fanout_finish(run,
+                                   st->counts[NGX_CAMPAIGN_FANOUT_TIMED_OUT]
+                                   ? NGX_CAMPAIGN_FANOUT_STOPPED
+                                   : NGX_CAMPAIGN_FANOUT_SUCCEEDED);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * "rate": the messages sent a second, from startedAt to endedAt, or to
+ * now while it runs; one decimal, rounded.
+ */
+
+static void
+ngx_campaign_fanout_out_rate(ngx_campaign_out_t *o,
+    ngx_campaign_fanout_status_t *st)
+{
+    u_char    buf[NGX_INT64_LEN + 3], *p;
+    uint64_t  end, ms, tenths;
+
+    end = st->ended ? st->ended : ngx_campaign_fanout_now();
+    ms = (end > st->started) ? end - st->started : 0;
+
+    tenths = ms ? (st->counts[NGX_CAMPAIGN_FANOUT_SENT] * 20000 / ms + 1) / 2
+                : 0;
+
+    p = ngx_sprintf(buf, "%uL.%uL", tenths / 10, tenths % 10);
+
+    ngx_campaign_out_raw(o, buf, p - buf);
+}
+
+
+/*
+ * The metrics of executions in progress count each once, whichever
+ * worker runs it: a new one, and one that a journal resumes after a
+ * restart (the zone is new); not one resumed after a reload or a killed
+ * worker, which its owner's record in the zone says is counted already.
+ */
+
+static void
+ngx_campaign_fanout_hold(ngx_campaign_fanout_t *run)
+{
+    ngx_atomic_t  *places;
+
+    run->counted = 1;
+
+    if (run->owner && !ngx_atomic_cmp_set(&run->owner->counted, 0, 1)) {
+        return;
+    }
+
+    /* its place among the running: taken when it was admitted, or now */
+
+    if (run->reserved) {
+        run->reserved = 0;
+
+    } else {
+        places = ngx_campaign_fanout_places(run->cmcf, run->log);
+        (void) ngx_atomic_fetch_add(places, 1);
+    }
+
+    ngx_campaign_metrics_audience(run->campaign,
+                                  NGX_CAMPAIGN_AUDIENCE_STARTED);
+}
+
+
+/* it ends: the counts not yet committed, and what became of it */
+
+static void
+ngx_campaign_fanout_ended(ngx_campaign_fanout_t *run,
+    ngx_campaign_fanout_state_e state)
+{
+    ngx_uint_t     i, *counts, rest[NGX_CAMPAIGN_FANOUT_NCOUNTS];
+    ngx_atomic_t  *places;
+
+    counts = run->record->status.counts;
+
+    for (i = 0; i < NGX_CAMPAIGN_FANOUT_NCOUNTS; i++) {
+        rest[i] = counts[i] - run->committed[i];
+        run->committed[i] = counts[i];
+    }
+
+    ngx_campaign_metrics_audience_recipients(run->campaign,
+                                             &rest[NGX_CAMPAIGN_FANOUT_SENT]);
+
+    if (!run->counted) {
+        return;
+    }
+
+    run->counted = 0;
+
+    if (run->owner) {
+        run->owner->counted = 0;
+    }
+
+    places = ngx_campaign_fanout_places(run->cmcf, run->log);
+    (void) ngx_atomic_fetch_add(places, (ngx_atomic_int_t) -1);
+
+    ngx_campaign_metrics_audience(run->campaign,
+                                  state == NGX_CAMPAIGN_FANOUT_SUCCEEDED
+                                  ? NGX_CAMPAIGN_AUDIENCE_SUCCEEDED
+                                  : state == NGX_CAMPAIGN_FANOUT_STOPPED
+                                  ? NGX_CAMPAIGN_AUDIENCE_STOPPED
+                                  : NGX_CAMPAIGN_AUDIENCE_FAILED);
+}
+
+
+/*
+ * campaign_audience_max_running: the executions in progress, of every
+ * worker, are counted in the zone ("ar"), or in this worker without one;
+ * a new execution takes a place if there is one, or is refused with 429.
+ * A resumed execution takes its place whatever the count: it was let in.
+ */
+
+static ngx_int_t
+ngx_campaign_fanout_admit(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
+    ngx_int_t *answer)
+{
+    u_char              *p;
+    ngx_atomic_t        *places;
+    ngx_table_elt_t     *h;
+    ngx_atomic_uint_t    n;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(run->pool, 0);
+    if (cln == NULL) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto refused;
+    }
+
+    places = ngx_campaign_fanout_places(run->cmcf, run->log);
+
+    for ( ;; ) {
+        n = *places;
+
+        if ((ngx_atomic_int_t) n >= (ngx_atomic_int_t)
+                                    run->cmcf->audience_max_running)
+        {
+            break;
+        }
+
+        if (ngx_atomic_cmp_set(places, n, n + 1)) {
+            run->reserved = 1;
+            cln->handler = ngx_campaign_fanout_unreserve;
+            cln->data = run;
+            return NGX_OK;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "campaign: an audience execution of \"%s\" is refused: "
+                  "%ui are running, campaign_audience_max_running",
+                  run->campaign->id, run->cmcf->audience_max_running);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+
+    if (h == NULL || p == NULL) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto refused;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "%d", 60) - p;
+
+    *answer = ngx_campaign_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                      "too many audience executions are "
+                                      "running", "",
+                                      "campaign_audience_max_running are "
+                                      "running; retry after the time in "
+                                      "Retry-After");
+
+refused:
+
+    /* nothing started: a repeat of the call may start it later */
+
+    if (run->claim) {
+        ngx_campaign_store_release(run->cmcf->store, &run->claim_key);
+        run->claim = NULL;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* an execution admitted that does not start gives its place back */
+
+static void
+ngx_campaign_fanout_unreserve(void *data)
+{
+    ngx_campaign_fanout_t *run = data;
+
+    ngx_atomic_t  *places;
+
+    if (run->reserved) {
+        run->reserved = 0;
+        places = ngx_campaign_fanout_places(run->cmcf, run->log);
+        (void) ngx_atomic_fetch_add(places, (ngx_atomic_int_t) -1);
+    }
+}
+
+
+static ngx_atomic_t *
+ngx_campaign_fanout_places(ngx_campaign_main_conf_t *cmcf, ngx_log_t *log)
+{
+    ngx_str_t      key;
+    ngx_atomic_t  *places;
+
+    static ngx_atomic_t   local;
+    static ngx_atomic_t  *zone;
+
+    if (cmcf->store == NULL) {
+        return &local;
+    }
+
+    if (zone == NULL) {
+        ngx_str_set(&key, "ar");
+
+        places = ngx_campaign_store_counters(cmcf->store, &key,
+                                             sizeof(ngx_atomic_t), log);
+        if (places == NULL) {
+            return &local;
+        }
+
+        zone = places;
+    }
+
+    return zone;
+}
+
+
+/*
+ * The journal's scan takes up an execution here.  One that its journal
+ * cannot take on (its campaign or API location gone in a reload) is
+ * Failed there, still counted as running by the worker that left it:
+ * its place and its gauge are given back, and the copy of its status in
+ * the zone, which the worker that left it wrote last, says Failed too.
+ */
+
+ngx_int_t
+ngx_campaign_fanout_take(ngx_campaign_main_conf_t *cmcf, u_char *id)
+{
+    u_char                         buf[sizeof("aw:") - 1
+                                       + NGX_CAMPAIGN_EXECUTION_ID_LEN];
+    ngx_int_t                      rc;
+    ngx_str_t                      key;
+    ngx_campaign_t                *c;
+    ngx_campaign_fanout_owner_t   *owner;
+    ngx_campaign_fanout_status_t  *st;
+
+    rc = ngx_campaign_fanout_resume(cmcf, id);
+
+    if (rc == NGX_OK || cmcf->store == NULL) {
+        return rc;
+    }
+
+    key.data = buf;
+    key.len = ngx_cpymem(ngx_cpymem(buf, "aw:", 3), id,
+                         NGX_CAMPAIGN_EXECUTION_ID_LEN) - buf;
+
+    owner = ngx_campaign_store_counters_find(cmcf->store, &key,
+                                             sizeof(*owner));
+
+    if (owner == NULL || !owner->done
+        || !ngx_atomic_cmp_set(&owner->counted, 1, 0))
+    {
+        return rc;
+    }
+
+    (void) ngx_atomic_fetch_add(ngx_campaign_fanout_places(cmcf,
+                                                           ngx_cycle->log),
+                                (ngx_atomic_int_t) -1);
+
+    key.len = ngx_cpymem(ngx_cpymem(buf, "a:", 2), id,
+                         NGX_CAMPAIGN_EXECUTION_ID_LEN) - buf;
+
+    st = ngx_campaign_store_counters_find(cmcf->store, &key, sizeof(*st));
+
+    if (st && st->state == NGX_CAMPAIGN_FANOUT_IN_PROGRESS) {
+        st->ended = ngx_campaign_fanout_now();
+        st->state = NGX_CAMPAIGN_FANOUT_FAILED;
+    }
+
+    /* its campaign, as its status names it, if it is still there */
+
+    if (st && st->campaign_id_len <= NGX_CAMPAIGN_FANOUT_ID_LEN) {
+        c = ngx_campaign_find(cmcf, st->campaign_id, st->campaign_id_len);
+
+        if (c) {
+            ngx_campaign_metrics_audience(c, NGX_CAMPAIGN_AUDIENCE_FAILED);
+        }
+    }
+
+    return rc;
 }

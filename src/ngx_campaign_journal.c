@@ -447,7 +447,7 @@ ngx_campaign_journal_scan(ngx_event_t *ev)
             continue;
         }
 
-        if (ngx_campaign_fanout_resume(cmcf, name) == NGX_OK) {
+        if (ngx_campaign_fanout_take(cmcf, name) == NGX_OK) {
             break;                  /* one at a time: the others share */
         }
     }

@@ -54,6 +54,12 @@ typedef struct {
 
 typedef struct {
     ngx_campaign_counters_t      channels[NGX_CAMPAIGN_CHANNEL_COUNT];
+
+    /* audience executions, whatever the channel */
+    ngx_atomic_t                 audience[NGX_CAMPAIGN_AUDIENCE_EXECUTIONS];
+    ngx_atomic_t                 audience_running;    /* a gauge */
+    ngx_atomic_t                 audience_recipients[
+                                     NGX_CAMPAIGN_AUDIENCE_OUTCOMES];
 } ngx_campaign_metrics_t;
 
 
@@ -92,6 +98,8 @@ static void ngx_campaign_metrics_unset_variable(ngx_http_request_t *r,
     ngx_uint_t n);
 static ngx_int_t ngx_campaign_metrics_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static void ngx_campaign_metrics_audiences(ngx_campaign_out_t *o,
+    ngx_campaign_main_conf_t *cmcf);
 
 
 /* the upper bounds of the latency buckets, in ms, and as "le" says them */
@@ -584,6 +592,7 @@ ngx_campaign_metrics_handler(ngx_http_request_t *r)
     ngx_campaign_metrics_histograms(&o, cmcf, 1);
     ngx_campaign_metrics_histograms(&o, cmcf, 0);
     ngx_campaign_metrics_zone(&o, cmcf);
+    ngx_campaign_metrics_audiences(&o, cmcf);
 
     return ngx_campaign_send_out(r, NGX_HTTP_OK, &ngx_campaign_metrics_type,
                                  &o);
@@ -1128,4 +1137,191 @@ ngx_campaign_metrics_variable(ngx_http_request_t *r,
     v->not_found = 0;
 
     return NGX_OK;
+}
+
+
+/* audience executions */
+
+static ngx_str_t  ngx_campaign_metrics_audience_states[] = {
+    ngx_string("started"),
+    ngx_string("succeeded"),
+    ngx_string("failed"),
+    ngx_string("stopped")
+};
+
+
+/* by NGX_CAMPAIGN_AUDIENCE_OUTCOMES: the status's counters, in order */
+
+static ngx_str_t  ngx_campaign_metrics_audience_outcomes[] = {
+    ngx_string("sent"),
+    ngx_string("failed"),
+    ngx_string("no_consent"),
+    ngx_string("suppressed"),
+    ngx_string("capped"),
+    ngx_string("invalid"),
+    ngx_string("no_profile"),
+    ngx_string("duplicate"),
+    ngx_string("stopped"),
+    ngx_string("malformed"),
+    ngx_string("timed_out")
+};
+
+
+static ngx_campaign_family_t  ngx_campaign_metrics_audience_families[] = {
+
+    { ngx_string("ngx_campaign_audience_executions_started_total"),
+      ngx_string("Audience executions started.") },
+
+    { ngx_string("ngx_campaign_audience_executions_ended_total"),
+      ngx_string("Audience executions ended, by status.") },
+
+    { ngx_string("ngx_campaign_audience_executions_running"),
+      ngx_string("Audience executions in progress, or in the journal "
+                 "to be resumed.") },
+
+    { ngx_string("ngx_campaign_audience_recipients_total"),
+      ngx_string("Lines of audience executions by outcome: sent, failed, "
+                 "skipped by reason, malformed.") }
+};
+
+
+/*
+ * An execution starts (or, after a restart, is resumed from its journal)
+ * and is in progress until it ends: the gauge goes up and down with it.
+ */
+
+void
+ngx_campaign_metrics_audience(ngx_campaign_t *c,
+    ngx_campaign_audience_metric_e metric)
+{
+    ngx_campaign_metrics_t  *mt;
+
+    mt = c->metrics;
+
+    if (mt == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&mt->audience[metric], 1);
+
+    (void) ngx_atomic_fetch_add(&mt->audience_running,
+                                metric == NGX_CAMPAIGN_AUDIENCE_STARTED
+                                ? 1 : (ngx_atomic_int_t) -1);
+}
+
+
+void
+ngx_campaign_metrics_audience_recipients(ngx_campaign_t *c,
+    ngx_uint_t *counts)
+{
+    ngx_uint_t               i;
+    ngx_campaign_metrics_t  *mt;
+
+    mt = c->metrics;
+
+    if (mt == NULL) {
+        return;
+    }
+
+    for (i = 0; i < NGX_CAMPAIGN_AUDIENCE_OUTCOMES; i++) {
+        if (counts[i]) {
+            (void) ngx_atomic_fetch_add(&mt->audience_recipients[i],
+                                        counts[i]);
+        }
+    }
+}
+
+
+/* family 0: started, 1: ended by status, 2: running, 3: recipients */
+
+static void
+ngx_campaign_metrics_audiences(ngx_campaign_out_t *o,
+    ngx_campaign_main_conf_t *cmcf)
+{
+    ngx_str_t                *label;
+    ngx_uint_t                i, k, f, first, last;
+    ngx_campaign_t           *c;
+    ngx_atomic_int_t          running;
+    ngx_campaign_family_t    *fm;
+    ngx_campaign_metrics_t   *mt;
+
+    static const char  *types[] = { "counter", "counter", "gauge",
+                                    "counter" };
+
+    /* no family without a series: only marketing campaigns have them */
+
+    for (i = 0; i < cmcf->ncampaigns; i++) {
+        c = cmcf->campaigns[i];
+
+        if (c->metrics && c->type == NGX_CAMPAIGN_MARKETING) {
+            break;
+        }
+    }
+
+    if (i == cmcf->ncampaigns) {
+        return;
+    }
+
+    for (f = 0; f < 4; f++) {
+        fm = &ngx_campaign_metrics_audience_families[f];
+
+        ngx_campaign_metrics_family(o, fm, types[f]);
+
+        first = (f == 1) ? NGX_CAMPAIGN_AUDIENCE_SUCCEEDED : 0;
+        last = (f == 1) ? NGX_CAMPAIGN_AUDIENCE_EXECUTIONS
+                        : (f == 3) ? NGX_CAMPAIGN_AUDIENCE_OUTCOMES : 1;
+
+        for (i = 0; i < cmcf->ncampaigns; i++) {
+            c = cmcf->campaigns[i];
+            mt = c->metrics;
+
+            /* a transactional campaign takes no audience execution */
+
+            if (mt == NULL || c->type != NGX_CAMPAIGN_MARKETING) {
+                continue;
+            }
+
+            for (k = first; k < last; k++) {
+                ngx_campaign_out_raw(o, fm->name.data, fm->name.len);
+                ngx_campaign_out_literal(o, "{campaign=\"");
+                ngx_campaign_metrics_label_value(o, (u_char *) c->id,
+                                                 ngx_strlen(c->id));
+                ngx_campaign_out_literal(o, "\"");
+
+                if (f == 1 || f == 3) {
+                    if (f == 1) {
+                        label = &ngx_campaign_metrics_audience_states[k];
+                        ngx_campaign_out_literal(o, ",status=\"");
+
+                    } else {
+                        label = &ngx_campaign_metrics_audience_outcomes[k];
+                        ngx_campaign_out_literal(o, ",outcome=\"");
+                    }
+
+                    ngx_campaign_out_raw(o, label->data, label->len);
+                    ngx_campaign_out_literal(o, "\"");
+                }
+
+                ngx_campaign_out_literal(o, "} ");
+
+                switch (f) {
+
+                case 0:
+                case 1:
+                    ngx_campaign_out_uint(o, mt->audience[k]);
+                    break;
+
+                case 2:
+                    running = (ngx_atomic_int_t) mt->audience_running;
+                    ngx_campaign_out_uint(o, running > 0 ? running : 0);
+                    break;
+
+                default:
+                    ngx_campaign_out_uint(o, mt->audience_recipients[k]);
+                }
+
+                ngx_campaign_out_literal(o, "\n");
+            }
+        }
+    }
 }

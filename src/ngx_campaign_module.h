@@ -58,6 +58,10 @@ typedef struct {
     ngx_str_t                    journal;
     ngx_array_t                  apis;        /* ngx_campaign_api_loc_t */
     time_t                       schedule_grace;
+
+    /* campaign_audience_max_duration; 0: none */
+    ngx_msec_t                   audience_max_duration;
+    ngx_uint_t                   audience_max_running;
 } ngx_campaign_main_conf_t;
 
 
@@ -604,6 +608,31 @@ void ngx_campaign_schedule_due(ngx_campaign_main_conf_t *cmcf,
     ngx_log_t *log);
 void ngx_campaign_fanout_beat(void);
 ngx_uint_t ngx_campaign_fanout_running(u_char *id);
+ngx_int_t ngx_campaign_fanout_take(ngx_campaign_main_conf_t *cmcf,
+    u_char *id);
+
+
+/*
+ * Audience executions' metrics (metrics.c), per campaign: executions by
+ * what became of them, those in progress, and their recipients by
+ * outcome, in the order of the status's counters: sent, failed, the
+ * skipped reasons, malformed lines, timed_out.
+ */
+
+typedef enum {
+    NGX_CAMPAIGN_AUDIENCE_STARTED = 0,
+    NGX_CAMPAIGN_AUDIENCE_SUCCEEDED,
+    NGX_CAMPAIGN_AUDIENCE_FAILED,
+    NGX_CAMPAIGN_AUDIENCE_STOPPED,
+    NGX_CAMPAIGN_AUDIENCE_EXECUTIONS
+} ngx_campaign_audience_metric_e;
+
+#define NGX_CAMPAIGN_AUDIENCE_OUTCOMES  11
+
+void ngx_campaign_metrics_audience(ngx_campaign_t *c,
+    ngx_campaign_audience_metric_e metric);
+void ngx_campaign_metrics_audience_recipients(ngx_campaign_t *c,
+    ngx_uint_t *counts);
 
 
 /* files the workers write, checked at configuration time (files.c) */
