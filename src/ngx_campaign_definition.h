@@ -139,6 +139,7 @@ typedef struct {
 
     /* the module's counters in its shared memory zone, or NULL */
     void                        *metrics;
+    void                        *audience_metrics;   /* marketing only */
 
     /*
      * the stop switch as this worker read it last, and how many flags

@@ -54,13 +54,21 @@ typedef struct {
 
 typedef struct {
     ngx_campaign_counters_t      channels[NGX_CAMPAIGN_CHANNEL_COUNT];
+} ngx_campaign_metrics_t;
 
-    /* audience executions, whatever the channel */
+
+/*
+ * A marketing campaign's audience executions, whatever the channel: a
+ * record of its own, so that the one above stays within 1 KB of the
+ * zone's slab sizes.
+ */
+
+typedef struct {
     ngx_atomic_t                 audience[NGX_CAMPAIGN_AUDIENCE_EXECUTIONS];
     ngx_atomic_t                 audience_running;    /* a gauge */
     ngx_atomic_t                 audience_recipients[
                                      NGX_CAMPAIGN_AUDIENCE_OUTCOMES];
-} ngx_campaign_metrics_t;
+} ngx_campaign_audience_metrics_t;
 
 
 typedef struct {
@@ -269,6 +277,16 @@ ngx_campaign_metrics_init(ngx_cycle_t *cycle)
                           "campaign \"%s\": no room for its counters in "
                           "campaign_zone, they are not kept", c->id);
         }
+
+        if (c->type != NGX_CAMPAIGN_MARKETING) {
+            continue;
+        }
+
+        buf[0] = 'a';
+
+        c->audience_metrics = ngx_campaign_store_counters(cmcf->store, &key,
+                                     sizeof(ngx_campaign_audience_metrics_t),
+                                     cycle->log);
     }
 
     return NGX_OK;
@@ -1194,9 +1212,9 @@ void
 ngx_campaign_metrics_audience(ngx_campaign_t *c,
     ngx_campaign_audience_metric_e metric)
 {
-    ngx_campaign_metrics_t  *mt;
+    ngx_campaign_audience_metrics_t  *mt;
 
-    mt = c->metrics;
+    mt = c->audience_metrics;
 
     if (mt == NULL) {
         return;
@@ -1214,10 +1232,10 @@ void
 ngx_campaign_metrics_audience_recipients(ngx_campaign_t *c,
     ngx_uint_t *counts)
 {
-    ngx_uint_t               i;
-    ngx_campaign_metrics_t  *mt;
+    ngx_uint_t                        i;
+    ngx_campaign_audience_metrics_t  *mt;
 
-    mt = c->metrics;
+    mt = c->audience_metrics;
 
     if (mt == NULL) {
         return;
@@ -1238,12 +1256,12 @@ static void
 ngx_campaign_metrics_audiences(ngx_campaign_out_t *o,
     ngx_campaign_main_conf_t *cmcf)
 {
-    ngx_str_t                *label;
-    ngx_uint_t                i, k, f, first, last;
-    ngx_campaign_t           *c;
-    ngx_atomic_int_t          running;
-    ngx_campaign_family_t    *fm;
-    ngx_campaign_metrics_t   *mt;
+    ngx_str_t                        *label;
+    ngx_uint_t                        i, k, f, first, last;
+    ngx_campaign_t                   *c;
+    ngx_atomic_int_t                  running;
+    ngx_campaign_family_t            *fm;
+    ngx_campaign_audience_metrics_t  *mt;
 
     static const char  *types[] = { "counter", "counter", "gauge",
                                     "counter" };
@@ -1253,7 +1271,7 @@ ngx_campaign_metrics_audiences(ngx_campaign_out_t *o,
     for (i = 0; i < cmcf->ncampaigns; i++) {
         c = cmcf->campaigns[i];
 
-        if (c->metrics && c->type == NGX_CAMPAIGN_MARKETING) {
+        if (c->audience_metrics) {
             break;
         }
     }
@@ -1273,7 +1291,7 @@ ngx_campaign_metrics_audiences(ngx_campaign_out_t *o,
 
         for (i = 0; i < cmcf->ncampaigns; i++) {
             c = cmcf->campaigns[i];
-            mt = c->metrics;
+            mt = c->audience_metrics;
 
             /* a transactional campaign takes no audience execution */
 
