@@ -119,6 +119,8 @@ my $conf = <<"EOF";
         location /_segments/slow- {
             internal;
             proxy_pass http://127.0.0.1:$slow/slow/;
+            proxy_http_version 1.1;
+            proxy_buffering off;
         }
 
         location /_segments/sized- {
@@ -243,7 +245,9 @@ $res = wait_status($id, 'Succeeded');
 like $res->{content}, qr/"sent":4,/, 'a file in campaign_audiences comes first';
 exactly_once($id, 4, 'file');
 
-# 3. a slow upstream, chunked and with a Content-Length
+# 3. a slow upstream, chunked and with a Content-Length; unbuffered, each
+#    piece reaches the snapshot as it comes (buffered, a proxy_buffers
+#    buffer at a time)
 
 my $t0 = time;
 $res = start('slow-c');
