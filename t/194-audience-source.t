@@ -13,7 +13,11 @@
 #    is sent once.
 # 4. a source that answers 404 or 500, or closes before its
 #    Content-Length: Failed, with the reason in the log.
-# 5. without a file and without a source: 404, as before.
+# 5. a schedule: the audience is fetched when it fires.
+# 6. kill -9 of the worker while the answer streams: another worker
+#    fetches it again (nothing was sent yet) and sends every recipient
+#    once.
+# 7. without a file and without a source: 404, as before.
 #
 # Background executions and a slow upstream need polling, so this suite
 # drives nginx (two workers) itself.
@@ -24,6 +28,7 @@ use warnings;
 use FindBin;
 use HTTP::Tiny;
 use Test::More;
+use POSIX qw(strftime);
 use Time::HiRes qw(sleep time);
 
 require "$FindBin::Bin/150-helpers.pl";
@@ -104,6 +109,7 @@ my $conf = <<"EOF";
 
         location /ajo/im/ {
             campaign_api;
+            add_header X-Worker \$pid always;
         }
 
         location = /_gw {
@@ -304,7 +310,43 @@ like read_file('logs/error.log'),
      qr/\[error\] .*audience execution $id: (?:the answer of its audience source "\/_segments\/short-x" is cut short|its audience source "\/_segments\/short-x" answered 502)/,
      '... the reason is logged';
 
-# 5. no file and no source
+# 5. a schedule fetches its audience when it fires
+
+my $when = strftime('%Y-%m-%dT%H:%M:%SZ', gmtime(int(time + 2)));
+$res = call('POST', 'executions/audience',
+            qq/{"campaignId":"vip","audience":{"id":"static"},/
+            . qq/"schedule":{"executeAt":"$when"}}/);
+is $res->{status}, 202, 'a schedule of an audience from a location: 202';
+my $sid = $res->{content} =~ /"scheduleId":"([0-9a-f-]{36})"/ ? $1 : '';
+
+ok wait_for(sub { $res = call('GET', "executions/schedules/$sid");
+                  $res->{content} =~ /"scheduleStatus":"Triggered"/ }, 100),
+   '... it fires';
+$id = $res->{content} =~ /"executionId":"([0-9a-f-]{36})"/ ? $1 : '';
+$res = wait_status($id, 'Succeeded');
+like $res->{content}, qr/"sent":45,"failed":0,/, '... and sends 45';
+exactly_once($id, 45, 's');
+
+# 6. kill -9 of the worker while the answer streams
+
+$res = start('slow-k');
+is $res->{status}, 202, 'a slow audience again: 202';
+$id = execution_id($res);
+my $owner = $res->{headers}{'x-worker'};
+
+sleep 0.6;
+ok -e "$PREFIX/journal/$id.jsonl.part", '... streaming into its snapshot';
+ok kill('KILL', $owner), "the worker that fetches it ($owner) is killed";
+
+$res = wait_status($id, 'Succeeded', 300);
+like $res->{content}, qr/"sent":60,"failed":0,/,
+     '... another worker fetches it again and sends 60';
+exactly_once($id, 60, 'k');
+like read_file('logs/error.log'),
+     qr/\[notice\] .*audience execution $id of "vip" goes on from the journal at recipient 0 \(line 0\), its snapshot made again/,
+     '... its snapshot made again';
+
+# 7. no file and no source
 
 $log = read_file('logs/error.log');
 ok stop_nginx(), 'nginx quits';
@@ -316,7 +358,9 @@ $res = start('static');
 is $res->{status}, 404, 'without a source, an audience with no file: 404';
 
 unlike $log . read_file('logs/error.log'),
-       qr/\[(?:alert|crit|emerg)\]/, 'no alert, crit or emerg in the log';
+       qr/\[(?:crit|emerg)\]|\[alert\](?!.*exited on signal 9$)/m,
+       'no alert (but the kill), crit or emerg in the log';
+unlike $log, qr/exited on signal (?!9)/, 'no worker crashed';
 
 print STDERR read_file("logs/error.log") if $ENV{SHOWLOG};
 ok stop_nginx(), "nginx quits";
