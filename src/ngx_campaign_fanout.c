@@ -31,6 +31,10 @@
  *   - a stopped campaign stops it between batches: what is not started is
  *     not sent, and the status says Stopped.
  *
+ * With campaign_audience_source, an audience that has no file is the
+ * answer of a location, streamed into the journal's snapshot before the
+ * first tick reads it (see ngx_campaign_fanout_located()).
+ *
  * Each message's Idempotency-Key is the executionId and the recipient's
  * position among the audience's valid recipients (0-based).
  *
@@ -2153,32 +2157,49 @@ ngx_campaign_fanout_snapshot(ngx_campaign_fanout_t *run,
 
     if (from) {
 
-        /* its snapshot was not whole: made again, nothing was sent */
+        /*
+         * its snapshot was not whole: made again, nothing was sent; from
+         * the audience's file, or else fetched again from its location
+         */
 
-        len = run->cmcf->audiences.len + sizeof("/.jsonl")
-              + run->audience_id.len;
+        if (run->cmcf->audiences.len) {
+            len = run->cmcf->audiences.len + sizeof("/.jsonl")
+                  + run->audience_id.len;
 
-        p = ngx_pnalloc(run->pool, len);
-        if (p == NULL) {
-            return NGX_ERROR;
+            p = ngx_pnalloc(run->pool, len);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            (void) ngx_sprintf(p, "%V/%V.jsonl%Z", &run->cmcf->audiences,
+                               &run->audience_id);
+
+            run->source = ngx_open_file(p, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                                        NGX_FILE_OPEN, 0);
+
+            if (run->source == NGX_INVALID_FILE
+                && (ngx_errno != NGX_ENOENT
+                    || run->cmcf->audience_source.len == 0))
+            {
+                ngx_log_error(NGX_LOG_ERR, run->log, ngx_errno,
+                              ngx_open_file_n " \"%s\" failed", p);
+                return NGX_ERROR;
+            }
         }
 
-        (void) ngx_sprintf(p, "%V/%V.jsonl%Z", &run->cmcf->audiences,
-                           &run->audience_id);
+        if (run->source == NGX_INVALID_FILE) {
+            if (run->cmcf->audience_source.len == 0) {
+                ngx_log_error(NGX_LOG_ERR, run->log, 0,
+                              "campaign: audience \"%V\": neither "
+                              "\"campaign_audiences\" nor "
+                              "\"campaign_audience_source\" is set",
+                              &run->audience_id);
+                return NGX_ERROR;
+            }
 
-        run->source = ngx_open_file(p, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
-                                    NGX_FILE_OPEN, 0);
-
-        if (run->source == NGX_INVALID_FILE && ngx_errno == NGX_ENOENT
-            && run->cmcf->audience_source.len
-            && ngx_campaign_fanout_located(run) == NGX_OK)
-        {
-            /* fetched again from its location */
-
-        } else if (run->source == NGX_INVALID_FILE) {
-            ngx_log_error(NGX_LOG_ERR, run->log, ngx_errno,
-                          ngx_open_file_n " \"%s\" failed", p);
-            return NGX_ERROR;
+            if (ngx_campaign_fanout_located(run) != NGX_OK) {
+                return NGX_ERROR;
+            }
         }
 
     } else {
