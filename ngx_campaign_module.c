@@ -91,6 +91,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       0,
       NULL },
 
+    { ngx_string("campaign_audience_source"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_campaign_audience_source_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("campaign_journal"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_campaign_journal_set,

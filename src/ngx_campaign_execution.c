@@ -51,6 +51,7 @@ typedef struct {
 static ngx_int_t ngx_campaign_execution_copy(ngx_campaign_execution_t *e,
     ngx_str_t *to, const char *from);
 static void ngx_campaign_execution_cleanup(void *data);
+static void ngx_campaign_execution_run(ngx_campaign_execution_t *e);
 static ngx_int_t ngx_campaign_execution_request(ngx_campaign_execution_t *e,
     ngx_http_request_t *client);
 static ngx_int_t ngx_campaign_execution_client(ngx_campaign_execution_t *e,
@@ -349,16 +350,7 @@ ngx_campaign_execution_start(ngx_campaign_execution_t *e,
         return NGX_ERROR;
     }
 
-    if (!ngx_campaign_executions_init) {
-        ngx_queue_init(&ngx_campaign_executions);
-        ngx_campaign_executions_init = 1;
-    }
-
-    ngx_queue_insert_tail(&ngx_campaign_executions, &e->queue);
-
-    e->advance.handler = ngx_campaign_execution_handler;
-    e->advance.data = e;
-    e->advance.log = e->log;
+    ngx_campaign_execution_run(e);
 
     /* not cancelable: a worker that quits waits for it, this long */
 
@@ -367,11 +359,6 @@ ngx_campaign_execution_start(ngx_campaign_execution_t *e,
     e->deadline.log = e->log;
 
     ngx_add_timer(&e->deadline, e->conf->execution_timeout);
-
-    e->linger.handler = ngx_campaign_execution_handler;
-    e->linger.data = e;
-    e->linger.log = e->log;
-    e->linger.cancelable = 1;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, e->log, 0,
                    "campaign: execution of \"%s\", %ui message(s)",
@@ -399,6 +386,86 @@ ngx_campaign_execution_start(ngx_campaign_execution_t *e,
     }
 
     return NGX_OK;
+}
+
+
+/* its place in the worker's list, and the events that move it on */
+
+static void
+ngx_campaign_execution_run(ngx_campaign_execution_t *e)
+{
+    if (!ngx_campaign_executions_init) {
+        ngx_queue_init(&ngx_campaign_executions);
+        ngx_campaign_executions_init = 1;
+    }
+
+    ngx_queue_insert_tail(&ngx_campaign_executions, &e->queue);
+
+    e->advance.handler = ngx_campaign_execution_handler;
+    e->advance.data = e;
+    e->advance.log = e->log;
+
+    e->linger.handler = ngx_campaign_execution_handler;
+    e->linger.data = e;
+    e->linger.log = e->log;
+    e->linger.cancelable = 1;
+}
+
+
+/*
+ * An execution with no message that fetches one URI with GET, in the
+ * background (an audience's location source): its request is only the
+ * parent of the subrequest, and it closes once that is over.  Each buffer
+ * of a 200 answer goes to sink, the end to done, from later events, never
+ * from inside this call.  e->conf is set.  No campaign_execution_timeout:
+ * an answer streams for as long as its location lets it.
+ */
+
+ngx_campaign_sr_t *
+ngx_campaign_execution_fetch(ngx_campaign_execution_t *e, ngx_str_t *uri,
+    ngx_campaign_sr_done_pt done, ngx_campaign_sr_sink_pt sink, void *data)
+{
+    ngx_campaign_sr_t       *s;
+    ngx_http_headers_in_t   *hi;
+    ngx_campaign_message_t  *m;
+
+    static ngx_str_t  get = ngx_string("GET");
+
+    if (ngx_campaign_execution_request(e, NULL) != NGX_OK) {
+        return NULL;
+    }
+
+    ngx_campaign_execution_run(e);
+
+    /* the subrequest's message, for its variables: no recipient */
+
+    m = ngx_pcalloc(e->pool, sizeof(ngx_campaign_message_t));
+    if (m == NULL) {
+        return NULL;
+    }
+
+    m->execution = e;
+
+    hi = ngx_campaign_subrequest_headers(e, 0);
+    if (hi == NULL) {
+        return NULL;
+    }
+
+    s = ngx_campaign_subrequest(m, uri, NULL, NGX_HTTP_GET, &get, hi, NULL,
+                                done);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->sink = sink;
+    s->sink_data = data;
+
+    /* settled once the subrequest is over; posted, it starts it */
+
+    e->state = NGX_CAMPAIGN_EXECUTION_SENDING;
+    ngx_campaign_execution_post(e);
+
+    return s;
 }
 
 

@@ -31,6 +31,10 @@
  *   - a stopped campaign stops it between batches: what is not started is
  *     not sent, and the status says Stopped.
  *
+ * With campaign_audience_source, an audience that has no file is the
+ * answer of a location, streamed into the journal's snapshot before the
+ * first tick reads it (see ngx_campaign_fanout_located()).
+ *
  * Each message's Idempotency-Key is the executionId and the recipient's
  * position among the audience's valid recipients (0-based).
  *
@@ -192,6 +196,10 @@ struct ngx_campaign_fanout_s {
     u_char                      *id;          /* given by its schedule */
     uint64_t                     execute_at;  /* its schedule's, ms */
 
+    /* campaign_audience_source: the location the audience comes from */
+    ngx_str_t                    source_uri;
+    unsigned                     fetching:1;  /* its answer streams in */
+
     ngx_uint_t                   committed[NGX_CAMPAIGN_FANOUT_NCOUNTS];
     ngx_uint_t                   cursor_line;
     ngx_uint_t                   cursor_position;
@@ -235,6 +243,11 @@ static ngx_int_t ngx_campaign_fanout_setup(ngx_campaign_fanout_t *run,
 static ngx_int_t ngx_campaign_fanout_snapshot(ngx_campaign_fanout_t *run,
     ngx_campaign_fanout_journal_t *from);
 static ngx_int_t ngx_campaign_fanout_copy(ngx_campaign_fanout_t *run);
+static ngx_int_t ngx_campaign_fanout_whole(ngx_campaign_fanout_t *run);
+static ngx_int_t ngx_campaign_fanout_located(ngx_campaign_fanout_t *run);
+static ngx_int_t ngx_campaign_fanout_fetch(ngx_campaign_fanout_t *run);
+static ngx_int_t ngx_campaign_fanout_sink(void *data, u_char *p, size_t len);
+static void ngx_campaign_fanout_fetched(ngx_campaign_sr_t *s);
 static void ngx_campaign_fanout_journal(ngx_campaign_fanout_t *run,
     ngx_uint_t *counts, ngx_uint_t snapshot);
 static ngx_int_t ngx_campaign_fanout_parse(ngx_pool_t *pool,
@@ -337,6 +350,36 @@ ngx_campaign_audiences_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_conf_full_name(cf->cycle, &cmcf->audiences, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * campaign_audience_source URI: an audience that has no file is fetched
+ * from the location URI<id>; it needs campaign_journal (journal.c checks),
+ * where its answer is streamed into the execution's snapshot.
+ */
+
+char *
+ngx_campaign_audience_source_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_campaign_main_conf_t *cmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (cmcf->audience_source.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/') {
+        return "takes a URI that starts with \"/\"";
+    }
+
+    cmcf->audience_source = value[1];
 
     return NGX_CONF_OK;
 }
@@ -832,6 +875,10 @@ ngx_campaign_fanout_open(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
 
     dir = &run->cmcf->audiences;
 
+    if (dir->len == 0 && run->cmcf->audience_source.len) {
+        goto located;
+    }
+
     if (dir->len == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "campaign: an audience execution, and no "
@@ -860,6 +907,10 @@ ngx_campaign_fanout_open(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
 
     if (fd == NGX_INVALID_FILE) {
         err = ngx_errno;
+
+        if (err == NGX_ENOENT && run->cmcf->audience_source.len) {
+            goto located;
+        }
 
         if (err == NGX_ENOENT || err == NGX_ENOTDIR
             || err == NGX_ENAMETOOLONG)
@@ -892,6 +943,17 @@ ngx_campaign_fanout_open(ngx_http_request_t *r, ngx_campaign_fanout_t *run,
         *answer = ngx_campaign_send_error(r, NGX_HTTP_NOT_FOUND,
                                           "unknown audience", "/audience/id",
                                           "no audience has this id");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+
+located:
+
+    /* no file: its location's answer is fetched once the call is taken */
+
+    if (ngx_campaign_fanout_located(run) != NGX_OK) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
         return NGX_DECLINED;
     }
 
@@ -1316,7 +1378,7 @@ ngx_campaign_fanout_start(ngx_campaign_main_conf_t *cmcf,
     }
 
     run->fd = ngx_campaign_fanout_audience(run, reason);
-    if (run->fd == NGX_INVALID_FILE) {
+    if (run->fd == NGX_INVALID_FILE && run->source_uri.len == 0) {
         goto failed;
     }
 
@@ -1380,6 +1442,11 @@ ngx_campaign_fanout_audience(ngx_campaign_fanout_t *run, ngx_str_t *reason)
     ngx_file_info_t   fi;
 
     if (run->cmcf->audiences.len == 0) {
+        if (run->cmcf->audience_source.len) {
+            (void) ngx_campaign_fanout_located(run);
+            return NGX_INVALID_FILE;
+        }
+
         ngx_str_set(reason, "no campaign_audiences is set");
         return NGX_INVALID_FILE;
     }
@@ -1400,6 +1467,11 @@ ngx_campaign_fanout_audience(ngx_campaign_fanout_t *run, ngx_str_t *reason)
                        0);
 
     if (fd == NGX_INVALID_FILE) {
+        if (ngx_errno == NGX_ENOENT && run->cmcf->audience_source.len) {
+            (void) ngx_campaign_fanout_located(run);
+            return NGX_INVALID_FILE;
+        }
+
         ngx_log_error(NGX_LOG_ERR, run->log, ngx_errno,
                       ngx_open_file_n " \"%V\" failed", &run->path);
         ngx_str_set(reason, "its audience cannot be opened");
@@ -1431,6 +1503,12 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
 
     if (!run->counted) {
         ngx_campaign_fanout_hold(run);         /* resumed from the journal */
+    }
+
+    /* the fetch's end comes back here; until then the run must stay */
+
+    if (run->fetching) {
+        return;
     }
 
     /* stopped, or past its end: no other batch, as no trigger would run */
@@ -2136,26 +2214,49 @@ ngx_campaign_fanout_snapshot(ngx_campaign_fanout_t *run,
 
     if (from) {
 
-        /* its snapshot was not whole: made again, nothing was sent */
+        /*
+         * its snapshot was not whole: made again, nothing was sent; from
+         * the audience's file, or else fetched again from its location
+         */
 
-        len = run->cmcf->audiences.len + sizeof("/.jsonl")
-              + run->audience_id.len;
+        if (run->cmcf->audiences.len) {
+            len = run->cmcf->audiences.len + sizeof("/.jsonl")
+                  + run->audience_id.len;
 
-        p = ngx_pnalloc(run->pool, len);
-        if (p == NULL) {
-            return NGX_ERROR;
+            p = ngx_pnalloc(run->pool, len);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            (void) ngx_sprintf(p, "%V/%V.jsonl%Z", &run->cmcf->audiences,
+                               &run->audience_id);
+
+            run->source = ngx_open_file(p, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                                        NGX_FILE_OPEN, 0);
+
+            if (run->source == NGX_INVALID_FILE
+                && (ngx_errno != NGX_ENOENT
+                    || run->cmcf->audience_source.len == 0))
+            {
+                ngx_log_error(NGX_LOG_ERR, run->log, ngx_errno,
+                              ngx_open_file_n " \"%s\" failed", p);
+                return NGX_ERROR;
+            }
         }
 
-        (void) ngx_sprintf(p, "%V/%V.jsonl%Z", &run->cmcf->audiences,
-                           &run->audience_id);
-
-        run->source = ngx_open_file(p, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
-                                    NGX_FILE_OPEN, 0);
-
         if (run->source == NGX_INVALID_FILE) {
-            ngx_log_error(NGX_LOG_ERR, run->log, ngx_errno,
-                          ngx_open_file_n " \"%s\" failed", p);
-            return NGX_ERROR;
+            if (run->cmcf->audience_source.len == 0) {
+                ngx_log_error(NGX_LOG_ERR, run->log, 0,
+                              "campaign: audience \"%V\": neither "
+                              "\"campaign_audiences\" nor "
+                              "\"campaign_audience_source\" is set",
+                              &run->audience_id);
+                return NGX_ERROR;
+            }
+
+            if (ngx_campaign_fanout_located(run) != NGX_OK) {
+                return NGX_ERROR;
+            }
         }
 
     } else {
@@ -2213,6 +2314,10 @@ ngx_campaign_fanout_snapshot(ngx_campaign_fanout_t *run,
 
     ngx_campaign_fanout_journal(run, run->committed, 0);
 
+    if (run->source == NGX_INVALID_FILE) {
+        return ngx_campaign_fanout_fetch(run);
+    }
+
     return NGX_OK;
 }
 
@@ -2222,7 +2327,7 @@ ngx_campaign_fanout_snapshot(ngx_campaign_fanout_t *run,
 static ngx_int_t
 ngx_campaign_fanout_copy(ngx_campaign_fanout_t *run)
 {
-    u_char   *p, part[NGX_MAX_PATH];
+    u_char   *p;
     ssize_t   n, w;
 
     n = pread(run->source, run->buf, NGX_CAMPAIGN_FANOUT_CHUNK,
@@ -2259,7 +2364,19 @@ ngx_campaign_fanout_copy(ngx_campaign_fanout_t *run)
         return NGX_OK;
     }
 
-    /* whole: synced, then it has its name */
+    (void) ngx_close_file(run->source);
+    run->source = NGX_INVALID_FILE;
+
+    return ngx_campaign_fanout_whole(run);
+}
+
+
+/* the snapshot is whole: synced, then it has its name */
+
+static ngx_int_t
+ngx_campaign_fanout_whole(ngx_campaign_fanout_t *run)
+{
+    u_char  part[NGX_MAX_PATH];
 
     if (fsync(run->fd) == -1) {
         ngx_log_error(NGX_LOG_CRIT, run->log, ngx_errno,
@@ -2276,9 +2393,6 @@ ngx_campaign_fanout_copy(ngx_campaign_fanout_t *run)
         return NGX_ERROR;
     }
 
-    (void) ngx_close_file(run->source);
-    run->source = NGX_INVALID_FILE;
-
     run->copying = 0;
     run->offset = 0;
 
@@ -2290,6 +2404,132 @@ ngx_campaign_fanout_copy(ngx_campaign_fanout_t *run)
     ngx_campaign_fanout_journal(run, run->committed, 1);
 
     return NGX_OK;
+}
+
+
+/*
+ * campaign_audience_source: the audience <id> is the answer of the
+ * location URI<id>, streamed into the snapshot as it comes (a segment
+ * export may be large): a GET subrequest of an execution of its own, whose
+ * every buffer is written at once, and whose end does what the copy's end
+ * does.  Until then the run waits, its tick does nothing.
+ */
+
+static ngx_int_t
+ngx_campaign_fanout_located(ngx_campaign_fanout_t *run)
+{
+    u_char     *p;
+    ngx_str_t  *uri;
+
+    uri = &run->cmcf->audience_source;
+
+    p = ngx_pnalloc(run->pool, uri->len + run->audience_id.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    run->source_uri.data = p;
+    run->source_uri.len = ngx_sprintf(p, "%V%V", uri, &run->audience_id) - p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_campaign_fanout_fetch(ngx_campaign_fanout_t *run)
+{
+    ngx_campaign_sr_t         *s;
+    ngx_campaign_execution_t  *e;
+
+    e = ngx_campaign_execution_create(run->log);
+    if (e == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(e->id, run->record->status.id, NGX_CAMPAIGN_EXECUTION_ID_LEN);
+
+    e->campaign = run->campaign;
+    e->conf = run->conf;
+
+    s = ngx_campaign_execution_fetch(e, &run->source_uri,
+                                     ngx_campaign_fanout_fetched,
+                                     ngx_campaign_fanout_sink, run);
+    if (s == NULL) {
+        ngx_campaign_execution_destroy(e);
+        return NGX_ERROR;
+    }
+
+    run->fetching = 1;
+
+    ngx_log_error(NGX_LOG_INFO, run->log, 0,
+                  "campaign: audience execution %*s fetches its audience "
+                  "from \"%V\"", (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                  run->record->status.id, &run->source_uri);
+
+    return NGX_OK;
+}
+
+
+/* a buffer of the answer, written to the snapshot at once */
+
+static ngx_int_t
+ngx_campaign_fanout_sink(void *data, u_char *p, size_t len)
+{
+    ngx_campaign_fanout_t *run = data;
+
+    ssize_t  w;
+
+    while (len) {
+        w = pwrite(run->fd, p, len, run->source_offset);
+
+        if (w == -1) {
+            if (ngx_errno == NGX_EINTR) {
+                continue;
+            }
+
+            ngx_log_error(NGX_LOG_CRIT, run->log, ngx_errno,
+                          "pwrite() \"%V.part\" failed", &run->path);
+            return NGX_ERROR;
+        }
+
+        p += w;
+        len -= w;
+        run->source_offset += w;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_campaign_fanout_fetched(ngx_campaign_sr_t *s)
+{
+    ngx_campaign_fanout_t *run = s->sink_data;
+
+    run->fetching = 0;
+
+    if (s->status != NGX_HTTP_OK) {
+        ngx_log_error(NGX_LOG_ERR, run->log, 0,
+                      "campaign: audience execution %*s: its audience "
+                      "source \"%V\" answered %ui",
+                      (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                      run->record->status.id, &run->source_uri, s->status);
+        run->failed = 1;
+
+    } else if (s->unreadable) {
+        ngx_log_error(NGX_LOG_ERR, run->log, 0,
+                      "campaign: audience execution %*s: the answer of its "
+                      "audience source \"%V\" is cut short or could not be "
+                      "written, after %O bytes",
+                      (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                      run->record->status.id, &run->source_uri, s->received);
+        run->failed = 1;
+
+    } else if (ngx_campaign_fanout_whole(run) != NGX_OK) {
+        run->failed = 1;
+    }
+
+    ngx_campaign_fanout_next(run);
 }
 
 

@@ -92,6 +92,14 @@ ngx_campaign_journal_check(ngx_conf_t *cf)
         cmcf->schedule_grace = 3600;
     }
 
+    if (cmcf->audience_source.len && cmcf->journal.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"campaign_audience_source\" needs "
+                      "\"campaign_journal\": a source's answer is streamed "
+                      "into the execution's snapshot there");
+        return NGX_ERROR;
+    }
+
     if (cmcf->journal.len == 0) {
         return NGX_OK;
     }

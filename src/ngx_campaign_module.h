@@ -62,6 +62,7 @@ typedef struct {
     /* campaign_audience_max_duration; 0: none */
     ngx_msec_t                   audience_max_duration;
     ngx_uint_t                   audience_max_running;
+    ngx_str_t                    audience_source;  /* a location's URI */
 } ngx_campaign_main_conf_t;
 
 
@@ -116,6 +117,8 @@ typedef struct ngx_campaign_message_s    ngx_campaign_message_t;
 typedef struct ngx_campaign_sr_s         ngx_campaign_sr_t;
 
 typedef void (*ngx_campaign_sr_done_pt)(ngx_campaign_sr_t *s);
+typedef ngx_int_t (*ngx_campaign_sr_sink_pt)(void *data, u_char *p,
+    size_t len);
 typedef void (*ngx_campaign_settled_pt)(ngx_campaign_execution_t *e,
     void *data);
 
@@ -145,6 +148,11 @@ struct ngx_campaign_sr_s {
     unsigned                     abandoned:1; /* its outcome is settled */
     unsigned                     too_large:1;
     unsigned                     unreadable:1;
+
+    /* or each buffer of a 200 answer handed to sink, as it comes */
+    ngx_campaign_sr_sink_pt      sink;
+    void                        *sink_data;
+    off_t                        received;
 };
 
 
@@ -296,6 +304,9 @@ ngx_int_t ngx_campaign_execution_start(ngx_campaign_execution_t *e,
     ngx_http_request_t *client);
 void ngx_campaign_execution_destroy(ngx_campaign_execution_t *e);
 void ngx_campaign_execution_post(ngx_campaign_execution_t *e);
+ngx_campaign_sr_t *ngx_campaign_execution_fetch(ngx_campaign_execution_t *e,
+    ngx_str_t *uri, ngx_campaign_sr_done_pt done,
+    ngx_campaign_sr_sink_pt sink, void *data);
 void ngx_campaign_execution_profile(ngx_campaign_message_t *m,
     ngx_pool_t *pool, cJSON *profile);
 void ngx_campaign_execution_settle(ngx_campaign_message_t *m,
@@ -553,6 +564,8 @@ void *ngx_campaign_store_counters_find(ngx_campaign_store_t *store,
     ngx_str_t *key, size_t size);
 
 char *ngx_campaign_audiences_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_campaign_audience_source_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_campaign_fanout_body(ngx_http_request_t *r);
 ngx_int_t ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id);

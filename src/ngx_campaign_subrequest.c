@@ -17,7 +17,8 @@
  * of theirs reaches a client.  Each carries an ngx_campaign_sr_t: its
  * completion goes to that one's done(), once, with the final status, and
  * its answer is dropped by the body filter below (it is read, so that
- * upstream keepalive works) or captured, up to a size, when asked for.
+ * upstream keepalive works) or captured, up to a size, when asked for, or
+ * handed to a sink buffer by buffer (an audience streamed to a file).
  */
 
 
@@ -32,6 +33,11 @@ static void ngx_campaign_subrequest_capture(ngx_campaign_sr_t *s,
     ngx_http_request_t *r, ngx_chain_t *in);
 static ngx_int_t ngx_campaign_subrequest_grow(ngx_campaign_sr_t *s,
     ngx_http_request_t *r, size_t len);
+static void ngx_campaign_subrequest_sink(ngx_campaign_sr_t *s,
+    ngx_http_request_t *r, ngx_chain_t *in);
+
+
+#define NGX_CAMPAIGN_SINK_CHUNK  16384
 
 
 static ngx_http_output_body_filter_pt  ngx_campaign_next_body_filter;
@@ -257,6 +263,13 @@ ngx_campaign_subrequest_finalized(ngx_http_request_t *sr, void *data,
         s->unreadable = 1;
     }
 
+    if (s->sink && s->status == NGX_HTTP_OK
+        && sr->headers_out.content_length_n >= 0
+        && sr->headers_out.content_length_n != s->received)
+    {
+        s->unreadable = 1;
+    }
+
     if (s->abandoned) {
         /* the execution has settled this message already */
         ngx_campaign_subrequest_release(s);
@@ -361,6 +374,11 @@ ngx_campaign_subrequest_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     if (s->capture && !s->abandoned && s->request == r) {
         ngx_campaign_subrequest_capture(s, r, in);
+
+    } else if (s->sink && !s->abandoned && s->request == r
+               && r->headers_out.status == NGX_HTTP_OK)
+    {
+        ngx_campaign_subrequest_sink(s, r, in);
     }
 
     for (cl = in; cl; cl = cl->next) {
@@ -480,4 +498,66 @@ ngx_campaign_subrequest_grow(ngx_campaign_sr_t *s, ngx_http_request_t *r,
     s->end = p + size;
 
     return NGX_OK;
+}
+
+
+/*
+ * Each buffer of the answer goes to the sink as it comes, so that an
+ * answer of any size is never whole in memory.  A buffer in a file (a
+ * static file, a proxy's temporary file) is read in chunks of a buffer of
+ * the subrequest's own.  A sink that fails, or a file that cannot be
+ * read, makes the answer unreadable: the rest is dropped.
+ */
+
+static void
+ngx_campaign_subrequest_sink(ngx_campaign_sr_t *s, ngx_http_request_t *r,
+    ngx_chain_t *in)
+{
+    off_t         pos;
+    size_t        len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (s->unreadable || ngx_buf_special(b)) {
+            continue;
+        }
+
+        if (ngx_buf_in_memory(b) || !b->in_file) {
+            len = b->last - b->pos;
+
+            if (len && s->sink(s->sink_data, b->pos, len) != NGX_OK) {
+                s->unreadable = 1;
+            }
+
+            s->received += len;
+            continue;
+        }
+
+        if (s->start == NULL) {
+            s->start = ngx_palloc(r->pool, NGX_CAMPAIGN_SINK_CHUNK);
+            if (s->start == NULL) {
+                s->unreadable = 1;
+                continue;
+            }
+        }
+
+        for (pos = b->file_pos; pos < b->file_last; pos += n) {
+            len = ngx_min(b->file_last - pos, NGX_CAMPAIGN_SINK_CHUNK);
+
+            n = ngx_read_file(b->file, s->start, len, pos);
+
+            if (n != (ssize_t) len
+                || s->sink(s->sink_data, s->start, len) != NGX_OK)
+            {
+                s->unreadable = 1;
+                break;
+            }
+
+            s->received += len;
+        }
+    }
 }
