@@ -105,6 +105,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       0,
       NULL },
 
+    { ngx_string("campaign_journal_keep"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_campaign_main_conf_t, journal_keep),
+      NULL },
+
     { ngx_string("campaign_schedule_grace"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -516,6 +523,7 @@ ngx_campaign_create_main_conf(ngx_conf_t *cf)
      */
 
     cmcf->schedule_grace = NGX_CONF_UNSET;
+    cmcf->journal_keep = NGX_CONF_UNSET;
 
     if (ngx_array_init(&cmcf->apis, cf->pool, 2,
                        sizeof(ngx_campaign_api_loc_t))

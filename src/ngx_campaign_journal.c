@@ -38,11 +38,14 @@
 
 
 static void ngx_campaign_journal_scan(ngx_event_t *ev);
+static void ngx_campaign_journal_clean(ngx_campaign_main_conf_t *cmcf,
+    ngx_log_t *log);
 static ngx_int_t ngx_campaign_journal_sync_dir(ngx_str_t *dir,
     ngx_log_t *log);
 
 
 static ngx_event_t  ngx_campaign_journal_event;
+static time_t       ngx_campaign_journal_cleaned;
 
 
 char *
@@ -90,6 +93,10 @@ ngx_campaign_journal_check(ngx_conf_t *cf)
 
     if (cmcf->schedule_grace == NGX_CONF_UNSET) {
         cmcf->schedule_grace = 3600;
+    }
+
+    if (cmcf->journal_keep == NGX_CONF_UNSET) {
+        cmcf->journal_keep = 7 * 86400;
     }
 
     if (cmcf->audience_source.len && cmcf->journal.len == 0) {
@@ -402,6 +409,16 @@ ngx_campaign_journal_scan(ngx_event_t *ev)
     ngx_campaign_fanout_beat();
     ngx_campaign_schedule_due(cmcf, ev->log);
 
+    /* the first worker removes what has ended long enough ago */
+
+    if (ngx_worker == 0 && cmcf->journal_keep
+        && ngx_time() - ngx_campaign_journal_cleaned
+           >= ngx_min(cmcf->journal_keep, 3600))
+    {
+        ngx_campaign_journal_clean(cmcf, ev->log);
+        ngx_campaign_journal_cleaned = ngx_time();
+    }
+
     (void) ngx_sprintf(path, "%V%Z", &cmcf->journal);
 
     if (ngx_open_dir(&cmcf->journal, &dir) == NGX_ERROR) {
@@ -466,5 +483,121 @@ next:
 
     if (!(ngx_exiting || ngx_quit || ngx_terminate)) {
         ngx_add_timer(ev, NGX_CAMPAIGN_JOURNAL_SCAN);
+    }
+}
+
+
+/*
+ * campaign_journal_keep: an ended execution's journal, a schedule that
+ * fired, was cancelled, missed or failed, and a temporary file left by a
+ * crash, unchanged for longer than that, are removed.  An execution in
+ * progress and a schedule still waiting are never removed, however old.
+ * Both are written by us, whole: their state is found as written.
+ */
+
+static void
+ngx_campaign_journal_clean(ngx_campaign_main_conf_t *cmcf, ngx_log_t *log)
+{
+    u_char          *name, path[NGX_MAX_PATH];
+    size_t           len;
+    time_t           now;
+    ngx_str_t        text;
+    ngx_dir_t        dir;
+    ngx_uint_t       removed, json, schedule, tmp;
+    ngx_pool_t      *pool;
+    ngx_file_info_t  fi;
+
+    if (ngx_open_dir(&cmcf->journal, &dir) == NGX_ERROR) {
+        return;
+    }
+
+    now = ngx_time();
+    removed = 0;
+    pool = NULL;
+
+    for ( ;; ) {
+        if (ngx_read_dir(&dir) == NGX_ERROR) {
+            break;
+        }
+
+        name = ngx_de_name(&dir);
+        len = ngx_de_namelen(&dir);
+
+        json = (len == NGX_CAMPAIGN_EXECUTION_ID_LEN + sizeof(".json") - 1
+                && ngx_strcmp(name + NGX_CAMPAIGN_EXECUTION_ID_LEN, ".json")
+                   == 0);
+        schedule = (len == NGX_CAMPAIGN_EXECUTION_ID_LEN
+                           + sizeof(".schedule") - 1
+                    && ngx_strcmp(name + NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                                  ".schedule")
+                       == 0);
+        tmp = (len > sizeof(".tmp") - 1
+               && ngx_strcmp(name + len - 4, ".tmp") == 0);
+
+        if (!(json || schedule || tmp)
+            || cmcf->journal.len + len + 2 > NGX_MAX_PATH)
+        {
+            continue;
+        }
+
+        (void) ngx_sprintf(path, "%V/%s%Z", &cmcf->journal, name);
+
+        if (ngx_file_info(path, &fi) == NGX_FILE_ERROR
+            || !ngx_is_file(&fi)
+            || now - ngx_file_mtime(&fi) < cmcf->journal_keep)
+        {
+            continue;
+        }
+
+        if (!tmp) {
+            if (pool) {
+                ngx_destroy_pool(pool);
+            }
+
+            pool = ngx_create_pool(1024, log);
+            if (pool == NULL) {
+                break;
+            }
+
+            if (ngx_campaign_journal_read(&cmcf->journal, name, pool, &text,
+                                          log)
+                != NGX_OK)
+            {
+                continue;
+            }
+
+            if (ngx_strstr(text.data, json ? "\"status\":\"InProgress\""
+                                           : "\"scheduleStatus\":"
+                                             "\"Scheduled\"")
+                || !ngx_strstr(text.data, json ? "\"status\":\""
+                                               : "\"scheduleStatus\":\""))
+            {
+                continue;
+            }
+        }
+
+        if (ngx_delete_file(path) == NGX_FILE_ERROR) {
+            if (ngx_errno != NGX_ENOENT) {
+                ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                              ngx_delete_file_n " \"%s\" failed", path);
+            }
+
+            continue;
+        }
+
+        removed++;
+    }
+
+    (void) ngx_close_dir(&dir);
+
+    if (pool) {
+        ngx_destroy_pool(pool);
+    }
+
+    if (removed) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "campaign_journal: %ui file(s) of ended executions "
+                      "and schedules removed, older than "
+                      "campaign_journal_keep", removed);
     }
 }

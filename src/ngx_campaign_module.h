@@ -58,6 +58,7 @@ typedef struct {
     ngx_str_t                    journal;
     ngx_array_t                  apis;        /* ngx_campaign_api_loc_t */
     time_t                       schedule_grace;
+    time_t                       journal_keep;
 
     /* campaign_audience_max_duration; 0: none */
     ngx_msec_t                   audience_max_duration;

@@ -289,6 +289,32 @@ like read_file('logs/error.log'),
      qr/\[error\] .*00000000-0000-4000-8000-000000000001\.json" cannot be read as the journal/,
      'a corrupt journal is logged';
 
+# 7. campaign_journal_keep: what ended long enough ago is removed; what
+# is in progress, or not ours, stays
+
+ok stop_nginx(), 'nginx stops';
+my @ended = ($done, $id);
+ok !(grep { !-e "$PREFIX/journal/$_.json" } @ended),
+   'the journals of ended executions are there';
+write_file('journal/stray.json.tmp', 'left by a crash');
+write_file('journal/notes.txt', 'an operator\'s');
+utime time - 10, time - 10, map { "$PREFIX/journal/$_" }
+      'stray.json.tmp', 'notes.txt', '00000000-0000-4000-8000-000000000001.json',
+      map { "$_.json" } @ended;
+
+ok start_nginx($conf =~ s/(campaign_journal [^;]+;)/$1\n    campaign_journal_keep 5s;/r,
+               $port),
+   'nginx starts with campaign_journal_keep 5s';
+ok wait_for(sub { !grep { -e "$PREFIX/journal/$_.json" } @ended }, 50),
+   'the journals of ended executions older than that are removed';
+ok !-e "$PREFIX/journal/stray.json.tmp", '... and a temporary file';
+ok -e "$PREFIX/journal/notes.txt", 'a file that is not the journal\'s stays';
+ok -e "$PREFIX/journal/00000000-0000-4000-8000-000000000001.json",
+   '... and one that is not a journal';
+like read_file('logs/error.log'),
+     qr/\[info\] .*campaign_journal: \d+ file\(s\) of ended executions and schedules removed/,
+     'the removal is logged';
+
 unlike read_file('logs/error.log'),
        qr/\[(?:crit|emerg)\]|\[alert\](?!.*exited on signal 9$)/m,
        'no alert (but the kill), crit or emerg in the log';
