@@ -59,6 +59,10 @@ static ngx_conf_num_bounds_t  ngx_campaign_max_running_bounds = {
     ngx_conf_check_num_bounds, 1, 10000
 };
 
+static ngx_conf_num_bounds_t  ngx_campaign_audience_batches_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000
+};
+
 static ngx_conf_post_t  ngx_campaign_retry_delay_post = {
     ngx_campaign_retry_delay
 };
@@ -104,6 +108,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("campaign_audience_batches"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_campaign_main_conf_t, audience_batches),
+      &ngx_campaign_audience_batches_bounds },
 
     { ngx_string("campaign_journal_keep"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -524,6 +535,7 @@ ngx_campaign_create_main_conf(ngx_conf_t *cf)
 
     cmcf->schedule_grace = NGX_CONF_UNSET;
     cmcf->journal_keep = NGX_CONF_UNSET;
+    cmcf->audience_batches = NGX_CONF_UNSET_UINT;
 
     if (ngx_array_init(&cmcf->apis, cf->pool, 2,
                        sizeof(ngx_campaign_api_loc_t))

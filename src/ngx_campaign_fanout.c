@@ -27,7 +27,7 @@
  *     suppression lists, profile lookup, rendering, gateway, retries;
  *   - a batch waits for the campaign's throttle (the tokens its messages
  *     need, taken from the zone's bucket) and for room: at most
- *     NGX_CAMPAIGN_FANOUT_RUNNING batches at once;
+ *     campaign_audience_batches batches at once;
  *   - a stopped campaign stops it between batches: what is not started is
  *     not sent, and the status says Stopped.
  *
@@ -45,7 +45,6 @@
 
 #define NGX_CAMPAIGN_FANOUT_CHUNK      16384
 #define NGX_CAMPAIGN_FANOUT_BATCH      NGX_CAMPAIGN_MAX_RECIPIENTS
-#define NGX_CAMPAIGN_FANOUT_RUNNING    4
 #define NGX_CAMPAIGN_FANOUT_KEEP       64     /* finished, per worker */
 #define NGX_CAMPAIGN_FANOUT_ID_LEN     64     /* campaign and audience ids */
 
@@ -112,7 +111,6 @@ typedef struct {
     unsigned                     done:1;
 } ngx_campaign_fanout_slot_t;
 
-#define NGX_CAMPAIGN_FANOUT_SLOTS  (2 * NGX_CAMPAIGN_FANOUT_RUNNING + 1)
 
 
 /* who runs an execution of the journal, in the zone: "aw:<id>" */
@@ -188,7 +186,9 @@ struct ngx_campaign_fanout_s {
     ngx_campaign_fanout_owner_t *owner;
     ngx_msec_t                   journaled;   /* when, last */
 
-    ngx_campaign_fanout_slot_t   slots[NGX_CAMPAIGN_FANOUT_SLOTS];
+    ngx_campaign_fanout_slot_t  *slots;       /* 2 * batches + 1 */
+    ngx_uint_t                   nslots_max;
+    ngx_uint_t                   batches;     /* at once, at most */
     ngx_uint_t                   first;
     ngx_uint_t                   nslots;
     ngx_campaign_fanout_slot_t  *fill;        /* the batch being filled */
@@ -1063,6 +1063,20 @@ ngx_campaign_fanout_setup(ngx_campaign_fanout_t *run,
         return NGX_ERROR;
     }
 
+    /*
+     * The batches the journal's cursor has not passed: those running,
+     * those settled behind a slower one, and the one being filled.
+     */
+
+    run->batches = run->cmcf->audience_batches;
+    run->nslots_max = 2 * run->batches + 1;
+
+    run->slots = ngx_pcalloc(run->pool, run->nslots_max
+                                        * sizeof(ngx_campaign_fanout_slot_t));
+    if (run->slots == NULL) {
+        return NGX_ERROR;
+    }
+
     run->pos = run->buf;
     run->last = run->buf;
 
@@ -1594,8 +1608,8 @@ ngx_campaign_fanout_tick(ngx_event_t *ev)
     }
 
     if (run->ready) {
-        if (run->running >= NGX_CAMPAIGN_FANOUT_RUNNING
-            || run->nslots >= NGX_CAMPAIGN_FANOUT_SLOTS)
+        if (run->running >= run->batches
+            || run->nslots >= run->nslots_max)
         {
             return;                 /* a batch that settles comes back */
         }
@@ -2031,7 +2045,7 @@ ngx_campaign_fanout_settled(ngx_campaign_execution_t *e, void *data)
     slot = NULL;
 
     for (i = 0; i < run->nslots; i++) {
-        s = &run->slots[(run->first + i) % NGX_CAMPAIGN_FANOUT_SLOTS];
+        s = &run->slots[(run->first + i) % run->nslots_max];
 
         if (s->batch == e) {
             slot = s;
@@ -2803,8 +2817,7 @@ ngx_campaign_fanout_slot(ngx_campaign_fanout_t *run)
 
     /* never full: a batch starts only when there is room for the next */
 
-    slot = &run->slots[(run->first + run->nslots)
-                       % NGX_CAMPAIGN_FANOUT_SLOTS];
+    slot = &run->slots[(run->first + run->nslots) % run->nslots_max];
     run->nslots++;
 
     ngx_memzero(slot, sizeof(ngx_campaign_fanout_slot_t));
@@ -2857,7 +2870,7 @@ ngx_campaign_fanout_commit(ngx_campaign_fanout_t *run)
             run->fill = NULL;
         }
 
-        run->first = (run->first + 1) % NGX_CAMPAIGN_FANOUT_SLOTS;
+        run->first = (run->first + 1) % run->nslots_max;
         run->nslots--;
         moved = 1;
     }

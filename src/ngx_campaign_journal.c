@@ -99,6 +99,10 @@ ngx_campaign_journal_check(ngx_conf_t *cf)
         cmcf->journal_keep = 7 * 86400;
     }
 
+    if (cmcf->audience_batches == NGX_CONF_UNSET_UINT) {
+        cmcf->audience_batches = 8;
+    }
+
     if (cmcf->audience_source.len && cmcf->journal.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"campaign_audience_source\" needs "

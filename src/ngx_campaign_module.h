@@ -59,6 +59,7 @@ typedef struct {
     ngx_array_t                  apis;        /* ngx_campaign_api_loc_t */
     time_t                       schedule_grace;
     time_t                       journal_keep;
+    ngx_uint_t                   audience_batches;
 
     /* campaign_audience_max_duration; 0: none */
     ngx_msec_t                   audience_max_duration;

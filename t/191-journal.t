@@ -165,6 +165,10 @@ like nginx_t("campaign_zone z 1m; campaign_journal $PREFIX/nowhere;"),
      qr/\[emerg\] campaign_journal "[^"]*nowhere": stat\(\) failed/,
      'nginx -t: a journal that is not there';
 
+like nginx_t("campaign_audience_batches 0;"),
+     qr/\[emerg\] value must be between 1 and 1000 in \S+test.conf:/,
+     'nginx -t: campaign_audience_batches 0';
+
 # 2. an execution, journaled from start to end
 
 audience('small', map { recipient("a$_") } 1 .. 30);
