@@ -543,6 +543,12 @@ ngx_campaign_caps_reserve(ngx_http_request_t *r, ngx_campaign_execution_t *e)
     for (i = 0; i < e->nmessages; i++) {
         m = &e->messages[i];
 
+        /* held back already (an audience's consent): takes no place */
+
+        if (m->state == NGX_CAMPAIGN_MESSAGE_DONE) {
+            continue;
+        }
+
         hold = ngx_pcalloc(e->pool, sizeof(ngx_campaign_cap_hold_t));
         counts = ngx_palloc(e->pool, n * sizeof(ngx_campaign_store_count_t));
 

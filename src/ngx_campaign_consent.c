@@ -36,7 +36,7 @@
  */
 
 
-#define NGX_CAMPAIGN_ADDRESS_MAX     254
+#define NGX_CAMPAIGN_ADDRESS_MAX     NGX_CAMPAIGN_CONSENT_ADDRESS_MAX
 #define NGX_CAMPAIGN_UNSUB_KEY_MIN   32
 #define NGX_CAMPAIGN_UNSUB_KEY_MAX   256
 #define NGX_CAMPAIGN_UNSUB_SIG_LEN   43      /* base64url of 32 bytes */
@@ -832,11 +832,10 @@ ngx_campaign_outcome_e
 ngx_campaign_consent_check(ngx_campaign_message_t *m)
 {
     u_char                     buf[NGX_CAMPAIGN_ADDRESS_MAX];
-    u_char                     kbuf[NGX_CAMPAIGN_ADDRESS_MAX + 16];
-    char                       path[64];
-    cJSON                     *profile, *url;
-    ngx_str_t                  address, key, *found;
+    cJSON                     *url;
+    ngx_str_t                  address;
     ngx_campaign_t            *c;
+    ngx_campaign_outcome_e     outcome;
     ngx_campaign_consent_t    *cc;
     ngx_campaign_recipient_t  *rcp;
     ngx_campaign_main_conf_t  *cmcf;
@@ -847,6 +846,58 @@ ngx_campaign_consent_check(ngx_campaign_message_t *m)
     if (c->type != NGX_CAMPAIGN_MARKETING) {
         return NGX_CAMPAIGN_OUTCOME_NONE;
     }
+
+    cmcf = ngx_http_get_module_main_conf(m->execution->request,
+                                         ngx_http_campaign_module);
+    cc = cmcf->consent;
+
+    address.data = buf;
+    address.len = 0;
+
+    outcome = ngx_campaign_consent_held(cmcf, c, rcp, &address);
+
+    if (outcome != NGX_CAMPAIGN_OUTCOME_NONE || cc == NULL
+        || address.len == 0 || cc->url.len == 0)
+    {
+        return outcome;
+    }
+
+    if (ngx_campaign_consent_url(m, cc, &address) != NGX_OK) {
+        return NGX_CAMPAIGN_OUTCOME_RENDER;
+    }
+
+    /* malloc'd, out of the trigger's tree: ngx_campaign_consent_done() */
+
+    url = cJSON_CreateString((char *) m->unsubscribe_url.data);
+
+    if (url == NULL || !cJSON_AddItemToObject(rcp->data, "unsubscribeUrl",
+                                              url))
+    {
+        cJSON_Delete(url);
+        return NGX_CAMPAIGN_OUTCOME_RENDER;
+    }
+
+    return NGX_CAMPAIGN_OUTCOME_NONE;
+}
+
+
+/*
+ * A marketing recipient held back by its consent (in its profile, when
+ * the profile is known) or by a suppression list: NO_CONSENT, SUPPRESSED,
+ * RENDER (its address cannot be checked), or NONE with *address (of
+ * NGX_CAMPAIGN_ADDRESS_MAX bytes) as the lists hold it, when there are
+ * lists.  Audience executions ask before a batch takes its tokens.
+ */
+
+ngx_campaign_outcome_e
+ngx_campaign_consent_held(ngx_campaign_main_conf_t *cmcf, ngx_campaign_t *c,
+    ngx_campaign_recipient_t *rcp, ngx_str_t *address)
+{
+    u_char                   kbuf[NGX_CAMPAIGN_ADDRESS_MAX + 16];
+    char                     path[64];
+    cJSON                   *profile;
+    ngx_str_t                key, *found;
+    ngx_campaign_consent_t  *cc;
 
     profile = cJSON_GetObjectItemCaseSensitive(rcp->data, "profile");
 
@@ -868,25 +919,22 @@ ngx_campaign_consent_check(ngx_campaign_message_t *m)
         }
     }
 
-    cmcf = ngx_http_get_module_main_conf(m->execution->request,
-                                         ngx_http_campaign_module);
     cc = cmcf->consent;
 
     if (cc == NULL || rcp->address == NULL) {
         return NGX_CAMPAIGN_OUTCOME_NONE;
     }
 
-    address.data = buf;
-
     if (ngx_campaign_consent_list_form(c->channel, (u_char *) rcp->address,
-                                       ngx_strlen(rcp->address), &address)
+                                       ngx_strlen(rcp->address), address)
         != NGX_OK)
     {
         /* not checked against the lists: not sent */
+        address->len = 0;
         return NGX_CAMPAIGN_OUTCOME_RENDER;
     }
 
-    found = bsearch(&address, cc->lists[c->channel].elts,
+    found = bsearch(address, cc->lists[c->channel].elts,
                     cc->lists[c->channel].nelts, sizeof(ngx_str_t),
                     ngx_campaign_consent_cmp);
 
@@ -896,30 +944,11 @@ ngx_campaign_consent_check(ngx_campaign_message_t *m)
 
     if (cmcf->store) {
         ngx_campaign_consent_suppression_key(&key, kbuf, c->channel,
-                                             &address);
+                                             address);
 
         if (ngx_campaign_store_suppressed(cmcf->store, &key)) {
             return NGX_CAMPAIGN_OUTCOME_SUPPRESSED;
         }
-    }
-
-    if (cc->url.len == 0) {
-        return NGX_CAMPAIGN_OUTCOME_NONE;
-    }
-
-    if (ngx_campaign_consent_url(m, cc, &address) != NGX_OK) {
-        return NGX_CAMPAIGN_OUTCOME_RENDER;
-    }
-
-    /* malloc'd, out of the trigger's tree: ngx_campaign_consent_done() */
-
-    url = cJSON_CreateString((char *) m->unsubscribe_url.data);
-
-    if (url == NULL || !cJSON_AddItemToObject(rcp->data, "unsubscribeUrl",
-                                              url))
-    {
-        cJSON_Delete(url);
-        return NGX_CAMPAIGN_OUTCOME_RENDER;
     }
 
     return NGX_CAMPAIGN_OUTCOME_NONE;

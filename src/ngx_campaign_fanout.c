@@ -2001,9 +2001,11 @@ static ngx_int_t
 ngx_campaign_fanout_prepare(ngx_campaign_fanout_t *run,
     ngx_campaign_execution_t *e)
 {
-    u_char                  *p;
+    u_char                  *p, buf[NGX_CAMPAIGN_CONSENT_ADDRESS_MAX];
+    ngx_str_t                address;
     ngx_uint_t               i;
     ngx_http_request_t       r;
+    ngx_campaign_outcome_e   outcome;
     ngx_campaign_message_t  *m;
 
     if (ngx_campaign_execution_messages(e) != NGX_OK) {
@@ -2022,6 +2024,28 @@ ngx_campaign_fanout_prepare(ngx_campaign_fanout_t *run,
     }
 
     run->position += e->nmessages;
+
+    /*
+     * Consent and the suppression lists first: whom they hold back takes
+     * neither a place in the frequency caps nor a throttle token.  The
+     * execution asks again, once a looked-up profile is known.
+     */
+
+    for (i = 0; i < e->nmessages; i++) {
+        m = &e->messages[i];
+
+        address.data = buf;
+        address.len = 0;
+
+        outcome = ngx_campaign_consent_held(run->cmcf, run->campaign,
+                                            m->recipient, &address);
+
+        if (outcome == NGX_CAMPAIGN_OUTCOME_NO_CONSENT
+            || outcome == NGX_CAMPAIGN_OUTCOME_SUPPRESSED)
+        {
+            ngx_campaign_execution_settle(m, outcome);
+        }
+    }
 
     ngx_memzero(&r, sizeof(ngx_http_request_t));
     r.main_conf = run->ctx->main_conf;

@@ -554,6 +554,10 @@ char *ngx_campaign_unsubscribe(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_campaign_consent_init(ngx_conf_t *cf);
 ngx_int_t ngx_campaign_consent_seed(ngx_cycle_t *cycle);
 ngx_campaign_outcome_e ngx_campaign_consent_check(ngx_campaign_message_t *m);
+ngx_campaign_outcome_e ngx_campaign_consent_held(
+    ngx_campaign_main_conf_t *cmcf, ngx_campaign_t *c,
+    ngx_campaign_recipient_t *rcp, ngx_str_t *address);
+#define NGX_CAMPAIGN_CONSENT_ADDRESS_MAX  254
 void ngx_campaign_consent_done(ngx_campaign_message_t *m);
 
 

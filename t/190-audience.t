@@ -272,6 +272,23 @@ like read_file('logs/error.log'),
      qr/\[warn\] .*worker exits, audience execution $id (?:starts no other batch|unfinished)/,
      'the old worker says so';
 
+# 4b. who consent or the suppression lists hold back takes no throttle
+# token: 60 of them and 20 others at 20/s (burst 20) take no 3 s
+
+audience('mostly-no', (map { recipient("n$_", consent => 'n') } 1 .. 60),
+         map { recipient("y$_") } 1 .. 20);
+
+sleep 1.1;                              # the bucket of "paced" is full
+$t0 = time;
+$res = start('paced', 'mostly-no');
+$id = execution_id($res);
+$res = wait_status($id, 'Succeeded');
+$took = time - $t0;
+like $res->{content}, qr/"sent":20,.*"no_consent":60,/,
+     '20 sent, 60 held back by their consent';
+cmp_ok $took, '<', 2,
+       "... without waiting for tokens for them (took ${\sprintf '%.1f', $took} s)";
+
 # 5. refusals
 
 $res = start('vip', 'nobody');
