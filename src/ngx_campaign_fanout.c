@@ -44,6 +44,7 @@
 
 
 #define NGX_CAMPAIGN_FANOUT_CHUNK      16384
+#define NGX_CAMPAIGN_FANOUT_JOURNAL    250    /* ms between two writes */
 #define NGX_CAMPAIGN_FANOUT_BATCH      NGX_CAMPAIGN_MAX_RECIPIENTS
 #define NGX_CAMPAIGN_FANOUT_KEEP       64     /* finished, per worker */
 #define NGX_CAMPAIGN_FANOUT_ID_LEN     64     /* campaign and audience ids */
@@ -2900,7 +2901,7 @@ ngx_campaign_fanout_commit(ngx_campaign_fanout_t *run)
     }
 
     if (moved && run->journal && !run->copying
-        && ngx_current_msec - run->journaled >= 1000)
+        && ngx_current_msec - run->journaled >= NGX_CAMPAIGN_FANOUT_JOURNAL)
     {
         ngx_campaign_fanout_journal(run, run->committed, 1);
     }
