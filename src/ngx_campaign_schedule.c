@@ -28,6 +28,12 @@
  *
  * A schedule whose time passed while nginx was down fires when it starts,
  * unless it is older than campaign_schedule_grace: then it is Missed.
+ *
+ * The schedule's file says Triggered, with the executionId, before the
+ * execution starts; a worker that dies in between leaves a schedule
+ * Triggered whose execution has no journal: another worker (or the next
+ * start) starts it under the same executionId, so that its messages keep
+ * their Idempotency-Keys.
  */
 
 
@@ -36,6 +42,13 @@
 #define NGX_CAMPAIGN_CANCELLED   2
 #define NGX_CAMPAIGN_MISSED      3
 #define NGX_CAMPAIGN_UNFIRED     4            /* it could not start */
+
+/*
+ * In the zone only: being fired by the worker of pid (state - FIRING).
+ * A worker that dies while it fires leaves it so; another one sees the
+ * pid gone and fires it again.
+ */
+#define NGX_CAMPAIGN_FIRING      16
 
 #define NGX_CAMPAIGN_SCHEDULES_MAX  1000
 #define NGX_CAMPAIGN_SCHEDULE_SUFFIX  ".schedule"
@@ -88,6 +101,8 @@ static ngx_int_t ngx_campaign_schedule_load(ngx_campaign_main_conf_t *cmcf,
 static void ngx_campaign_schedule_fire(ngx_campaign_main_conf_t *cmcf,
     ngx_campaign_schedule_entry_t *entry, ngx_log_t *log);
 static ngx_int_t ngx_campaign_schedule_id(ngx_str_t *id);
+static ngx_uint_t ngx_campaign_schedule_lost(ngx_campaign_main_conf_t *cmcf,
+    ngx_campaign_schedule_t *s);
 static uint64_t ngx_campaign_schedule_now(void);
 static int ngx_libc_cdecl ngx_campaign_schedule_cmp(const void *one,
     const void *two);
@@ -675,7 +690,9 @@ ngx_campaign_schedule_load(ngx_campaign_main_conf_t *cmcf, ngx_log_t *log)
 
         /* after a restart, the zone learns what the files say */
 
-        if (s.state != NGX_CAMPAIGN_SCHEDULED) {
+        if (s.state != NGX_CAMPAIGN_SCHEDULED
+            && !ngx_campaign_schedule_lost(cmcf, &s))
+        {
             shared = ngx_campaign_schedule_shared(cmcf, name, log);
 
             if (shared) {
@@ -694,7 +711,7 @@ ngx_campaign_schedule_load(ngx_campaign_main_conf_t *cmcf, ngx_log_t *log)
 
         ngx_memcpy(entry->id, name, NGX_CAMPAIGN_EXECUTION_ID_LEN);
         entry->execute_at = s.execute_at;
-        entry->state = s.state;
+        entry->state = NGX_CAMPAIGN_SCHEDULED;  /* or lost: fire() knows */
     }
 
     (void) ngx_close_dir(&dir);
@@ -731,7 +748,9 @@ ngx_campaign_schedule_fire(ngx_campaign_main_conf_t *cmcf,
     u_char                           name[NGX_CAMPAIGN_EXECUTION_ID_LEN + 1];
     u_char                           eid[NGX_CAMPAIGN_EXECUTION_ID_LEN];
     ngx_str_t                        reason;
+    ngx_pid_t                        pid;
     ngx_pool_t                      *pool;
+    ngx_atomic_uint_t                state;
     ngx_campaign_schedule_t          s;
     ngx_campaign_fanout_call_t       call;
     ngx_campaign_schedule_shared_t  *shared;
@@ -744,12 +763,28 @@ ngx_campaign_schedule_fire(ngx_campaign_main_conf_t *cmcf,
         return;
     }
 
-    /* one worker fires it, and only if nobody cancelled it */
+    /*
+     * One worker fires it, and only if nobody cancelled it; a worker that
+     * died while it fired it leaves it to the others.
+     */
 
-    if (!ngx_atomic_cmp_set(&shared->state, NGX_CAMPAIGN_SCHEDULED,
-                            NGX_CAMPAIGN_TRIGGERED))
+    state = shared->state;
+
+    if (state >= NGX_CAMPAIGN_FIRING) {
+        pid = (ngx_pid_t) (state - NGX_CAMPAIGN_FIRING);
+
+        if (pid == ngx_pid || ngx_campaign_journal_alive(pid)) {
+            return;
+        }
+
+    } else if (state != NGX_CAMPAIGN_SCHEDULED) {
+        entry->state = state;
+        return;
+    }
+
+    if (!ngx_atomic_cmp_set(&shared->state, state,
+                            NGX_CAMPAIGN_FIRING + (ngx_atomic_uint_t) ngx_pid))
     {
-        entry->state = shared->state;
         return;
     }
 
@@ -757,12 +792,33 @@ ngx_campaign_schedule_fire(ngx_campaign_main_conf_t *cmcf,
 
     pool = ngx_create_pool(4096, log);
     if (pool == NULL) {
+        shared->state = state;
         return;
     }
 
-    if (ngx_campaign_schedule_read(cmcf, name, pool, &s, log) != NGX_OK
-        || s.state != NGX_CAMPAIGN_SCHEDULED)
-    {
+    if (ngx_campaign_schedule_read(cmcf, name, pool, &s, log) != NGX_OK) {
+        shared->state = NGX_CAMPAIGN_UNFIRED;
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    if (s.state != NGX_CAMPAIGN_SCHEDULED) {
+
+        /* fired, and its execution lost with the worker that fired it */
+
+        if (ngx_campaign_schedule_lost(cmcf, &s)) {
+            ngx_memcpy(eid, s.execution_id.data,
+                       NGX_CAMPAIGN_EXECUTION_ID_LEN);
+
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "campaign: schedule %V of \"%V\": its audience "
+                          "execution %*s has no journal, it starts again",
+                          &s.id, &s.campaign_id,
+                          (size_t) NGX_CAMPAIGN_EXECUTION_ID_LEN, eid);
+            goto start;
+        }
+
+        shared->state = s.state;
         ngx_destroy_pool(pool);
         return;
     }
@@ -780,19 +836,7 @@ ngx_campaign_schedule_fire(ngx_campaign_main_conf_t *cmcf,
         goto done;
     }
 
-    ngx_memzero(&call, sizeof(ngx_campaign_fanout_call_t));
-
-    call.campaign_id = s.campaign_id;
-    call.audience_id = s.audience_id;
-    call.request_id = s.request_id.len ? s.request_id : s.id;
-    call.api = s.api;
-    call.context = s.context;
-
-    /*
-     * The schedule says Triggered, with the executionId, before the
-     * execution starts: a crash in between loses the execution rather
-     * than running it twice.
-     */
+    /* the schedule says Triggered, with the executionId, first */
 
     ngx_campaign_execution_id(eid);
 
@@ -801,12 +845,25 @@ ngx_campaign_schedule_fire(ngx_campaign_main_conf_t *cmcf,
     s.state = NGX_CAMPAIGN_TRIGGERED;
 
     if (ngx_campaign_schedule_write(cmcf, &s, pool, log) != NGX_OK) {
+        shared->state = NGX_CAMPAIGN_UNFIRED;
         goto changed;
     }
+
+start:
+
+    ngx_memzero(&call, sizeof(ngx_campaign_fanout_call_t));
+
+    call.campaign_id = s.campaign_id;
+    call.audience_id = s.audience_id;
+    call.request_id = s.request_id.len ? s.request_id : s.id;
+    call.api = s.api;
+    call.context = s.context;
 
     reason.len = 0;
 
     if (ngx_campaign_fanout_start(cmcf, &call, eid, &reason) == NGX_OK) {
+        shared->state = NGX_CAMPAIGN_TRIGGERED;
+
         ngx_log_error(NGX_LOG_INFO, log, 0,
                       "campaign: schedule %V of \"%V\" fired: audience "
                       "execution %*s", &s.id, &s.campaign_id,
@@ -1081,6 +1138,35 @@ ngx_campaign_schedule_changed(ngx_campaign_main_conf_t *cmcf, ngx_log_t *log)
     if (gen) {
         (void) ngx_atomic_fetch_add(gen, 1);
     }
+}
+
+
+/*
+ * Triggered, within campaign_schedule_grace of its time, and its
+ * execution has no journal: the worker that fired it died first.
+ */
+
+static ngx_uint_t
+ngx_campaign_schedule_lost(ngx_campaign_main_conf_t *cmcf,
+    ngx_campaign_schedule_t *s)
+{
+    u_char           path[NGX_MAX_PATH];
+    ngx_file_info_t  fi;
+
+    if (s->state != NGX_CAMPAIGN_TRIGGERED
+        || s->execution_id.len != NGX_CAMPAIGN_EXECUTION_ID_LEN
+        || ngx_campaign_schedule_now() - s->execute_at
+           > (uint64_t) cmcf->schedule_grace * 1000
+        || cmcf->journal.len + NGX_CAMPAIGN_EXECUTION_ID_LEN + 8
+           > NGX_MAX_PATH)
+    {
+        return 0;
+    }
+
+    (void) ngx_sprintf(path, "%V/%V.json%Z", &cmcf->journal,
+                       &s->execution_id);
+
+    return ngx_file_info(path, &fi) == NGX_FILE_ERROR && ngx_errno == NGX_ENOENT;
 }
 
 
