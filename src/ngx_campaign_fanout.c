@@ -2366,8 +2366,7 @@ ngx_campaign_fanout_snapshot(ngx_campaign_fanout_t *run,
 static ngx_int_t
 ngx_campaign_fanout_copy(ngx_campaign_fanout_t *run)
 {
-    u_char   *p;
-    ssize_t   n, w;
+    ssize_t  n;
 
     n = pread(run->source, run->buf, NGX_CAMPAIGN_FANOUT_CHUNK,
               run->source_offset);
@@ -2380,27 +2379,7 @@ ngx_campaign_fanout_copy(ngx_campaign_fanout_t *run)
     }
 
     if (n > 0) {
-        p = run->buf;
-
-        while (n) {
-            w = pwrite(run->fd, p, n, run->source_offset);
-
-            if (w == -1) {
-                if (ngx_errno == NGX_EINTR) {
-                    continue;
-                }
-
-                ngx_log_error(NGX_LOG_CRIT, run->log, ngx_errno,
-                              "pwrite() \"%V.part\" failed", &run->path);
-                return NGX_ERROR;
-            }
-
-            p += w;
-            n -= w;
-            run->source_offset += w;
-        }
-
-        return NGX_OK;
+        return ngx_campaign_fanout_sink(run, run->buf, n);
     }
 
     (void) ngx_close_file(run->source);
@@ -2509,7 +2488,7 @@ ngx_campaign_fanout_fetch(ngx_campaign_fanout_t *run)
 }
 
 
-/* a buffer of the answer, written to the snapshot at once */
+/* a buffer of the audience (a file's, or an answer's) into the snapshot */
 
 static ngx_int_t
 ngx_campaign_fanout_sink(void *data, u_char *p, size_t len)

@@ -101,6 +101,7 @@ static ngx_int_t ngx_campaign_schedule_load(ngx_campaign_main_conf_t *cmcf,
 static void ngx_campaign_schedule_fire(ngx_campaign_main_conf_t *cmcf,
     ngx_campaign_schedule_entry_t *entry, ngx_log_t *log);
 static ngx_int_t ngx_campaign_schedule_id(ngx_str_t *id);
+static ngx_int_t ngx_campaign_schedule_next(ngx_dir_t *dir, u_char *name);
 static ngx_uint_t ngx_campaign_schedule_lost(ngx_campaign_main_conf_t *cmcf,
     ngx_campaign_schedule_t *s);
 static uint64_t ngx_campaign_schedule_now(void);
@@ -255,7 +256,7 @@ ngx_int_t
 ngx_campaign_schedule_create(ngx_http_request_t *r,
     ngx_campaign_fanout_call_t *call, ngx_campaign_out_t *o)
 {
-    u_char                           id[NGX_CAMPAIGN_EXECUTION_ID_LEN];
+    u_char                           id[NGX_CAMPAIGN_EXECUTION_ID_LEN + 1];
     ngx_dir_t                        dir;
     ngx_uint_t                       n;
     ngx_campaign_schedule_t          s;
@@ -269,20 +270,8 @@ ngx_campaign_schedule_create(ngx_http_request_t *r,
     n = 0;
 
     if (ngx_open_dir(&cmcf->journal, &dir) == NGX_OK) {
-        for ( ;; ) {
-            if (ngx_read_dir(&dir) == NGX_ERROR) {
-                break;
-            }
-
-            if (ngx_de_namelen(&dir) == NGX_CAMPAIGN_EXECUTION_ID_LEN
-                                        + sizeof(NGX_CAMPAIGN_SCHEDULE_SUFFIX)
-                                        - 1
-                && ngx_strcmp(ngx_de_name(&dir)
-                              + NGX_CAMPAIGN_EXECUTION_ID_LEN,
-                              NGX_CAMPAIGN_SCHEDULE_SUFFIX) == 0)
-            {
-                n++;
-            }
+        while (ngx_campaign_schedule_next(&dir, id) == NGX_OK) {
+            n++;
         }
 
         (void) ngx_close_dir(&dir);
@@ -497,24 +486,11 @@ list:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    for (j = 0; j < NGX_CAMPAIGN_SCHEDULES_MAX; /* void */ ) {
-        if (ngx_read_dir(&dir) == NGX_ERROR) {
-            break;
-        }
-
-        if (ngx_de_namelen(&dir) != NGX_CAMPAIGN_EXECUTION_ID_LEN
-                                    + sizeof(NGX_CAMPAIGN_SCHEDULE_SUFFIX) - 1
-            || ngx_strcmp(ngx_de_name(&dir) + NGX_CAMPAIGN_EXECUTION_ID_LEN,
-                          NGX_CAMPAIGN_SCHEDULE_SUFFIX) != 0)
-        {
-            continue;
-        }
-
-        j++;
-
-        ngx_memcpy(name, ngx_de_name(&dir), NGX_CAMPAIGN_EXECUTION_ID_LEN);
-        name[NGX_CAMPAIGN_EXECUTION_ID_LEN] = '\0';
-
+    for (j = 0;
+         j < NGX_CAMPAIGN_SCHEDULES_MAX
+         && ngx_campaign_schedule_next(&dir, name) == NGX_OK;
+         j++)
+    {
         if (ngx_campaign_schedule_read(cmcf, name, r->pool, &s,
                                        r->connection->log)
             != NGX_OK)
@@ -652,21 +628,11 @@ ngx_campaign_schedule_load(ngx_campaign_main_conf_t *cmcf, ngx_log_t *log)
         goto failed;
     }
 
-    for (n = 0; n < NGX_CAMPAIGN_SCHEDULES_MAX; /* void */ ) {
-        if (ngx_read_dir(&dir) == NGX_ERROR) {
-            break;
-        }
-
-        if (ngx_de_namelen(&dir) != NGX_CAMPAIGN_EXECUTION_ID_LEN
-                                    + sizeof(NGX_CAMPAIGN_SCHEDULE_SUFFIX) - 1
-            || ngx_strcmp(ngx_de_name(&dir) + NGX_CAMPAIGN_EXECUTION_ID_LEN,
-                          NGX_CAMPAIGN_SCHEDULE_SUFFIX) != 0)
-        {
-            continue;
-        }
-
-        n++;
-
+    for (n = 0;
+         n < NGX_CAMPAIGN_SCHEDULES_MAX
+         && ngx_campaign_schedule_next(&dir, name) == NGX_OK;
+         n++)
+    {
         /* a pool per file: cJSON's trees leave cleanups in it */
 
         if (scratch) {
@@ -678,9 +644,6 @@ ngx_campaign_schedule_load(ngx_campaign_main_conf_t *cmcf, ngx_log_t *log)
             (void) ngx_close_dir(&dir);
             goto failed;
         }
-
-        ngx_memcpy(name, ngx_de_name(&dir), NGX_CAMPAIGN_EXECUTION_ID_LEN);
-        name[NGX_CAMPAIGN_EXECUTION_ID_LEN] = '\0';
 
         if (ngx_campaign_schedule_read(cmcf, name, scratch, &s, log)
             != NGX_OK)
@@ -1167,6 +1130,30 @@ ngx_campaign_schedule_lost(ngx_campaign_main_conf_t *cmcf,
                        &s->execution_id);
 
     return ngx_file_info(path, &fi) == NGX_FILE_ERROR && ngx_errno == NGX_ENOENT;
+}
+
+
+/* the next schedule of the journal: NGX_OK with its id in name */
+
+static ngx_int_t
+ngx_campaign_schedule_next(ngx_dir_t *dir, u_char *name)
+{
+    for ( ;; ) {
+        if (ngx_read_dir(dir) == NGX_ERROR) {
+            return NGX_DONE;
+        }
+
+        if (ngx_de_namelen(dir) == NGX_CAMPAIGN_EXECUTION_ID_LEN
+                                   + sizeof(NGX_CAMPAIGN_SCHEDULE_SUFFIX) - 1
+            && ngx_strcmp(ngx_de_name(dir) + NGX_CAMPAIGN_EXECUTION_ID_LEN,
+                          NGX_CAMPAIGN_SCHEDULE_SUFFIX) == 0)
+        {
+            ngx_memcpy(name, ngx_de_name(dir), NGX_CAMPAIGN_EXECUTION_ID_LEN);
+            name[NGX_CAMPAIGN_EXECUTION_ID_LEN] = '\0';
+
+            return NGX_OK;
+        }
+    }
 }
 
 
