@@ -1129,7 +1129,8 @@ ngx_campaign_schedule_lost(ngx_campaign_main_conf_t *cmcf,
     (void) ngx_sprintf(path, "%V/%V.json%Z", &cmcf->journal,
                        &s->execution_id);
 
-    return ngx_file_info(path, &fi) == NGX_FILE_ERROR && ngx_errno == NGX_ENOENT;
+    return ngx_file_info(path, &fi) == NGX_FILE_ERROR
+           && ngx_errno == NGX_ENOENT;
 }
 
 
