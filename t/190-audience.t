@@ -11,16 +11,17 @@ use strict;
 use warnings;
 
 use FindBin;
-use HTTP::Tiny;
 use Test::More;
 use POSIX qw(strftime);
 use Time::HiRes qw(sleep time);
 
 require "$FindBin::Bin/150-helpers.pl";
+require "$FindBin::Bin/audience-helpers.pl";
 
-our ($BASE, $PREFIX, $CAMPAIGNS);
+our ($BASE, $PREFIX, $CAMPAIGNS, $API_PORT);
 
 my $port = $BASE + 41;
+$API_PORT = $port;
 
 # campaigns of this suite's own: a throttled one, a transactional one
 
@@ -74,62 +75,6 @@ my $conf = <<"EOF";
         }
     }
 EOF
-
-sub recipient {
-    my ($user, %o) = @_;
-    my $address = $o{address} // "$user\@example.com";
-    my $consent = $o{consent}
-                  ? qq/,"consents":{"marketing":{"email":{"val":"$o{consent}"}}}/
-                  : '';
-    return qq/{"type":"aep","userId":"$user","namespace":"email",/
-           . qq/"channelData":{"emailAddress":"$address"},/
-           . qq/"profile":{"name":"$user"$consent}}/;
-}
-
-sub audience {
-    my ($name, @lines) = @_;
-    write_file("audiences/$name.jsonl", join('', map { "$_\n" } @lines));
-}
-
-my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
-
-sub call {
-    my ($method, $path, $body) = @_;
-    return $http->request($method, "http://127.0.0.1:$port/ajo/im/$path", {
-        headers => { 'Content-Type' => 'application/json' },
-        defined $body ? (content => $body) : (),
-    });
-}
-
-sub start {
-    my ($campaign, $audience, $extra) = @_;
-    $extra //= '';
-    return call('POST', 'executions/audience',
-                qq/{"campaignId":"$campaign","audience":{"id":"$audience"}$extra}/);
-}
-
-sub execution_id {
-    my ($res) = @_;
-    return $res->{content} =~ /"executionId":"([0-9a-f-]{36})"/ ? $1 : '';
-}
-
-sub status {
-    my ($id) = @_;
-    return call('GET', "executions/audience/$id");
-}
-
-sub wait_status {
-    my ($id, $want, $tries) = @_;
-    my $res;
-    wait_for(sub { $res = status($id);
-                   $res->{content} =~ /"status":"$want"/ }, $tries || 150);
-    return $res;
-}
-
-sub outbox {
-    my ($id) = @_;
-    return grep { /"executionId":"$id"/ } split /\n/, read_file('logs/outbox.jsonl');
-}
 
 # 50 lines: 44 valid recipients (one without consent, one suppressed), 3
 # that are not JSON, 2 with an invalid address, 1 repeated userId

@@ -21,15 +21,18 @@ use strict;
 use warnings;
 
 use FindBin;
-use HTTP::Tiny;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
 require "$FindBin::Bin/150-helpers.pl";
+require "$FindBin::Bin/audience-helpers.pl";
 
-our ($BASE, $PREFIX, $CAMPAIGNS, $NGINX, @MODULES);
+our ($BASE, $PREFIX, $CAMPAIGNS, $API_PORT);
 
 my $port = $BASE + 51;
+$API_PORT = $port;
+
+my $winter = ',"context":{"season":"winter"}';
 
 $CAMPAIGNS = "$PREFIX/campaigns";
 mkdir $CAMPAIGNS;
@@ -72,84 +75,6 @@ my $conf = <<"EOF";
     }
 EOF
 
-sub recipient {
-    my ($user) = @_;
-    return qq/{"type":"aep","userId":"$user","namespace":"email",/
-           . qq/"channelData":{"emailAddress":"$user\@example.com"},/
-           . qq/"profile":{"name":"$user"}}/;
-}
-
-sub audience {
-    my ($name, @lines) = @_;
-    write_file("audiences/$name.jsonl", join('', map { "$_\n" } @lines));
-}
-
-my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
-
-sub call {
-    my ($method, $path, $body) = @_;
-    return $http->request($method, "http://127.0.0.1:$port/ajo/im/$path", {
-        headers => { 'Content-Type' => 'application/json' },
-        defined $body ? (content => $body) : (),
-    });
-}
-
-sub start {
-    my ($campaign, $audience) = @_;
-    return call('POST', 'executions/audience',
-                qq/{"campaignId":"$campaign","audience":{"id":"$audience"},/
-                . qq/"context":{"season":"winter"}}/);
-}
-
-sub execution_id {
-    my ($res) = @_;
-    return $res->{content} =~ /"executionId":"([0-9a-f-]{36})"/ ? $1 : '';
-}
-
-sub wait_status {
-    my ($id, $want, $tries) = @_;
-    my $res;
-    wait_for(sub { $res = call('GET', "executions/audience/$id");
-                   $res->{content} =~ /"status":"$want"/ }, $tries || 200);
-    return $res;
-}
-
-# each user of the execution's messages, with how often it was sent
-
-sub sent_users {
-    my ($id) = @_;
-    my %users;
-    for (split /\n/, read_file('logs/outbox.jsonl')) {
-        next unless /"executionId":"$id"/;
-        $users{$1}++ if /"userId":"([^"]+)"/;
-    }
-    return \%users;
-}
-
-sub exactly_once {
-    my ($id, $n, $what) = @_;
-    my $users = sent_users($id);
-    is_deeply [sort keys %$users], [sort map { "$what$_" } 1 .. $n],
-              "every recipient of $what is in the outbox";
-    ok !(grep { $_ != 1 } values %$users), '... exactly once'
-        or diag join ' ', map { "$_=$users->{$_}" }
-                          grep { $users->{$_} != 1 } sort keys %$users;
-}
-
-sub nginx_t {
-    my ($http) = @_;
-    my $load = join '', map { "load_module $_;\n" } @MODULES;
-    write_file('conf/test.conf', <<"EOF");
-$load
-events {}
-http {
-    campaign_definitions $CAMPAIGNS;
-$http
-}
-EOF
-    return scalar `$NGINX -t -p $PREFIX/ -c $PREFIX/conf/test.conf -e $PREFIX/logs/test.log 2>&1`;
-}
-
 # 1. configuration mistakes
 
 like nginx_t("campaign_journal $PREFIX/journal;"),
@@ -175,7 +100,7 @@ audience('small', map { recipient("a$_") } 1 .. 30);
 
 ok start_nginx($conf, $port), 'nginx starts with campaign_journal';
 
-my $res = start('vip', 'small');
+my $res = start('vip', 'small', $winter);
 is $res->{status}, 202, 'an audience execution: 202';
 my $done = execution_id($res);
 
@@ -203,7 +128,7 @@ like read_file('logs/outbox.jsonl'), qr/Hello a1 winter/,
 
 audience('reload', map { recipient("r$_") } 1 .. 80);
 
-$res = start('paced', 'reload');
+$res = start('paced', 'reload', $winter);
 is $res->{status}, 202, 'a paced audience of 80: 202';
 my $id = execution_id($res);
 
@@ -236,7 +161,7 @@ like $log, qr/\[notice\] .*audience execution $id of "paced" goes on from the jo
 
 audience('kill', map { recipient("k$_") } 1 .. 80);
 
-$res = start('paced', 'kill');
+$res = start('paced', 'kill', $winter);
 is $res->{status}, 202, 'another paced audience of 80: 202';
 $id = execution_id($res);
 my $owner = $res->{headers}{'x-worker'};
@@ -259,7 +184,7 @@ like read_file('logs/error.log'),
 
 audience('restart', map { recipient("s$_") } 1 .. 80);
 
-$res = start('paced', 'restart');
+$res = start('paced', 'restart', $winter);
 is $res->{status}, 202, 'a third paced audience of 80: 202';
 $id = execution_id($res);
 

@@ -9,16 +9,17 @@ use strict;
 use warnings;
 
 use FindBin;
-use HTTP::Tiny;
 use Test::More;
 use Time::HiRes qw(sleep time);
 use Time::Local qw(timegm);
 
 require "$FindBin::Bin/150-helpers.pl";
+require "$FindBin::Bin/audience-helpers.pl";
 
-our ($BASE, $PREFIX, $CAMPAIGNS);
+our ($BASE, $PREFIX, $CAMPAIGNS, $API_PORT);
 
 my $port = $BASE + 46;
+$API_PORT = $port;
 
 $CAMPAIGNS = "$PREFIX/campaigns";
 mkdir $CAMPAIGNS;
@@ -64,54 +65,6 @@ my $conf = <<"EOF";
     }
 EOF
 
-sub recipient {
-    my ($user) = @_;
-    return qq/{"type":"aep","userId":"$user","namespace":"email",/
-           . qq/"channelData":{"emailAddress":"$user\@example.com"},/
-           . qq/"profile":{"name":"$user"}}/;
-}
-
-sub audience {
-    my ($name, @lines) = @_;
-    write_file("audiences/$name.jsonl", join('', map { "$_\n" } @lines));
-}
-
-my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
-
-sub call {
-    my ($method, $path, $body, $headers) = @_;
-    return $http->request($method, "http://127.0.0.1:$port/$path", {
-        headers => { 'Content-Type' => 'application/json',
-                     %{ $headers || {} } },
-        defined $body ? (content => $body) : (),
-    });
-}
-
-sub start {
-    my ($campaign, $audience, $headers) = @_;
-    return call('POST', 'ajo/im/executions/audience',
-                qq/{"campaignId":"$campaign","audience":{"id":"$audience"}}/,
-                $headers);
-}
-
-sub execution_id {
-    my ($res) = @_;
-    return $res->{content} =~ /"executionId":"([0-9a-f-]{36})"/ ? $1 : '';
-}
-
-sub status {
-    my ($id) = @_;
-    return call('GET', "ajo/im/executions/audience/$id");
-}
-
-sub wait_status {
-    my ($id, $want, $tries) = @_;
-    my $res;
-    wait_for(sub { $res = status($id);
-                   $res->{content} =~ /"status":"$want"/ }, $tries || 150);
-    return $res;
-}
-
 sub count {
     my ($res, $name) = @_;
     return $res->{content} =~ /"$name":(\d+)/ ? $1 : -1;
@@ -124,12 +77,6 @@ sub seconds {
     $res->{content} =~ /"$name":"(\d+)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z"/
         or return -1;
     return timegm($6, $5, $4, $3, $2 - 1, $1) + $7 / 1000;
-}
-
-sub outbox {
-    my ($id) = @_;
-    return grep { /"executionId":"$id"/ }
-           split /\n/, read_file('logs/outbox.jsonl');
 }
 
 # 100 recipients at 10 a second: 10 s; then two lines that are not JSON
@@ -152,7 +99,7 @@ $res = status($id);
 like $res->{content}, qr/"status":"InProgress"/, 'it is in progress';
 like $res->{content}, qr/"rate":\d+\.\d\}\n?\z/, '... with a rate';
 
-my $m = call('GET', 'metrics')->{content};
+my $m = call('GET', '/metrics')->{content};
 like $m, qr/^ngx_campaign_audience_executions_running\{campaign="slow"\} 1$/m,
      'metrics: one execution of "slow" running';
 like $m, qr/^ngx_campaign_audience_executions_started_total\{campaign="slow"\} 1$/m,
@@ -208,7 +155,7 @@ sub metric {
     return $text =~ /^ngx_campaign_audience_$name\{$labels\} (\d+)$/m ? $1 : -1;
 }
 
-$m = call('GET', 'metrics')->{content};
+$m = call('GET', '/metrics')->{content};
 
 is metric($m, 'executions_started_total', 'campaign="slow"'), 1,
    'metrics: "slow" started one execution';
@@ -259,11 +206,11 @@ ok start_nginx($conf2, $port),
    'nginx starts, campaign_audience_max_running 1, campaign_journal';
 
 $t0 = time;
-$res = start('slow', 'hundred', { 'Idempotency-Key' => 'first' });
+$res = start('slow', 'hundred', undef, { 'Idempotency-Key' => 'first' });
 is $res->{status}, 202, 'an execution of 10 s starts';
 $id = execution_id($res);
 
-$res = start('vip', 'five', { 'Idempotency-Key' => 'second' });
+$res = start('vip', 'five', undef, { 'Idempotency-Key' => 'second' });
 is $res->{status}, 429, 'a second one is refused: 429';
 is $res->{headers}{'retry-after'}, 60, '... with Retry-After';
 like $res->{headers}{'content-type'}, qr{^application/problem\+json},
@@ -272,7 +219,7 @@ like $res->{content}, qr/too many audience executions are running/,
      '... which says why';
 unlike $res->{content}, qr/executionId/, '... and starts nothing';
 
-$m = call('GET', 'metrics')->{content};
+$m = call('GET', '/metrics')->{content};
 is metric($m, 'executions_started_total', 'campaign="vip"'), 0,
    'metrics: "vip" started none';
 
@@ -286,7 +233,7 @@ ok wait_for(sub { my %o = map { $_ => 1 } @old;
                   @new == 2 && !grep { $o{$_} } @new }, 150),
    'reloaded: two new workers';
 
-$res = start('vip', 'five', { 'Idempotency-Key' => 'second' });
+$res = start('vip', 'five', undef, { 'Idempotency-Key' => 'second' });
 is $res->{status}, 429, 'after the reload, the one handed over still counts';
 
 $res = wait_status($id, 'Stopped', 80);
@@ -306,7 +253,7 @@ for (@messages) {
 is scalar(@messages), $sent, '... the outbox has the messages sent';
 is scalar(keys %keys), $sent, '... each once';
 
-$m = call('GET', 'metrics')->{content};
+$m = call('GET', '/metrics')->{content};
 is metric($m, 'executions_started_total', 'campaign="slow"'), 1,
    'metrics: started once, for all the reload';
 is metric($m, 'executions_ended_total', 'campaign="slow",status="stopped"'), 1,
@@ -315,7 +262,7 @@ is metric($m, 'executions_running', 'campaign="slow"'), 0, '... not running';
 is metric($m, 'recipients_total', 'campaign="slow",outcome="sent"'), $sent,
    '... its messages sent counted once';
 
-$res = start('vip', 'five', { 'Idempotency-Key' => 'second' });
+$res = start('vip', 'five', undef, { 'Idempotency-Key' => 'second' });
 is $res->{status}, 202,
    'now there is room: the refused call with the same key starts';
 $res = wait_status(execution_id($res), 'Succeeded');
@@ -348,7 +295,7 @@ $res = start('gone', 'hundred');
 is $res->{status}, 202, 'an execution of a campaign about to go';
 $id = execution_id($res);
 
-$res = start('vip', 'five', { 'Idempotency-Key' => 'third' });
+$res = start('vip', 'five', undef, { 'Idempotency-Key' => 'third' });
 is $res->{status}, 429, '... takes the only place';
 
 unlink "$CAMPAIGNS/gone.json";
@@ -365,7 +312,7 @@ like $res->{content}, qr/"status":"Failed"/,
      'its journal cannot go on: Failed' or diag $res->{content};
 
 ok wait_for(sub {
-        $res = start('vip', 'five', { 'Idempotency-Key' => 'third' });
+        $res = start('vip', 'five', undef, { 'Idempotency-Key' => 'third' });
         $res->{status} == 202 }, 50),
    '... and its place is given back: another one starts';
 

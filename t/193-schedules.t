@@ -16,16 +16,17 @@ use strict;
 use warnings;
 
 use FindBin;
-use HTTP::Tiny;
 use POSIX qw(strftime);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
 require "$FindBin::Bin/150-helpers.pl";
+require "$FindBin::Bin/audience-helpers.pl";
 
-our ($BASE, $PREFIX, $CAMPAIGNS);
+our ($BASE, $PREFIX, $CAMPAIGNS, $API_PORT);
 
 my $port = $BASE + 55;
+$API_PORT = $port;
 
 $CAMPAIGNS = "$PREFIX/campaigns";
 mkdir $CAMPAIGNS;
@@ -72,24 +73,7 @@ sub conf {
 EOF
 }
 
-sub recipient {
-    my ($user) = @_;
-    return qq/{"type":"aep","userId":"$user","namespace":"email",/
-           . qq/"channelData":{"emailAddress":"$user\@example.com"},/
-           . qq/"profile":{"name":"$user"}}/;
-}
-
 write_file('audiences/ten.jsonl', join '', map { recipient("t$_") . "\n" } 1 .. 10);
-
-my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
-
-sub call {
-    my ($method, $path, $body) = @_;
-    return $http->request($method, "http://127.0.0.1:$port/ajo/im/$path", {
-        headers => { 'Content-Type' => 'application/json' },
-        defined $body ? (content => $body) : (),
-    });
-}
 
 sub at {
     my ($seconds) = @_;

@@ -26,16 +26,17 @@ use strict;
 use warnings;
 
 use FindBin;
-use HTTP::Tiny;
 use Test::More;
 use POSIX qw(strftime);
 use Time::HiRes qw(sleep time);
 
 require "$FindBin::Bin/150-helpers.pl";
+require "$FindBin::Bin/audience-helpers.pl";
 
-our ($BASE, $PREFIX, $CAMPAIGNS, $NGINX, @MODULES);
+our ($BASE, $PREFIX, $CAMPAIGNS, $API_PORT);
 
 my $port = $BASE + 52;
+$API_PORT = $port;
 my $slow = $BASE + 53;
 
 $CAMPAIGNS = "$PREFIX/campaigns";
@@ -53,16 +54,9 @@ write_file('campaigns/vip.json', <<"EOF");
              "text": "Hello {{profile.name}}"}}
 EOF
 
-sub recipient {
-    my ($user) = @_;
-    return qq/{"type":"aep","userId":"$user","namespace":"email",/
-           . qq/"channelData":{"emailAddress":"$user\@example.com"},/
-           . qq/"profile":{"name":"$user"}}\n/;
-}
-
 sub lines {
     my ($prefix, $n) = @_;
-    return join '', map { recipient("$prefix$_") } 1 .. $n;
+    return join '', map { recipient("$prefix$_") . "\n" } 1 .. $n;
 }
 
 # the segment export service: /slow/<id> sends 60 recipients in pieces,
@@ -146,61 +140,6 @@ my $conf = <<"EOF";
     }
 EOF
 
-my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
-
-sub call {
-    my ($method, $path, $body) = @_;
-    return $http->request($method, "http://127.0.0.1:$port/ajo/im/$path", {
-        headers => { 'Content-Type' => 'application/json' },
-        defined $body ? (content => $body) : (),
-    });
-}
-
-sub start {
-    my ($audience) = @_;
-    return call('POST', 'executions/audience',
-                qq/{"campaignId":"vip","audience":{"id":"$audience"}}/);
-}
-
-sub execution_id {
-    my ($res) = @_;
-    return $res->{content} =~ /"executionId":"([0-9a-f-]{36})"/ ? $1 : '';
-}
-
-sub wait_status {
-    my ($id, $want, $tries) = @_;
-    my $res;
-    wait_for(sub { $res = call('GET', "executions/audience/$id");
-                   $res->{content} =~ /"status":"$want"/ }, $tries || 200);
-    return $res;
-}
-
-sub exactly_once {
-    my ($id, $n, $what) = @_;
-    my %users;
-    for (split /\n/, read_file('logs/outbox.jsonl')) {
-        next unless /"executionId":"$id"/;
-        $users{$1}++ if /"userId":"([^"]+)"/;
-    }
-    is_deeply [sort keys %users], [sort map { "$what$_" } 1 .. $n],
-              "every recipient of $what is in the outbox";
-    ok !(grep { $_ != 1 } values %users), '... exactly once';
-}
-
-sub nginx_t {
-    my ($http) = @_;
-    my $load = join '', map { "load_module $_;\n" } @MODULES;
-    write_file('conf/test.conf', <<"EOF");
-$load
-events {}
-http {
-    campaign_definitions $CAMPAIGNS;
-$http
-}
-EOF
-    return scalar `$NGINX -t -p $PREFIX/ -c $PREFIX/conf/test.conf -e $PREFIX/logs/test.log 2>&1`;
-}
-
 # 1. configuration mistakes
 
 like nginx_t("campaign_zone z 1m; campaign_audience_source /_segments/;"),
@@ -224,7 +163,7 @@ write_file('audiences/both.jsonl', lines('file', 4));
 
 ok start_nginx($conf, $port), 'nginx starts with campaign_audience_source';
 
-my $res = start('static');
+my $res = start('vip', 'static');
 is $res->{status}, 202, 'an audience from a location: 202';
 my $id = execution_id($res);
 
@@ -245,7 +184,7 @@ ok wait_for(sub { !-e "$PREFIX/journal/$id.jsonl"
                   && !-e "$PREFIX/journal/$id.jsonl.part" }),
    '... and its snapshot is gone';
 
-$res = start('both');
+$res = start('vip', 'both');
 $id = execution_id($res);
 $res = wait_status($id, 'Succeeded');
 like $res->{content}, qr/"sent":4,/, 'a file in campaign_audiences comes first';
@@ -256,7 +195,7 @@ exactly_once($id, 4, 'file');
 #    buffer at a time)
 
 my $t0 = time;
-$res = start('slow-c');
+$res = start('vip', 'slow-c');
 my $took = time - $t0;
 is $res->{status}, 202, 'an audience from a slow upstream: 202';
 ok $took < 1, sprintf('... at once (%.3f s), not when it is whole', $took);
@@ -274,7 +213,7 @@ like $res->{content}, qr/"targetedProfileCount":60,/, '... 60 targeted';
 like $res->{content}, qr/"sent":60,"failed":0,/, '... 60 sent';
 exactly_once($id, 60, 'c');
 
-$res = start('sized-d');
+$res = start('vip', 'sized-d');
 $id = execution_id($res);
 $res = wait_status($id, 'Succeeded', 300);
 like $res->{content}, qr/"sent":60,"failed":0,/,
@@ -286,7 +225,7 @@ exactly_once($id, 60, 'd');
 for my $case (['missing', 404], ['broken', 500]) {
     my ($name, $status) = @$case;
 
-    $res = start($name);
+    $res = start('vip', $name);
     is $res->{status}, 202, "a source that answers $status: 202 first";
     $id = execution_id($res);
 
@@ -300,7 +239,7 @@ for my $case (['missing', 404], ['broken', 500]) {
        '... its snapshot is gone';
 }
 
-$res = start('short-x');
+$res = start('vip', 'short-x');
 $id = execution_id($res);
 $res = wait_status($id, 'Failed', 300);
 like $res->{content}, qr/"status":"Failed"/,
@@ -329,7 +268,7 @@ exactly_once($id, 45, 's');
 
 # 6. kill -9 of the worker while the answer streams
 
-$res = start('slow-k');
+$res = start('vip', 'slow-k');
 is $res->{status}, 202, 'a slow audience again: 202';
 $id = execution_id($res);
 my $owner = $res->{headers}{'x-worker'};
@@ -354,7 +293,7 @@ ok stop_nginx(), 'nginx quits';
 (my $nosource = $conf) =~ s/campaign_audience_source \S+;//;
 ok start_nginx($nosource, $port), 'nginx starts without a source';
 
-$res = start('static');
+$res = start('vip', 'static');
 is $res->{status}, 404, 'without a source, an audience with no file: 404';
 
 unlike $log . read_file('logs/error.log'),
