@@ -71,6 +71,9 @@ typedef struct {
 typedef struct {
     ngx_str_t                    uri;
     ngx_str_t                    args;
+
+    /* or a campaign_connector (connector.c) */
+    struct ngx_campaign_connector_s  *connector;
 } ngx_campaign_gateway_t;
 
 
@@ -178,10 +181,11 @@ typedef enum {
     NGX_CAMPAIGN_OUTCOME_TIMEOUT,         /* the execution's time ran out */
     NGX_CAMPAIGN_OUTCOME_CAPPED,          /* a frequency rule said no */
     NGX_CAMPAIGN_OUTCOME_NO_CONSENT,      /* the profile's consent is "n" */
-    NGX_CAMPAIGN_OUTCOME_SUPPRESSED       /* its address is suppressed */
+    NGX_CAMPAIGN_OUTCOME_SUPPRESSED,      /* its address is suppressed */
+    NGX_CAMPAIGN_OUTCOME_INVALID          /* a connector: bad address */
 } ngx_campaign_outcome_e;
 
-#define NGX_CAMPAIGN_OUTCOME_LAST  NGX_CAMPAIGN_OUTCOME_SUPPRESSED
+#define NGX_CAMPAIGN_OUTCOME_LAST  NGX_CAMPAIGN_OUTCOME_INVALID
 
 
 /* one message: a recipient's rendered payload and its delivery */
@@ -212,6 +216,10 @@ struct ngx_campaign_message_s {
     struct ngx_campaign_cap_hold_s  *cap;     /* frequency caps, caps.c */
 
     ngx_str_t                    unsubscribe_url;  /* consent.c */
+
+    /* a connector's: what it rendered besides the payload; why it failed */
+    void                        *connector_data;
+    ngx_str_t                    reason;
 };
 
 
