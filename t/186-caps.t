@@ -156,7 +156,7 @@ __DATA__
 [qr/"userId":"bob"[^}]*"status":"accepted"/,
  qr/"recipients":\[\{"userId":"bob","messageId":"[^"]+-0","status":"capped","reason":"capped by frequency rule \\"email-monthly\\": at most 1 per month","attempts":0\},\{"userId":"cy","messageId":"[^"]+-1","status":"accepted","gatewayStatus":202,"attempts":1\}\]\}/,
  qr/\A\{[^\n]*"requestId":"n2"[^\n]*"userId":"bob"[^\n]*\}\n\{[^\n]*"requestId":"n3"[^\n]*"userId":"cy"[^\n]*\}\n\z/,
- qr/"email":\{"triggers":2,"recipients":3,"messages":\{"accepted":2,"failed":0,"retried":0,"replayed":0,"throttled":0,"capped":1,"stopped":0,"no_consent":0,"suppressed":0\}/]
+ qr/"email":\{"triggers":2,"recipients":3,"messages":\{"accepted":2,"failed":0,"retried":0,"replayed":0,"throttled":0,"capped":1,"stopped":0,"no_consent":0,"suppressed":0,"invalid_address":0\}/]
 
 
 
@@ -298,7 +298,7 @@ __DATA__
 [qr/"message":"more recipients than the throttle's burst"/,
  qr/"userId":"ole"[^}]*"status":"accepted"/,
  qr/\A\{[^\n]*"requestId":"t3"[^\n]*"userId":"ole"[^\n]*\}\n\z/,
- qr/"messages":\{"accepted":1,"failed":0,"retried":0,"replayed":0,"throttled":2,"capped":0,"stopped":0,"no_consent":0,"suppressed":0\}/]
+ qr/"messages":\{"accepted":1,"failed":0,"retried":0,"replayed":0,"throttled":2,"capped":0,"stopped":0,"no_consent":0,"suppressed":0,"invalid_address":0\}/]
 
 
 

@@ -122,7 +122,7 @@ our $Time = qr/"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ"/;
 # a campaign's counters (metrics) while nothing has been counted
 our $Zero = qr/"counters":\{"(?:sms|email|push)":\{"triggers":0,"recipients":0,/
     . qr/"messages":\{"accepted":0,"failed":0,"retried":0,"replayed":0,/
-    . qr/"throttled":0,"capped":0,"stopped":0,"no_consent":0,"suppressed":0\},/
+    . qr/"throttled":0,"capped":0,"stopped":0,"no_consent":0,"suppressed":0,"invalid_address":0\},/
     . qr/"gatewayLatency":\{"buckets":\{[^{}]*\},"count":0,"sum":0\.000\},/
     . qr/"triggerLatency":\{"buckets":\{[^{}]*\},"count":0,"sum":0\.000\}\}\}/;
 
@@ -170,7 +170,7 @@ Content-Type: application/json
  qr/"runtime":\{"status":"stopped","stopped":true,"since":$::Time\}/,
  qr/\A\{"type":"urn:ngx-campaign:problem:campaign-stopped","title":"Campaign stopped","status":409,"detail":"the campaign is stopped","instance":"\/ajo\/im\/executions\/unitary","errors":\[\{"pointer":"\/campaignId","message":"campaign was stopped at 20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ"\}\]\}\n\z/,
  qr/\A\z/,
- qr/"sms":\{"triggers":1,"recipients":1,"messages":\{"accepted":0,"failed":0,"retried":0,"replayed":0,"throttled":0,"capped":0,"stopped":1,"no_consent":0,"suppressed":0\}/]
+ qr/"sms":\{"triggers":1,"recipients":1,"messages":\{"accepted":0,"failed":0,"retried":0,"replayed":0,"throttled":0,"capped":0,"stopped":1,"no_consent":0,"suppressed":0,"invalid_address":0\}/]
 --- error_log
 campaign "order-sms" is stopped
 

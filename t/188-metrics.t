@@ -148,6 +148,7 @@ ngx_campaign_messages_total\{campaign="m-mail",channel="email",outcome="capped"\
 ngx_campaign_messages_total\{campaign="m-mail",channel="email",outcome="stopped"\} 0
 ngx_campaign_messages_total\{campaign="m-mail",channel="email",outcome="no_consent"\} 0
 ngx_campaign_messages_total\{campaign="m-mail",channel="email",outcome="suppressed"\} 0
+ngx_campaign_messages_total\{campaign="m-mail",channel="email",outcome="invalid_address"\} 0
 ngx_campaign_messages_total\{campaign="m-slow",channel="sms",outcome="accepted"\} 1
 ngx_campaign_messages_total\{campaign="m-slow",channel="sms",outcome="failed"\} 0
 ngx_campaign_messages_total\{campaign="m-slow",channel="sms",outcome="retried"\} 0
@@ -157,6 +158,7 @@ ngx_campaign_messages_total\{campaign="m-slow",channel="sms",outcome="capped"\} 
 ngx_campaign_messages_total\{campaign="m-slow",channel="sms",outcome="stopped"\} 0
 ngx_campaign_messages_total\{campaign="m-slow",channel="sms",outcome="no_consent"\} 0
 ngx_campaign_messages_total\{campaign="m-slow",channel="sms",outcome="suppressed"\} 0
+ngx_campaign_messages_total\{campaign="m-slow",channel="sms",outcome="invalid_address"\} 0
 ngx_campaign_messages_total\{campaign="m-sms",channel="sms",outcome="accepted"\} 2
 ngx_campaign_messages_total\{campaign="m-sms",channel="sms",outcome="failed"\} 0
 ngx_campaign_messages_total\{campaign="m-sms",channel="sms",outcome="retried"\} 0
@@ -166,6 +168,7 @@ ngx_campaign_messages_total\{campaign="m-sms",channel="sms",outcome="capped"\} 0
 ngx_campaign_messages_total\{campaign="m-sms",channel="sms",outcome="stopped"\} 0
 ngx_campaign_messages_total\{campaign="m-sms",channel="sms",outcome="no_consent"\} 0
 ngx_campaign_messages_total\{campaign="m-sms",channel="sms",outcome="suppressed"\} 0
+ngx_campaign_messages_total\{campaign="m-sms",channel="sms",outcome="invalid_address"\} 0
 # HELP ngx_campaign_gateway_latency_seconds .+\n# TYPE ngx_campaign_gateway_latency_seconds histogram
 ngx_campaign_gateway_latency_seconds_bucket\{campaign="m-mail",channel="email",le="0.001"\} \d
 (?:.+\n){11}ngx_campaign_gateway_latency_seconds_bucket\{campaign="m-mail",channel="email",le="\+Inf"\} 2
@@ -198,8 +201,8 @@ ngx_campaign_zone_evictions_total\{zone="campaign"\} 0\n\z/]
 ["", "", "Content-Type: application/json", "Content-Type: application/json"]
 --- response_body_like eval
 [qr/accepted/, qr/accepted/,
- qr/\A\{"campaignId":"m-sms","channel":"sms","counters":\{"sms":\{"triggers":2,"recipients":4,"messages":\{"accepted":2,"failed":0,"retried":0,"replayed":2,"throttled":0,"capped":0,"stopped":0,"no_consent":0,"suppressed":0\},"gatewayLatency":\{"buckets":\{"0\.001":\d,"0\.005":\d,"0\.01":\d,"0\.025":\d,"0\.05":\d,"0\.1":\d,"0\.25":\d,"0\.5":\d,"1":\d,"2\.5":\d,"5":\d,"10":\d,"\+Inf":2\},"count":2,"sum":\d+\.\d{3}\},"triggerLatency":\{"buckets":\{[^}]*"\+Inf":2\},"count":2,"sum":\d+\.\d{3}\}\}\}\}\n\z/,
- qr/\A\{"campaignId":"m-mail","channel":"email","counters":\{"email":\{"triggers":0,"recipients":0,"messages":\{"accepted":0,"failed":0,"retried":0,"replayed":0,"throttled":0,"capped":0,"stopped":0,"no_consent":0,"suppressed":0\},"gatewayLatency":\{"buckets":\{[^}]*"\+Inf":0\},"count":0,"sum":0\.000\},"triggerLatency":\{"buckets":\{[^}]*"\+Inf":0\},"count":0,"sum":0\.000\}\}\}\}\n\z/]
+ qr/\A\{"campaignId":"m-sms","channel":"sms","counters":\{"sms":\{"triggers":2,"recipients":4,"messages":\{"accepted":2,"failed":0,"retried":0,"replayed":2,"throttled":0,"capped":0,"stopped":0,"no_consent":0,"suppressed":0,"invalid_address":0\},"gatewayLatency":\{"buckets":\{"0\.001":\d,"0\.005":\d,"0\.01":\d,"0\.025":\d,"0\.05":\d,"0\.1":\d,"0\.25":\d,"0\.5":\d,"1":\d,"2\.5":\d,"5":\d,"10":\d,"\+Inf":2\},"count":2,"sum":\d+\.\d{3}\},"triggerLatency":\{"buckets":\{[^}]*"\+Inf":2\},"count":2,"sum":\d+\.\d{3}\}\}\}\}\n\z/,
+ qr/\A\{"campaignId":"m-mail","channel":"email","counters":\{"email":\{"triggers":0,"recipients":0,"messages":\{"accepted":0,"failed":0,"retried":0,"replayed":0,"throttled":0,"capped":0,"stopped":0,"no_consent":0,"suppressed":0,"invalid_address":0\},"gatewayLatency":\{"buckets":\{[^}]*"\+Inf":0\},"count":0,"sum":0\.000\},"triggerLatency":\{"buckets":\{[^}]*"\+Inf":0\},"count":0,"sum":0\.000\}\}\}\}\n\z/]
 
 
 

@@ -449,7 +449,7 @@ my $good = $::LINK->("email", "eve\@example.com", 4102444800);
 --- response_body_like eval
 [qr/"status":"no_consent"/,
  qr/ngx_campaign_messages_total\{campaign="news",channel="email",outcome="stopped"\} 0\nngx_campaign_messages_total\{campaign="news",channel="email",outcome="no_consent"\} 1\nngx_campaign_messages_total\{campaign="news",channel="email",outcome="suppressed"\} 2\n/,
- qr/"messages":\{"accepted":1,"failed":0,"retried":0,"replayed":0,"throttled":0,"capped":0,"stopped":0,"no_consent":1,"suppressed":2\}/]
+ qr/"messages":\{"accepted":1,"failed":0,"retried":0,"replayed":0,"throttled":0,"capped":0,"stopped":0,"no_consent":1,"suppressed":2,"invalid_address":0\}/]
 
 
 
