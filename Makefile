@@ -33,7 +33,7 @@ ENGINE_SRCS  := src/ngx_campaign_json.c src/ngx_campaign_template.c \
                 src/ngx_campaign_expr.c src/ngx_campaign_definition.c \
                 src/ngx_campaign_trigger.c src/ngx_campaign_content.c \
                 src/ngx_campaign_arena.c src/ngx_campaign_limits.c \
-                src/ngx_campaign_audience.c
+                src/ngx_campaign_audience.c src/ngx_campaign_mime.c
 ENGINE_DEPS  := $(ENGINE_SRCS) $(wildcard src/*.h)
 MODULE_SRCS  := config ngx_campaign_module.c $(wildcard src/*.c) \
                 $(wildcard src/*.h)
@@ -43,7 +43,8 @@ CLI          := $(BUILD)/ngx-campaign
 UNIT_TESTS   := $(BUILD)/test_json $(BUILD)/test_template \
                 $(BUILD)/test_expr $(BUILD)/test_definition \
                 $(BUILD)/test_trigger $(BUILD)/test_content \
-                $(BUILD)/test_limits $(BUILD)/test_audience
+                $(BUILD)/test_limits $(BUILD)/test_audience \
+                $(BUILD)/test_mime
 FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_expr \
                 $(BUILD)/fuzz_trigger $(BUILD)/fuzz_definition \
                 $(BUILD)/fuzz_audience
