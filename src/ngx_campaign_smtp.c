@@ -412,9 +412,6 @@ ngx_campaign_smtp_render(ngx_campaign_message_t *m, const cJSON *data,
     if (address == NULL
         || !ngx_campaign_mime_address(address, ngx_strlen(address)))
     {
-        ngx_log_error(NGX_LOG_INFO, e->log, 0,
-                      "campaign: message %V: the recipient's address is not "
-                      "one an SMTP relay takes", &m->idempotency_key);
         ngx_str_set(&m->reason, "the address is not a valid e-mail address");
         return NGX_DECLINED;
     }
@@ -722,8 +719,13 @@ ngx_campaign_smtp_result(ngx_campaign_transfer_t *t, ngx_str_t *reason)
         break;
     }
 
-    /* no refusal: the relay could not be reached, or did not answer */
+    /*
+     * No refusal: the relay could not be reached, or did not answer.  The
+     * last reply (a 250 to MAIL FROM, say) is not the outcome's status:
+     * without one, it is 502 or 504 as for a location gateway.
+     */
 
+    t->code = 0;
     kind = NGX_CAMPAIGN_SEND_TRANSIENT;
 
     switch (t->result) {
