@@ -23,6 +23,8 @@ packages are.
 
 import argparse
 import asyncio
+import email
+import email.policy
 import json
 import logging
 import os
@@ -90,12 +92,9 @@ class Relay:
             os.rename(name + '.tmp', name)
 
         if self.args.print:
-            subject = ''
-            for line in data.split('\r\n'):
-                if line.lower().startswith('subject:'):
-                    subject = line[8:].strip()
-                if line == '':
-                    break
+            message = email.message_from_bytes(envelope.original_content,
+                                               policy=email.policy.default)
+            subject = message.get('subject', '')
             print('smtp: session %d%s: %s -> %s: %s (%d bytes)'
                   % (server.number, ' TLS' if record['tls'] else '',
                      envelope.mail_from, ', '.join(envelope.rcpt_tos),
