@@ -12,7 +12,8 @@
 # 4. replies as outcomes: 550 5.1.1 invalid address (API and metrics),
 #    550 5.7.1 failed, 451 retried, 554 after DATA failed at once.
 # 5. a relay that is down, a slow one, STARTTLS required but not offered,
-#    a certificate that does not verify, smtps://.
+#    a certificate that does not verify, smtps://, AUTH PLAIN, a wrong
+#    password.
 # 6. marketing mail has the List-Unsubscribe headers.
 # 7. an audience of 50 through SMTP: each received once, on fewer
 #    sessions than messages.
@@ -51,6 +52,7 @@ ok system("$python -c 'import aiosmtpd' 2>/dev/null") == 0,
 
 my $password = 'Pa55-w0rd-n0t-in-logs';
 write_file('relay.secret', "mailer:$password\n");
+write_file('wrong.secret', "mailer:not-$password\n");
 write_file('unsubscribe.key', 'ab' x 32);
 
 system("openssl req -x509 -newkey rsa:2048 -nodes -days 1"
@@ -170,6 +172,9 @@ my $ca = "ca_file $PREFIX/cert.pem;";
 my $auth = "auth_file $PREFIX/relay.secret;";
 
 my $conf = <<"EOF";
+    # the http{} log: at debug level, to look for credentials in it
+    error_log logs/debug.log debug;
+
     campaign_zone campaign 1m;
     campaign_audiences $PREFIX/audiences;
     campaign_unsubscribe_key $PREFIX/unsubscribe.key;
@@ -209,6 +214,21 @@ my $conf = <<"EOF";
         connect_timeout  1s;
     }
 
+    campaign_connector plainauth smtp {
+        url       smtp://127.0.0.1:$relay{tls};
+        starttls  required;
+        $auth
+        auth      plain;
+        $ca
+    }
+
+    campaign_connector badauth smtp {
+        url        smtp://127.0.0.1:$relay{tls};
+        starttls   required;
+        auth_file  $PREFIX/wrong.secret;
+        $ca
+    }
+
     campaign_connector smtps smtp {
         url  smtps://127.0.0.1:$relay{smtps};
         $ca
@@ -226,6 +246,8 @@ my $conf = <<"EOF";
 @{[ $server->('nostarttls', 'nostarttls') ]}
 @{[ $server->('down', 'down') ]}
 @{[ $server->('smtps', 'smtps') ]}
+@{[ $server->('plainauth', 'plainauth') ]}
+@{[ $server->('badauth', 'badauth') ]}
 
         location = /metrics {
             campaign_metrics;
@@ -412,7 +434,7 @@ like $metrics,
 is $status, 502, 'a relay that is down: 502';
 like $body, qr/"message":"the relay cannot be reached: [^"]*Failed to connect/,
      '... it cannot be reached';
-like read_file('logs/error.log'), qr/after 3 attempt\(s\)/,
+like read_file('logs/debug.log'), qr/after 3 attempt\(s\)/,
      '... retried';
 
 my $t0 = time;
@@ -440,6 +462,18 @@ like $body, qr/"message":"TLS: the relay's certificate verification failed: /,
 is $res->{recipients}[0]{status}, 'accepted', 'smtps://: accepted';
 @got = received('smtps');
 ok @got == 1 && $got[0]{tls}, '... over TLS from the start';
+
+($status, $res) = send_mail('plainauth', 'mail', ['u', 'eve@example.com']);
+is $res->{recipients}[0]{status}, 'accepted', 'auth plain: accepted';
+is((received('tls'))[-1]{auth}, 'PLAIN', '... after AUTH PLAIN');
+
+($status, $res, $body) = send_mail('badauth', 'mail',
+                                   ['u', 'eve@example.com']);
+is $status, 502, 'a wrong password: 502';
+like $body, qr/"message":"AUTH: 535 5\.7\.8 Authentication credentials invalid"/,
+     '... the relay\'s 535 is the reason';
+like read_file('logs/debug.log'), qr/ 535 [^\n]*after 1 attempt\(s\)/,
+     '... not retried';
 
 # 6. marketing mail
 
@@ -483,6 +517,10 @@ ok stop_nginx(), 'nginx stops';
 
 unlike read_file('logs/error.log'), qr/\Q$password\E/,
        'the password is not in error.log';
+my $debug = read_file('logs/debug.log');
+ok length $debug > 100000 && $debug =~ /\[debug\]/,
+   'a debug log was written';
+unlike $debug, qr/\Q$password\E/, '... without the password';
 unlike read_file('logs/test.log'), qr/\Q$password\E/,
        '... nor in nginx -t\'s';
 
