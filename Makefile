@@ -47,7 +47,7 @@ UNIT_TESTS   := $(BUILD)/test_json $(BUILD)/test_template \
                 $(BUILD)/test_mime
 FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_expr \
                 $(BUILD)/fuzz_trigger $(BUILD)/fuzz_definition \
-                $(BUILD)/fuzz_audience
+                $(BUILD)/fuzz_audience $(BUILD)/fuzz_mime
 
 BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev \
                 libcurl4-openssl-dev \
