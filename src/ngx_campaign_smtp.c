@@ -312,7 +312,7 @@ ngx_campaign_smtp_init_conf(ngx_conf_t *cf, ngx_campaign_connector_t *cn)
     }
 
     if (scf->helo.len) {
-        p = ngx_sprintf(scf->url.data, "%*s/%V", p - cn->url.data,
+        p = ngx_sprintf(scf->url.data, "%*s/%V", (size_t) (p - cn->url.data),
                         cn->url.data, &scf->helo);
 
     } else {

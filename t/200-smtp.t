@@ -230,7 +230,8 @@ my $conf = <<"EOF";
     }
 
     campaign_connector smtps smtp {
-        url  smtps://127.0.0.1:$relay{smtps};
+        url   smtps://127.0.0.1:$relay{smtps};
+        helo  mailer.acme.example;
         $ca
     }
 
@@ -462,6 +463,7 @@ like $body, qr/"message":"TLS: the relay's certificate verification failed: /,
 is $res->{recipients}[0]{status}, 'accepted', 'smtps://: accepted';
 @got = received('smtps');
 ok @got == 1 && $got[0]{tls}, '... over TLS from the start';
+is $got[0]{helo}, 'mailer.acme.example', '... after EHLO the helo name';
 
 ($status, $res) = send_mail('plainauth', 'mail', ['u', 'eve@example.com']);
 is $res->{recipients}[0]{status}, 'accepted', 'auth plain: accepted';

@@ -80,6 +80,7 @@ class Relay:
             'tls': server.transport.get_extra_info('sslcontext')
                    is not None,
             'auth': getattr(server, 'auth_mechanism', None),
+            'helo': session.host_name,
             'mail_from': envelope.mail_from,
             'rcpt_tos': envelope.rcpt_tos,
             'data': data,
