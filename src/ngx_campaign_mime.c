@@ -29,6 +29,7 @@
 /* Message-ID: so much of the idempotency key, hex-escaped at worst */
 #define NGX_CAMPAIGN_MIME_ID_MAX    200
 
+/* List-Unsubscribe's URL, percent-encoded: its line under 998 bytes */
 #define NGX_CAMPAIGN_MIME_URL_MAX   900
 
 
@@ -289,7 +290,12 @@ ngx_campaign_mime_build(ngx_campaign_alloc_t *a,
         msg.unsubscribe = in->unsubscribe;
         msg.unsubscribe_len = strlen(in->unsubscribe);
 
-        if (msg.unsubscribe_len > NGX_CAMPAIGN_MIME_URL_MAX) {
+        o.buf = NULL;
+        o.len = 0;
+
+        ngx_campaign_mime_url(&o, msg.unsubscribe, msg.unsubscribe_len);
+
+        if (o.len > NGX_CAMPAIGN_MIME_URL_MAX) {
             *error = "unsubscribe URL too long";
             return -2;
         }

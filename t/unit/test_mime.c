@@ -637,7 +637,7 @@ test_quoted_printable(void **state)
 static void
 test_unsubscribe(void **state)
 {
-    char                 *msg;
+    char                 *msg, url[901];
     ngx_campaign_mime_t   in;
 
     (void) state;
@@ -658,6 +658,17 @@ test_unsubscribe(void **state)
     assert_string_equal(header(msg, "List-Unsubscribe-Post"),
                         "List-Unsubscribe=One-Click");
     assert_null(header(msg, "Bcc"));
+
+    /* 900 bytes at most once percent-encoded (found by fuzz_mime) */
+
+    memset(url, 'u', 900);
+    url[900] = '\0';
+    in.unsubscribe = url;
+    assert_non_null(header(build(&in), "List-Unsubscribe"));
+
+    memset(url, '\xbf', 301);
+    url[301] = '\0';
+    assert_string_equal(build_error(&in), "unsubscribe URL too long");
 }
 
 
