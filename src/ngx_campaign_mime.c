@@ -242,8 +242,8 @@ ngx_campaign_mime_build(ngx_campaign_alloc_t *a,
     msg.to = in->to;
     msg.to_len = strlen(in->to);
 
-    if (in->date == NULL) {
-        *error = "no date";
+    if (in->date == NULL || strlen(in->date) > 64) {
+        *error = "bad date";
         return -2;
     }
 
