@@ -218,8 +218,8 @@ ngx_campaign_smtp_directive(ngx_conf_t *cf, ngx_campaign_connector_t *cn)
         /* the URL's path: libcurl's EHLO name */
 
         for (i = 0; i < field->len; i++) {
-            if (!(isalnum(field->data[i]) || field->data[i] == '-'
-                  || field->data[i] == '.'))
+            if (!(ngx_campaign_isalnum(field->data[i])
+                  || field->data[i] == '-' || field->data[i] == '.'))
             {
                 break;
             }
@@ -780,7 +780,8 @@ ngx_campaign_smtp_refused_recipient(ngx_campaign_transfer_t *t)
     /* "550 5.1.1 <x@acme.example>: ..." or "550-5.1.1 ..." */
 
     if (last - p >= 9 && (p[3] == ' ' || p[3] == '-')
-        && p[4] == '5' && p[5] == '.' && isdigit(p[6]) && p[7] == '.')
+        && p[4] == '5' && p[5] == '.' && p[6] >= '0' && p[6] <= '9'
+        && p[7] == '.')
     {
         return p[6] == '1';
     }
