@@ -17,7 +17,8 @@
 # 6. marketing mail has the List-Unsubscribe headers.
 # 7. an audience of 50 through SMTP: each received once, on fewer
 #    sessions than messages.
-# 8. the password is in no log.
+# 8. a reload while a message is with the relay: sent, once.
+# 9. the password is in no log.
 #
 # The relays are processes of their own, and the checks read what they
 # recorded, so this suite drives nginx (two workers) itself.
@@ -30,6 +31,7 @@ use HTTP::Tiny;
 use JSON::PP;
 use MIME::QuotedPrint qw(decode_qp);
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(sleep time);
 
 require "$FindBin::Bin/150-helpers.pl";
@@ -513,7 +515,31 @@ ok !(grep { $_ != 1 } values %rcpt), '... once';
 my $new = (() = lines_of('tls', 'sessions.log')) - $sessions;
 ok $new < 10, "... on $new new SMTP sessions: connections are reused";
 
-# 8. credentials
+# 8. a reload while a message is with the relay (RCPT TO answered after
+# 2s): the old worker finishes it, and it is sent once
+
+my $child = fork // die "fork: $!";
+
+if ($child == 0) {
+    my ($s, $j) = send_mail('ajo/im', 'mail',
+                            ['r1', 'slow-reload@example.com']);
+    write_file('reload.answer', "$s " . ($j->{recipients}[0]{status} // ''));
+    POSIX::_exit(0);
+}
+
+sleep 0.5;
+kill 'HUP', master_pid();
+waitpid $child, 0;
+
+is read_file('reload.answer'), '202 accepted',
+   'a reload while a message is in flight: accepted';
+is scalar(grep { $_ eq 'slow-reload@example.com' }
+           map { @{ $_->{rcpt_tos} } } received('tls')), 1,
+   '... the relay has it once';
+ok wait_for(sub { call('GET', '/ajo/im/health')->{status} == 200 }),
+   '... and the new workers answer';
+
+# 9. credentials
 
 ok stop_nginx(), 'nginx stops';
 
