@@ -33,7 +33,7 @@ ENGINE_SRCS  := src/ngx_campaign_json.c src/ngx_campaign_template.c \
                 src/ngx_campaign_expr.c src/ngx_campaign_definition.c \
                 src/ngx_campaign_trigger.c src/ngx_campaign_content.c \
                 src/ngx_campaign_arena.c src/ngx_campaign_limits.c \
-                src/ngx_campaign_audience.c
+                src/ngx_campaign_audience.c src/ngx_campaign_mime.c
 ENGINE_DEPS  := $(ENGINE_SRCS) $(wildcard src/*.h)
 MODULE_SRCS  := config ngx_campaign_module.c $(wildcard src/*.c) \
                 $(wildcard src/*.h)
@@ -43,10 +43,11 @@ CLI          := $(BUILD)/ngx-campaign
 UNIT_TESTS   := $(BUILD)/test_json $(BUILD)/test_template \
                 $(BUILD)/test_expr $(BUILD)/test_definition \
                 $(BUILD)/test_trigger $(BUILD)/test_content \
-                $(BUILD)/test_limits $(BUILD)/test_audience
+                $(BUILD)/test_limits $(BUILD)/test_audience \
+                $(BUILD)/test_mime
 FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_expr \
                 $(BUILD)/fuzz_trigger $(BUILD)/fuzz_definition \
-                $(BUILD)/fuzz_audience
+                $(BUILD)/fuzz_audience $(BUILD)/fuzz_mime
 
 BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev \
                 libcurl4-openssl-dev \
@@ -54,7 +55,7 @@ BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev \
 TEST_PKGS    := $(BUILD_PKGS) libcmocka-dev curl libtest-base-perl \
                 libtext-diff-perl libwww-perl liburi-perl \
                 liblist-moreutils-perl libipc-run-perl libtest-longstring-perl \
-                prometheus
+                prometheus python3-aiosmtpd
 BENCH_PKGS   := $(BUILD_PKGS) wrk curl
 FUZZ_PKGS    := $(BUILD_PKGS) clang libclang-rt-14-dev
 
@@ -118,20 +119,41 @@ $(MODULE): $(MODULE_SRCS) | deps
 DEMO_USER    := $(shell [ "$$(id -u)" = 0 ] \
                         && echo "user $$(id -un) $$(id -gn);")
 
+# make run SMTP=1: e-mail goes to the "relay" connector of conf/nginx.conf
+# (uncommented in var/nginx.conf), and to a local SMTP catcher on
+# 127.0.0.1:$(SMTP_PORT) that prints each message it gets and keeps them
+# in var/smtp/
+SMTP_PORT    ?= 2525
+SMTP_CONF    := -e '/^ *\#campaign_connector  relay  smtp {/,/^ *\#}/s/\#//' \
+                -e 's/127\.0\.0\.1:2525/127.0.0.1:$(SMTP_PORT)/' \
+                -e 's|^\( *\)\(campaign_gateway  email  /_gateway\)|\1\#\2|' \
+                -e 's|^\( *\)\#\(campaign_gateway  email  connector\)|\1\2|'
+
 run: $(MODULE)
-	mkdir -p var/tmp var/journal
+	$(if $(SMTP),$(call install_packages,python3-aiosmtpd))
+	mkdir -p var/tmp var/journal $(if $(SMTP),var/smtp)
 	@# the demo's key for unsubscribe links, made once, never in the tree
 	[ -s var/unsubscribe.key ] || (umask 077; head -c 32 /dev/urandom \
 	    | od -An -tx1 | tr -d ' \n' > var/unsubscribe.key)
 	sed -e 's/127\.0\.0\.1:8080/127.0.0.1:$(PORT)/' \
 	    $(if $(DEMO_USER),-e 's/^#user .*/$(DEMO_USER)/') \
+	    $(if $(SMTP),$(SMTP_CONF)) \
 	    conf/nginx.conf > var/nginx.conf
 	@echo "ngx_campaign demo on http://127.0.0.1:$(PORT)/ajo/im/" \
 	      "(outbox: var/outbox.jsonl, logs: var/); Ctrl-C stops it"
 	@# `make run NGINX=...` puts NGINX in the environment, where nginx
 	@# would take it for inherited listening sockets
+ifneq ($(SMTP),)
+	@echo "e-mail: SMTP to 127.0.0.1:$(SMTP_PORT), the catcher below"
+	unset NGINX; /usr/bin/python3 t/smtp-server.py --port $(SMTP_PORT) \
+	    --dir var/smtp --print & catcher=$$!; \
+	trap 'kill $$catcher 2>/dev/null' EXIT; \
+	$(NGINX) -p $(CURDIR)/ -c var/nginx.conf -e var/error.log \
+	    -g 'daemon off;'
+else
 	unset NGINX; exec $(NGINX) -p $(CURDIR)/ -c var/nginx.conf \
 	    -e var/error.log -g 'daemon off;'
+endif
 
 # a bigger audience for the demo: make audience N=100000 writes
 # conf/audiences/vips-100000.jsonl, the audience "vips-100000"

@@ -43,6 +43,7 @@ static void ngx_campaign_connector_outcome(ngx_campaign_transfer_t *t,
 
 static ngx_campaign_connector_type_t  *ngx_campaign_connector_types[] = {
     &ngx_campaign_connector_http,
+    &ngx_campaign_connector_smtp,
     NULL
 };
 
