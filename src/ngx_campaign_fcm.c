@@ -53,6 +53,7 @@ typedef struct {
     u_char                      *access;
     size_t                       access_len;
     time_t                       refresh;     /* get another from then */
+    ngx_msec_t                   obtained;    /* ngx_current_msec */
     ngx_campaign_transfer_t     *fetching;
 } ngx_campaign_fcm_conf_t;
 
@@ -777,6 +778,7 @@ ngx_campaign_fcm_token(ngx_campaign_transfer_t *t,
     ttl = expires->valuedouble > 86400 ? 86400 : (time_t) expires->valuedouble;
     margin = ngx_min(NGX_CAMPAIGN_FCM_MARGIN, ttl / 2);
     fcf->refresh = ngx_time() + ttl - margin;
+    fcf->obtained = ngx_current_msec;
 
     ngx_explicit_memzero(token->valuestring, len);
     cJSON_Delete(json);
@@ -875,9 +877,15 @@ ngx_campaign_fcm_result(ngx_campaign_transfer_t *t, ngx_str_t *reason)
 
     case 401:
 
-        /* expired or revoked before its time: get another one */
+        /*
+         * Expired or revoked before its time: another one is asked for,
+         * unless this attempt was sent with one that has been replaced.
+         */
 
-        fcf->access_len = 0;
+        if ((ngx_msec_int_t) (fcf->obtained - t->started) <= 0) {
+            fcf->access_len = 0;
+        }
+
         return NGX_CAMPAIGN_SEND_TRANSIENT;
 
     case 400:
