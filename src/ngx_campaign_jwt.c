@@ -34,6 +34,7 @@ static char *ngx_campaign_jwt_check(ngx_conf_t *cf, ngx_str_t *file,
 static void ngx_campaign_jwt_free(void *data);
 static ngx_int_t ngx_campaign_jwt_raw_ecdsa(u_char *sig, size_t *len);
 static void ngx_campaign_jwt_error(ngx_log_t *log, const char *what);
+static const char *ngx_campaign_jwt_reason(unsigned long err);
 
 
 char *
@@ -71,7 +72,7 @@ ngx_campaign_jwt_key(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *pem,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" holds no PEM private key that can be "
                            "read (%s)", file,
-                           err ? ERR_reason_error_string(err) : "empty");
+                           ngx_campaign_jwt_reason(err));
         return NGX_CONF_ERROR;
     }
 
@@ -280,5 +281,16 @@ ngx_campaign_jwt_error(ngx_log_t *log, const char *what)
 
     ngx_log_error(NGX_LOG_ALERT, log, 0,
                   "campaign: signing a token: %s failed (%s)", what,
-                  err ? ERR_reason_error_string(err) : "no reason");
+                  ngx_campaign_jwt_reason(err));
+}
+
+
+static const char *
+ngx_campaign_jwt_reason(unsigned long err)
+{
+    const char  *reason;
+
+    reason = err ? ERR_reason_error_string(err) : NULL;
+
+    return reason ? reason : "no reason given";
 }
