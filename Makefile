@@ -49,6 +49,7 @@ FUZZERS      := $(BUILD)/fuzz_template $(BUILD)/fuzz_expr \
                 $(BUILD)/fuzz_audience
 
 BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev \
+                libcurl4-openssl-dev \
                 libssl-dev
 TEST_PKGS    := $(BUILD_PKGS) libcmocka-dev curl libtest-base-perl \
                 libtext-diff-perl libwww-perl liburi-perl \

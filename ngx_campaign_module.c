@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_campaign_module.h"
+#include "ngx_campaign_connector.h"
 
 
 static void *ngx_campaign_pool_alloc_handler(void *pool, size_t size);
@@ -185,6 +186,13 @@ static ngx_command_t  ngx_campaign_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_campaign_loc_conf_t, max_body_size),
       &ngx_campaign_max_body_size_post },
+
+    { ngx_string("campaign_connector"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE2,
+      ngx_campaign_connector_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("campaign_gateway"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
@@ -503,15 +511,22 @@ ngx_campaign_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_campaign_init_process(ngx_cycle_t *cycle)
 {
+    if (ngx_campaign_connector_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_campaign_journal_init_process(cycle);
 }
 
+
+/* connectors last: the executions let go of their transfers first */
 
 static void
 ngx_campaign_exit_process(ngx_cycle_t *cycle)
 {
     ngx_campaign_execution_exit(cycle);
     ngx_campaign_fanout_exit(cycle);
+    ngx_campaign_connector_exit_process(cycle);
 }
 
 
@@ -561,7 +576,7 @@ ngx_campaign_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(cmcf->audience_max_duration, 12 * 3600 * 1000);
     ngx_conf_init_uint_value(cmcf->audience_max_running, 8);
 
-    return NGX_CONF_OK;
+    return ngx_campaign_connector_check(cf);
 }
 
 
@@ -845,9 +860,10 @@ ngx_campaign_gateway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_campaign_loc_conf_t *cplcf = conf;
 
-    u_char      *q;
-    ngx_str_t   *value;
-    ngx_uint_t   i;
+    u_char                    *q;
+    ngx_str_t                 *value, name;
+    ngx_uint_t                 i;
+    ngx_campaign_connector_t  *cn;
 
     value = cf->args->elts;
 
@@ -865,10 +881,31 @@ ngx_campaign_gateway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (value[2].len == 0 || value[2].data[0] != '/') {
+    cn = NULL;
+
+    if (value[2].len > sizeof("connector=") - 1
+        && ngx_strncmp(value[2].data, "connector=", sizeof("connector=") - 1)
+           == 0)
+    {
+        name.data = value[2].data + sizeof("connector=") - 1;
+        name.len = value[2].len - (sizeof("connector=") - 1);
+
+        cn = ngx_campaign_connector_add(cf, &name);
+        if (cn == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (!(cn->used & (1 << i))) {
+            cn->used |= 1 << i;
+            cn->used_file = cf->conf_file->file.name.data;
+            cn->used_line = cf->conf_file->line;
+        }
+
+    } else if (value[2].len == 0 || value[2].data[0] != '/') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "gateway \"%V\" must be a location URI "
-                           "starting with \"/\"", &value[2]);
+                           "starting with \"/\", or connector=name",
+                           &value[2]);
         return NGX_CONF_ERROR;
     }
 
@@ -886,7 +923,14 @@ ngx_campaign_gateway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* a connector's uri is only the directive's text, for logs */
+
     cplcf->gateways[i].uri = value[2];
+    cplcf->gateways[i].connector = cn;
+
+    if (cn) {
+        return NGX_CONF_OK;
+    }
 
     q = ngx_strlchr(value[2].data, value[2].data + value[2].len, '?');
 

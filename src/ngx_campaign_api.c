@@ -1321,8 +1321,9 @@ ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
             for (i = 0; i < e->nmessages; i++) {
                 m = &e->messages[i];
 
-                if (m->outcome == NGX_CAMPAIGN_OUTCOME_GATEWAY
-                    && m->status != NGX_HTTP_GATEWAY_TIME_OUT)
+                if ((m->outcome == NGX_CAMPAIGN_OUTCOME_GATEWAY
+                     && m->status != NGX_HTTP_GATEWAY_TIME_OUT)
+                    || m->outcome == NGX_CAMPAIGN_OUTCOME_INVALID)
                 {
                     break;
                 }
@@ -1346,7 +1347,7 @@ ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
         for (i = 0; i < e->nmessages; i++) {
             m = &e->messages[i];
 
-            p = ngx_pnalloc(pool, 128 + NGX_INT_T_LEN * 3);
+            p = ngx_pnalloc(pool, 128 + NGX_INT_T_LEN * 3 + m->reason.len);
             if (p == NULL) {
                 return NGX_ERROR;
             }
@@ -1367,7 +1368,9 @@ ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
             p = ngx_sprintf(p, "/recipients/%ui%Z", i);
             problems.items[i].message = (char *) p;
 
-            if (m->outcome == NGX_CAMPAIGN_OUTCOME_GATEWAY) {
+            if (m->outcome == NGX_CAMPAIGN_OUTCOME_GATEWAY
+                && m->reason.len == 0)
+            {
                 ngx_sprintf(p, "gateway answered %ui after %ui attempt(s)%Z",
                             m->status, m->attempts);
 
@@ -1419,6 +1422,10 @@ ngx_campaign_unitary_outcome(ngx_campaign_execution_t *e,
 
         } else if (m->outcome == NGX_CAMPAIGN_OUTCOME_SUPPRESSED) {
             ngx_campaign_out_literal(&o, ",\"status\":\"suppressed\"");
+
+        } else if (m->outcome == NGX_CAMPAIGN_OUTCOME_INVALID) {
+            ngx_campaign_out_literal(&o,
+                                     ",\"status\":\"invalid_address\"");
 
         } else {
             ngx_campaign_out_literal(&o, ",\"status\":\"failed\"");

@@ -129,6 +129,10 @@ struct ngx_campaign_transfer_s {
 
 #define NGX_CAMPAIGN_CONNECTOR_UNKNOWN  ((char *) -2)
 
+#define ngx_campaign_isalnum(c)                                              \
+    (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'z')               \
+     || ((c) >= 'A' && (c) <= 'Z'))
+
 struct ngx_campaign_connector_type_s {
     ngx_str_t                    name;        /* "smtp", "apns", ... */
     ngx_uint_t                   channels;    /* 1 << channel, or'ed */
@@ -173,6 +177,11 @@ struct ngx_campaign_connector_s {
     ngx_uint_t                   line;
     unsigned                     defined:1;
 
+    /* the channels whose gateway it is (1 << channel), and one such place */
+    ngx_uint_t                   used;
+    u_char                      *used_file;
+    ngx_uint_t                   used_line;
+
     /* the worker's */
     ngx_uint_t                   running;     /* transfers of messages */
     ngx_queue_t                  waiting;     /* for a place or a token */
@@ -216,8 +225,7 @@ char *ngx_campaign_connector_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_campaign_connector_t *ngx_campaign_connector_add(ngx_conf_t *cf,
     ngx_str_t *name);
-char *ngx_campaign_connector_check(ngx_conf_t *cf,
-    ngx_campaign_gateway_t *gw, ngx_uint_t channel);
+char *ngx_campaign_connector_check(ngx_conf_t *cf);
 
 ngx_int_t ngx_campaign_connector_init_process(ngx_cycle_t *cycle);
 void ngx_campaign_connector_exit_process(ngx_cycle_t *cycle);

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_campaign_module.h"
+#include "ngx_campaign_connector.h"
 
 
 /*
@@ -16,7 +17,8 @@
  * POST subrequest to the channel's gateway location.  5xx answers (which
  * is how proxy_pass reports timeouts and refused connections too) are
  * retried after campaign_gateway_retry_delay, doubled each time, at most
- * NGX_CAMPAIGN_MAX_RETRY_DELAY; the execution keeps the time.
+ * NGX_CAMPAIGN_MAX_RETRY_DELAY; the execution keeps the time.  A
+ * connector's attempts (connector.c) come to the same outcomes.
  */
 
 
@@ -39,9 +41,11 @@ static ngx_str_t  ngx_campaign_post = ngx_string("POST");
 ngx_int_t
 ngx_campaign_dispatch_render(ngx_campaign_message_t *m, ngx_pool_t *scratch)
 {
-    size_t                     len;
+    size_t                     len, n;
     u_char                    *json;
+    ngx_int_t                  rc;
     const char                *language;
+    ngx_campaign_rendered_t   *r;
     ngx_campaign_t            *c;
     ngx_campaign_out_t         o;
     ngx_campaign_alloc_t       a;
@@ -53,6 +57,32 @@ ngx_campaign_dispatch_render(ngx_campaign_message_t *m, ngx_pool_t *scratch)
     rcp = m->recipient;
 
     ngx_campaign_pool_alloc(&a, scratch);
+
+    /* a connector builds its own request from the rendered entries */
+
+    if (e->gateway->connector) {
+        if (ngx_campaign_content_render(&a, c, rcp->data, &language, &r, &n)
+            != 0)
+        {
+            ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                          "campaign: rendering message %V failed: "
+                          "out of memory or over the limits",
+                          &m->idempotency_key);
+            return NGX_ERROR;
+        }
+
+        rc = ngx_campaign_connector_render(m, rcp->data, r, n, language);
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_INFO, e->log, 0,
+                          "campaign: message %V not sent: its address "
+                          "is not one connector \"%V\" can send to",
+                          &m->idempotency_key,
+                          &e->gateway->connector->name);
+        }
+
+        return rc;
+    }
 
     if (ngx_campaign_content_render_json(&a, c, rcp->data, &language, &json,
                                          &len)
@@ -151,6 +181,10 @@ ngx_campaign_dispatch_send(ngx_campaign_message_t *m)
 
     e = m->execution;
     gw = e->gateway;
+
+    if (gw->connector) {
+        return ngx_campaign_connector_send(m);
+    }
 
     rb = ngx_pcalloc(e->pool, sizeof(ngx_http_request_body_t));
     if (rb == NULL) {
@@ -279,26 +313,60 @@ ngx_campaign_dispatch_headers(ngx_campaign_message_t *m)
 static void
 ngx_campaign_dispatch_done(ngx_campaign_sr_t *s)
 {
-    ngx_uint_t                 i, status;
-    ngx_msec_t                 delay;
-    ngx_campaign_message_t    *m;
-    ngx_campaign_execution_t  *e;
+    ngx_uint_t               status;
+    ngx_campaign_message_t  *m;
 
     m = s->message;
-    e = m->execution;
 
     m->sr = NULL;
     m->status = s->status;
     status = s->status;
 
+    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_campaign_dispatch_outcome(m, NGX_CAMPAIGN_SEND_ACCEPTED);
+
+    } else if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        ngx_campaign_dispatch_outcome(m, NGX_CAMPAIGN_SEND_TRANSIENT);
+
+    } else {
+        ngx_campaign_dispatch_outcome(m, NGX_CAMPAIGN_SEND_PERMANENT);
+    }
+}
+
+
+/*
+ * What an attempt's answer does to its message: m->status holds the
+ * gateway's status (a connector's: its protocol's code), m->reason what a
+ * connector says of it.
+ */
+
+void
+ngx_campaign_dispatch_outcome(ngx_campaign_message_t *m, ngx_uint_t kind)
+{
+    ngx_uint_t                 i;
+    ngx_msec_t                 delay;
+    ngx_campaign_execution_t  *e;
+
+    e = m->execution;
+
     ngx_campaign_metrics_gateway(m);
 
-    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
+    if (kind == NGX_CAMPAIGN_SEND_ACCEPTED) {
         ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_ACCEPTED);
         return;
     }
 
-    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+    if (kind == NGX_CAMPAIGN_SEND_INVALID) {
+        ngx_log_error(NGX_LOG_INFO, e->log, 0,
+                      "campaign: message %V not delivered, invalid "
+                      "address: %ui %V", &m->idempotency_key, m->status,
+                      &m->reason);
+
+        ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_INVALID);
+        return;
+    }
+
+    if (kind == NGX_CAMPAIGN_SEND_TRANSIENT
         && m->attempts <= e->conf->retries)
     {
         delay = e->conf->retry_delay;
@@ -313,10 +381,18 @@ ngx_campaign_dispatch_done(ngx_campaign_sr_t *s)
 
         delay = ngx_min(delay, NGX_CAMPAIGN_MAX_RETRY_DELAY);
 
-        ngx_log_error(NGX_LOG_INFO, e->log, 0,
-                      "campaign: gateway answered %ui for message %V, "
-                      "retrying in %Mms", status, &m->idempotency_key,
-                      delay);
+        if (m->reason.len) {
+            ngx_log_error(NGX_LOG_INFO, e->log, 0,
+                          "campaign: gateway answered %ui for message %V "
+                          "(%V), retrying in %Mms", m->status,
+                          &m->idempotency_key, &m->reason, delay);
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, e->log, 0,
+                          "campaign: gateway answered %ui for message %V, "
+                          "retrying in %Mms", m->status, &m->idempotency_key,
+                          delay);
+        }
 
         ngx_campaign_metrics_count(e->campaign, NGX_CAMPAIGN_METRIC_RETRIED,
                                    1);
@@ -324,10 +400,18 @@ ngx_campaign_dispatch_done(ngx_campaign_sr_t *s)
         return;
     }
 
-    ngx_log_error(NGX_LOG_WARN, e->log, 0,
-                  "campaign: message %V failed, gateway answered %ui "
-                  "after %ui attempt(s)", &m->idempotency_key, status,
-                  m->attempts);
+    if (m->reason.len) {
+        ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                      "campaign: message %V failed, gateway answered %ui "
+                      "(%V) after %ui attempt(s)", &m->idempotency_key,
+                      m->status, &m->reason, m->attempts);
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                      "campaign: message %V failed, gateway answered %ui "
+                      "after %ui attempt(s)", &m->idempotency_key, m->status,
+                      m->attempts);
+    }
 
     ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_GATEWAY);
 }

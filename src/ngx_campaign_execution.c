@@ -1124,6 +1124,13 @@ ngx_campaign_execution_render(ngx_campaign_message_t *m, ngx_pool_t *pool)
         return;
     }
 
+    /* a connector's: the address is not one it can send to */
+
+    if (rc == NGX_DECLINED) {
+        ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_INVALID);
+        return;
+    }
+
     ngx_campaign_execution_settle(m, NGX_CAMPAIGN_OUTCOME_RENDER);
 }
 

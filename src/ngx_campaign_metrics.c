@@ -136,7 +136,8 @@ static ngx_str_t  ngx_campaign_metrics_outcomes[] = {
     ngx_string("capped"),
     ngx_string("stopped"),
     ngx_string("no_consent"),
-    ngx_string("suppressed")
+    ngx_string("suppressed"),
+    ngx_string("invalid_address")
 };
 
 
@@ -352,6 +353,11 @@ ngx_campaign_metrics_message(ngx_campaign_message_t *m,
     case NGX_CAMPAIGN_OUTCOME_SUPPRESSED:
         ngx_campaign_metrics_count(m->execution->campaign,
                                    NGX_CAMPAIGN_METRIC_SUPPRESSED, 1);
+        break;
+
+    case NGX_CAMPAIGN_OUTCOME_INVALID:
+        ngx_campaign_metrics_count(m->execution->campaign,
+                                   NGX_CAMPAIGN_METRIC_INVALID, 1);
         break;
 
     default:

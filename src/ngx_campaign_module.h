@@ -65,6 +65,8 @@ typedef struct {
     ngx_msec_t                   audience_max_duration;
     ngx_uint_t                   audience_max_running;
     ngx_str_t                    audience_source;  /* a location's URI */
+
+    ngx_array_t                  connectors;  /* ngx_campaign_connector_t * */
 } ngx_campaign_main_conf_t;
 
 
@@ -72,7 +74,7 @@ typedef struct {
     ngx_str_t                    uri;
     ngx_str_t                    args;
 
-    /* or a campaign_connector (connector.c) */
+    /* or a campaign_connector (connector.c); uri is then "connector=..." */
     struct ngx_campaign_connector_s  *connector;
 } ngx_campaign_gateway_t;
 
@@ -341,6 +343,8 @@ void ngx_campaign_subrequest_release(ngx_campaign_sr_t *s);
 ngx_int_t ngx_campaign_dispatch_render(ngx_campaign_message_t *m,
     ngx_pool_t *scratch);
 ngx_int_t ngx_campaign_dispatch_send(ngx_campaign_message_t *m);
+void ngx_campaign_dispatch_outcome(ngx_campaign_message_t *m,
+    ngx_uint_t kind);
 
 ngx_int_t ngx_campaign_profile_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_campaign_profile_lookup(ngx_campaign_message_t *m);
@@ -480,6 +484,7 @@ typedef enum {
     NGX_CAMPAIGN_METRIC_STOPPED,          /* its campaign is stopped */
     NGX_CAMPAIGN_METRIC_NO_CONSENT,       /* its profile did not consent */
     NGX_CAMPAIGN_METRIC_SUPPRESSED,       /* its address is suppressed */
+    NGX_CAMPAIGN_METRIC_INVALID,          /* a connector: bad address */
     NGX_CAMPAIGN_METRIC_OUTCOMES
 } ngx_campaign_metric_e;
 

@@ -260,6 +260,16 @@ ngx_campaign_outcome_reason(ngx_campaign_message_t *m)
     case NGX_CAMPAIGN_OUTCOME_SUPPRESSED:
         return "the address is in the channel's suppression list";
 
+    /* a connector's reason is NUL-terminated */
+
+    case NGX_CAMPAIGN_OUTCOME_INVALID:
+        return m->reason.len ? (const char *) m->reason.data
+                             : "the address is not one its connector "
+                               "can send to";
+
+    case NGX_CAMPAIGN_OUTCOME_GATEWAY:
+        return m->reason.len ? (const char *) m->reason.data : NULL;
+
     default:
         return NULL;
     }
