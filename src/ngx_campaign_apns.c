@@ -49,6 +49,7 @@ typedef struct {
     ngx_int_t                    priority;    /* unset: by push type */
     time_t                       expiration;  /* unset: no header */
     ngx_str_t                    collapse_id;
+    ngx_uint_t                   cleartext;   /* an http:// URL */
 
     /* the worker's provider token */
     u_char                      *token;
@@ -324,6 +325,9 @@ ngx_campaign_apns_init_conf(ngx_conf_t *cf, ngx_campaign_connector_t *cn)
         cn->url.len--;
     }
 
+    acf->cleartext = (cn->url.len >= 7
+                      && ngx_strncmp(cn->url.data, "http://", 7) == 0);
+
     if (acf->push_type.data == NULL) {
         ngx_str_set(&acf->push_type, "alert");
     }
@@ -416,7 +420,6 @@ ngx_campaign_apns_render(ngx_campaign_message_t *m, const cJSON *data,
                       "campaign: message %V: no APNs topic: the apns "
                       "connector has no \"topic\" and the recipient "
                       "no appID", &m->idempotency_key);
-        ngx_str_set(&m->reason, "no APNs topic");
         return NGX_ERROR;
     }
 
@@ -497,7 +500,6 @@ ngx_campaign_apns_render(ngx_campaign_message_t *m, const cJSON *data,
             ngx_log_error(NGX_LOG_INFO, e->log, 0,
                           "campaign: message %V: the APNs badge is not "
                           "a number", &m->idempotency_key);
-            ngx_str_set(&m->reason, "the badge is not a number");
             return NGX_ERROR;
         }
 
@@ -588,11 +590,27 @@ ngx_campaign_apns_prepare(ngx_campaign_transfer_t *t,
 
     if (curl_easy_setopt(t->easy, CURLOPT_URL, url) != CURLE_OK
         || curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION,
-                            ngx_strncmp(url, "http://", 7) == 0
+                            acf->cleartext
                             ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
                             : CURL_HTTP_VERSION_2TLS)
            != CURLE_OK
         || curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, 1L) != CURLE_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /*
+     * libcurl before 8.0 fails a cleartext HTTP/2 connection that it
+     * reuses ("Error in the HTTP2 framing layer", curl issue 10634):
+     * there, each attempt has a connection of its own.
+     */
+
+    if (acf->cleartext
+        && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000
+        && (curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK
+            || curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L)
+               != CURLE_OK
+            || curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, 0L) != CURLE_OK))
     {
         return NGX_ERROR;
     }
@@ -779,7 +797,9 @@ ngx_campaign_apns_result(ngx_campaign_transfer_t *t, ngx_str_t *reason)
 
         /* the first of the attempts that used it drops the token */
 
-        if ((ngx_msec_int_t) (acf->token_made - t->started) <= 0) {
+        if (acf->token_len
+            && (ngx_msec_int_t) (acf->token_made - t->started) <= 0)
+        {
             ngx_log_error(NGX_LOG_WARN, t->log, 0,
                           "campaign: connector \"%V\": APNs refused the "
                           "provider token (%V), making a new one",

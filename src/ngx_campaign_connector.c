@@ -43,6 +43,8 @@ static void ngx_campaign_connector_outcome(ngx_campaign_transfer_t *t,
 
 static ngx_campaign_connector_type_t  *ngx_campaign_connector_types[] = {
     &ngx_campaign_connector_http,
+    &ngx_campaign_connector_apns,
+    &ngx_campaign_connector_fcm,
     NULL
 };
 
@@ -554,11 +556,6 @@ ngx_campaign_connector_send(ngx_campaign_message_t *m)
     t->done = ngx_campaign_connector_done;
     t->sr = &a->sr;
 
-    if (cn->type->prepare(t, m) != NGX_OK) {
-        ngx_campaign_transfer_cancel(t);
-        return NGX_ERROR;
-    }
-
     a->sr.execution = e;
     a->sr.message = m;
     a->transfer = t;
@@ -607,14 +604,28 @@ ngx_campaign_connector_send(ngx_campaign_message_t *m)
 }
 
 
+/*
+ * The request is prepared when the attempt starts, not when it began to
+ * wait for a place or a credential: its credential is the one the type
+ * has now (an access token that has come, or been renewed, meanwhile).
+ */
+
 static ngx_int_t
 ngx_campaign_connector_run(ngx_campaign_transfer_t *t)
 {
+    ngx_campaign_connector_t  *cn;
+
+    cn = t->connector;
+
+    if (cn->type->prepare(t, t->sr->message) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_campaign_transfer_start(t) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    t->connector->running++;
+    cn->running++;
 
     return NGX_OK;
 }

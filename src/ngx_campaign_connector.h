@@ -116,8 +116,9 @@ struct ngx_campaign_transfer_s {
  *                NGX_AGAIN while a credential is being fetched (the type
  *                then calls ngx_campaign_connector_wake() or _fail()),
  *                NGX_ERROR when it cannot be had;
- *   prepare      the easy handle's options for one attempt of m (the URL,
- *                headers, the body through ngx_campaign_transfer_body());
+ *   prepare      the easy handle's options for one attempt of m, once
+ *                ready and about to start (the URL, headers, the
+ *                credential, the body through ngx_campaign_transfer_body());
  *                everything must be copied into t->pool or given to
  *                libcurl to copy: m may go before the transfer ends;
  *   result       the transfer's answer as an outcome; *reason (from

@@ -35,7 +35,7 @@
     "&assertion="
 #define NGX_CAMPAIGN_FCM_LIFETIME    3600   /* s, of an assertion */
 #define NGX_CAMPAIGN_FCM_MARGIN      300    /* s, before a token expires */
-#define NGX_CAMPAIGN_FCM_ACCESS_MAX  4096   /* bytes, of an access token */
+#define NGX_CAMPAIGN_FCM_ACCESS_MAX  1900   /* bytes, fits a header line */
 #define NGX_CAMPAIGN_FCM_DEVICE_MAX  4096   /* bytes, of a device token */
 
 
@@ -448,8 +448,7 @@ ngx_campaign_fcm_render(ngx_campaign_message_t *m, const cJSON *data,
                 ngx_log_error(NGX_LOG_INFO, e->log, 0,
                               "campaign: message %V: the badge is not "
                               "a number", &m->idempotency_key);
-                ngx_str_set(&m->reason, "the badge is not a number");
-                return NGX_ERROR;
+                    return NGX_ERROR;
             }
         }
     }
@@ -807,8 +806,11 @@ ngx_campaign_fcm_prepare(ngx_campaign_transfer_t *t,
         return NGX_ERROR;
     }
 
-    if (ngx_campaign_transfer_header(t, "Authorization: Bearer %*s",
-                                     fcf->access_len, fcf->access)
+    /* the token ready() saw: prepare comes right after it */
+
+    if (fcf->access_len == 0
+        || ngx_campaign_transfer_header(t, "Authorization: Bearer %*s",
+                                        fcf->access_len, fcf->access)
            != NGX_OK
         || ngx_campaign_transfer_header(t, "Content-Type: "
                                         "application/json; charset=UTF-8")

@@ -51,7 +51,7 @@ $API_PORT = $port;
 $CAMPAIGNS = "$PREFIX/campaigns";
 mkdir $CAMPAIGNS;
 
-my $json = JSON::PP->new->canonical;
+my $json = JSON::PP->new->utf8->canonical;
 
 write_file('campaigns/cart.json', <<'EOF');
 {"id": "cart", "name": "Cart", "type": "transactional", "status": "live",
@@ -347,7 +347,7 @@ is $t->{claims}{aud}, $token_uri, '... aud: token_uri';
 ok abs($t->{claims}{iat} - time) < 10, '... iat: now';
 is $t->{claims}{exp} - $t->{claims}{iat}, 3600, '... exp: an hour later';
 
-my @log = grep { $_->{uri} =~ /messages:send/ } endpoint_log();
+my @log = grep { $_->{uri} =~ /messages:send/ } endpoint_log(2);
 is scalar @log, 1, 'one message sent';
 my $req = $log[0];
 is $req->{h2}, 'h2', '... over HTTP/2';
@@ -371,18 +371,18 @@ is_deeply eval { decode_json($req->{body}) },
 
 my %cases = (
     ok       => ['ok-2',         'accepted', 1, 200, undef],
-    unreg    => ['unreg-1',      'invalid',  1, 404, 'UNREGISTERED|NOT_FOUND'],
-    badtok   => ['badtok-1',     'invalid',  1, 400, 'INVALID_ARGUMENT'],
-    mismatch => ['mismatch-1',   'invalid',  1, 403, 'PERMISSION_DENIED'],
+    unreg    => ['unreg-1',      'invalid_address',  1, 404, 'UNREGISTERED|NOT_FOUND'],
+    badtok   => ['badtok-1',     'invalid_address',  1, 400, 'INVALID_ARGUMENT'],
+    mismatch => ['mismatch-1',   'invalid_address',  1, 403, 'PERMISSION_DENIED'],
     badarg   => ['badarg-1',     'failed',   1, 400, 'Invalid data payload'],
     denied   => ['denied-1',     'failed',   1, 403, 'Permission denied'],
     busy     => ['busy-1',       'failed',   3, 429, 'RESOURCE_EXHAUSTED'],
     down     => ['down-1',       'failed',   3, 503, 'UNAVAILABLE'],
     flaky    => ['flaky-1',      'accepted', 2, 200, undef],
     long     => ['ok-' . ('a' x 4092), 'accepted', 1, 200, undef],
-    toolong  => ['ok-' . ('a' x 4093), 'invalid', 0, undef, undef],
-    space    => ['ok- 1',        'invalid',  0, undef, undef],
-    slash    => ['ok-1/2',       'invalid',  0, undef, undef],
+    toolong  => ['ok-' . ('a' x 4093), 'invalid_address', 0, undef, undef],
+    space    => ['ok- 1',        'invalid_address',  0, undef, undef],
+    slash    => ['ok-1/2',       'invalid_address',  0, undef, undef],
 );
 
 ($res, $r) = unitary('/ajo/im', 'outcomes', 'plain', '{}',
@@ -432,7 +432,8 @@ is scalar(grep { /^\d 10 / } @many), 3,
 
 @asked = tokens_asked();
 is scalar @asked, 2, '... after one new token request';
-my @sent = grep { $_->{uri} =~ /messages:send/ } endpoint_log();
+my @sent = grep { $_->{uri} =~ /messages:send/ }
+           endpoint_log(60);
 is scalar(grep { $_->{auth} eq "Bearer $asked[1]{access}" } @sent), 30,
    '... every message sent again with the new token';
 
@@ -465,7 +466,7 @@ is scalar @other, 1, '... after one request to its token_url';
 ok !(grep { $asked[$_]{start} < $asked[$_ - 1]{end} - 0.01 } 1 .. $#asked),
    'token requests never overlap';
 is scalar(grep { $_->{uri} eq '/v1/projects/other-project/messages:send' }
-          endpoint_log()), 15,
+          endpoint_log(15)), 15,
    '... sent to its project';
 
 # 5. renewal: expires_in 4 is refreshed after 2 s

@@ -11,7 +11,7 @@
 #                             the endpoint nginx: tls (CA-signed), self
 #                             (self-signed), h2c (cleartext HTTP/2) proxy
 #                             to backend, whose server{} body is given
-#   endpoint_log()            its access log, one hash per request
+#   endpoint_log($n)          its access log, one hash per request
 #   verify_jwt($jwt, $pub)    header, claims, and whether the signature is
 #                             good for the public key file (not checked
 #                             without one)
@@ -27,6 +27,26 @@ use Test::More;
 our ($PREFIX, $NGINX, @SERVERS);
 
 my $EP = "$PREFIX/ep";
+my $MAIN = $$;
+
+# a suite that dies leaves no nginx or server behind (forked servers and
+# clients exit too, and must not stop them)
+
+END {
+    if ($$ == $MAIN) {
+        my $status = $?;
+        stop_endpoint();
+
+        if (-s "$PREFIX/logs/nginx.pid") {
+            stop_nginx();
+
+        } else {
+            kill 'TERM', grep { kill 0, $_ } @SERVERS;
+        }
+
+        $? = $status;
+    }
+}
 
 sub openssl {
     my (@args) = @_;
@@ -141,12 +161,21 @@ sub stop_endpoint {
     wait_for(sub { !kill 0, $pid }, 100);
 }
 
-# the endpoint's requests so far, each a hash (see log_format ep)
+# The endpoint's requests so far, each a hash (see log_format ep).  nginx
+# logs a request once it has answered it: the log may be behind the
+# answer by a moment.  So it waits for at least $n lines, or a moment.
 
 sub endpoint_log {
+    my ($n) = @_;
+    my @lines;
+
+    wait_for(sub {
+        @lines = grep { /\S/ } split /\n/, read_file('ep/logs/access.log');
+        return @lines >= ($n // 1e9);
+    }, defined $n ? 50 : 3);
+
     my $json = JSON::PP->new;
-    return map { $json->decode($_) }
-           grep { /\S/ } split /\n/, read_file('ep/logs/access.log');
+    return map { $json->decode($_) } @lines;
 }
 
 sub clear_endpoint_log {
@@ -191,10 +220,10 @@ sub verify_jwt {
         $sig = "\x30" . chr(length $seq) . $seq;
     }
 
-    write_file('jwt.data', "$h.$c");
-    write_file('jwt.sig', $sig);
+    write_file("jwt-$$.data", "$h.$c");
+    write_file("jwt-$$.sig", $sig);
     my $cmd = "openssl dgst -sha256 -verify $pub"
-              . " -signature $PREFIX/jwt.sig $PREFIX/jwt.data 2>&1";
+              . " -signature $PREFIX/jwt-$$.sig $PREFIX/jwt-$$.data 2>&1";
     my $out = `$cmd`;
 
     return ($header, $claims, $out =~ /Verified OK/ ? 1 : 0);
