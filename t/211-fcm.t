@@ -379,8 +379,8 @@ my %cases = (
     busy     => ['busy-1',       'failed',   3, 429, 'RESOURCE_EXHAUSTED'],
     down     => ['down-1',       'failed',   3, 503, 'UNAVAILABLE'],
     flaky    => ['flaky-1',      'accepted', 2, 200, undef],
-    long     => ['ok-' . ('a' x 4092), 'accepted', 1, 200, undef],
-    toolong  => ['ok-' . ('a' x 4093), 'invalid_address', 0, undef, undef],
+    long     => ['ok-' . ('a' x 4093), 'accepted', 1, 200, undef],
+    toolong  => ['ok-' . ('a' x 4094), 'invalid_address', 0, undef, undef],
     space    => ['ok- 1',        'invalid_address',  0, undef, undef],
     slash    => ['ok-1/2',       'invalid_address',  0, undef, undef],
 );
@@ -399,7 +399,7 @@ for my $u (sort keys %cases) {
         if $reason;
 }
 
-ok !(grep { $_->{body} =~ /"ok-(1\/2| 1|a{4093})"/ } endpoint_log()),
+ok !(grep { $_->{body} =~ /"ok-(1\/2| 1|a{4094})"/ } endpoint_log()),
    'tokens outside the alphabet are not sent';
 is scalar(tokens_asked()), 1, 'still the one access token';
 
@@ -489,16 +489,18 @@ is $last->{auth}, "Bearer $asked[-1]{access}", '... which it was sent with';
 
 ($res, $r) = unitary('/down', 'down', 'plain', '{}',
                      push_recipient('d1', 'ok-d1'));
-is $r->{d1}{status}, 'failed', 'a token endpoint that is down: failed';
-like $r->{d1}{reason} // '', qr/token endpoint/, '... says why';
+is $res->{status}, 502, 'a token endpoint that is down: 502';
+like $res->{content},
+     qr{"/recipients/0","message":"token endpoint: [^"]*connect}i,
+     '... says why';
 like read_file('logs/error.log'),
      qr/\[error\] .*connector "down": no access token from/,
      '... and the log';
 
 ($res, $r) = unitary('/refused', 'refused', 'plain', '{}',
                      push_recipient('f1', 'ok-f1'));
-is $r->{f1}{status}, 'failed', 'a refused assertion: failed';
-like $r->{f1}{reason} // '', qr/token endpoint: 400 invalid_grant/,
+is $res->{status}, 502, 'a refused assertion: 502';
+like $res->{content}, qr/"message":"token endpoint: 400 invalid_grant"/,
      '... token endpoint: 400 invalid_grant';
 
 # 7. no secret in the log
