@@ -117,8 +117,9 @@ struct ngx_campaign_transfer_s {
  *                then calls ngx_campaign_connector_wake() or _fail()),
  *                NGX_ERROR when it cannot be had;
  *   prepare      the easy handle's options for one attempt of m, once
- *                ready and about to start (the URL, headers, the
- *                credential, the body through ngx_campaign_transfer_body());
+ *                ready and about to start (m->attempts counts it): the
+ *                URL, headers, the credential, the body through
+ *                ngx_campaign_transfer_body();
  *                everything must be copied into t->pool or given to
  *                libcurl to copy: m may go before the transfer ends;
  *   result       the transfer's answer as an outcome; *reason (from

@@ -660,7 +660,7 @@ ngx_campaign_http_prepare(ngx_campaign_transfer_t *t,
                                         &m->idempotency_key)
            != NGX_OK
         || ngx_campaign_transfer_header(t, "X-Campaign-Attempt: %ui",
-                                        m->attempts + 1)
+                                        m->attempts)
            != NGX_OK
         || ngx_campaign_transfer_header(t, "Expect:") != NGX_OK)
     {
