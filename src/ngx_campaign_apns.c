@@ -385,7 +385,6 @@ ngx_campaign_apns_render(ngx_campaign_message_t *m, const cJSON *data,
     ngx_campaign_rendered_t *r, size_t n, const char *language)
 {
     size_t                        i, len;
-    u_char                       *p;
     const char                   *device, *topic;
     ngx_campaign_out_t            o;
     ngx_campaign_execution_t     *e;
@@ -421,6 +420,13 @@ ngx_campaign_apns_render(ngx_campaign_message_t *m, const cJSON *data,
                       "connector has no \"topic\" and the recipient "
                       "no appID", &m->idempotency_key);
         return NGX_ERROR;
+    }
+
+    /* an appID goes into apns-topic: a bundle id's characters only */
+
+    if (topic[strspn(topic, NGX_CAMPAIGN_APNS_ALNUM "._-")] != '\0') {
+        ngx_str_set(&m->reason, "the appID is not an APNs topic");
+        return NGX_DECLINED;
     }
 
     am = ngx_palloc(e->pool, sizeof(ngx_campaign_apns_message_t));
@@ -524,10 +530,8 @@ ngx_campaign_apns_render(ngx_campaign_message_t *m, const cJSON *data,
         return NGX_ERROR;
     }
 
-    p = o.start;
-
-    m->payload.data = p;
-    m->payload.len = o.pos - p;
+    m->payload.data = o.start;
+    m->payload.len = o.pos - o.start;
     m->connector_data = am;
 
     return NGX_OK;

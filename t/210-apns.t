@@ -18,7 +18,7 @@
 #    ca_file); with tls_verify off it is reached; ca_file is what made
 #    the CA-signed endpoint of 2-4 good.
 # 6. cleartext HTTP/2 (http://), push_type background, topic from the
-#    recipient's appID.
+#    recipient's appID (which must look like a bundle id).
 # 7. 20 messages of one trigger and a 500-recipient audience: HTTP/2
 #    streams on one connection.
 # 8. no key material and no provider token in error.log.
@@ -460,11 +460,16 @@ is_deeply eval { decode_json($req->{body}) },
 
 ($res, $r) = unitary('/cleartext', 'notopic', 'cart', $context,
                      push_recipient('hal', hex_token('aa')),
+                     push_recipient('ivy', hex_token('aa'),
+                                    app => 'com.example.app/x'),
                      push_recipient('ok', hex_token('aa'),
                                     app => 'com.example.app'));
 is $r->{hal}{status}, 'failed', 'no topic and no appID: failed'
     or diag $res->{content};
 is $r->{hal}{attempts}, 0, '... not sent';
+is $r->{ivy}{status}, 'invalid_address',
+   'an appID that is not a bundle id: invalid_address';
+is $r->{ivy}{reason}, 'the appID is not an APNs topic', '... says why';
 
 # 7. HTTP/2 streams on one connection
 
