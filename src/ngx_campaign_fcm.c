@@ -77,8 +77,9 @@ static ngx_int_t ngx_campaign_fcm_fetch(ngx_campaign_connector_t *cn);
 static ngx_int_t ngx_campaign_fcm_assertion(ngx_campaign_transfer_t *t,
     ngx_campaign_fcm_conf_t *fcf);
 static void ngx_campaign_fcm_token_done(ngx_campaign_transfer_t *t);
-static ngx_int_t ngx_campaign_fcm_token(ngx_campaign_transfer_t *t,
-    ngx_campaign_fcm_conf_t *fcf, ngx_str_t *reason);
+static ngx_campaign_send_e ngx_campaign_fcm_token(
+    ngx_campaign_transfer_t *t, ngx_campaign_fcm_conf_t *fcf,
+    ngx_str_t *reason);
 static ngx_int_t ngx_campaign_fcm_prepare(ngx_campaign_transfer_t *t,
     ngx_campaign_message_t *m);
 static ngx_campaign_send_e ngx_campaign_fcm_result(ngx_campaign_transfer_t *t,
@@ -671,7 +672,6 @@ ngx_campaign_fcm_assertion(ngx_campaign_transfer_t *t,
 static void
 ngx_campaign_fcm_token_done(ngx_campaign_transfer_t *t)
 {
-    ngx_int_t                  rc;
     ngx_str_t                  reason;
     ngx_campaign_send_e        kind;
     ngx_campaign_connector_t  *cn;
@@ -682,26 +682,25 @@ ngx_campaign_fcm_token_done(ngx_campaign_transfer_t *t)
     fcf = cn->conf;
     fcf->fetching = NULL;
 
-    rc = ngx_campaign_fcm_token(t, fcf, &reason);
+    ngx_str_null(&reason);
 
-    if (rc == NGX_OK) {
+    kind = ngx_campaign_fcm_token(t, fcf, &reason);
+
+    if (t->answer) {
+        ngx_explicit_memzero(t->answer, t->answer_len);
+    }
+
+    if (kind == NGX_CAMPAIGN_SEND_ACCEPTED) {
         ngx_campaign_transfer_free(t);
         ngx_campaign_connector_wake(cn);
         return;
     }
 
-    /*
-     * The endpoint down or busy: the attempts are retried.  A refused
-     * assertion (a revoked key, a wrong account) fails them: it will not
-     * get better by itself.
-     */
-
-    kind = (t->result != CURLE_OK || t->code == 429 || t->code >= 500)
-           ? NGX_CAMPAIGN_SEND_TRANSIENT : NGX_CAMPAIGN_SEND_PERMANENT;
-
     ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                   "campaign: connector \"%V\": no access token from "
                   "\"%V\": %V", &cn->name, &fcf->token_url, &reason);
+
+    /* the reason is t's: copied before t goes */
 
     *ngx_cpymem(text, reason.data, ngx_min(reason.len, sizeof(text) - 1))
         = '\0';
@@ -711,9 +710,15 @@ ngx_campaign_fcm_token_done(ngx_campaign_transfer_t *t)
 }
 
 
-/* {"access_token":"...","expires_in":3599,"token_type":"Bearer"} */
+/*
+ * The token endpoint's answer: {"access_token":"...","expires_in":3599,
+ * "token_type":"Bearer"}, kept.  The endpoint down or busy, or an answer
+ * that is not one: the attempts that wait are retried.  A refused
+ * assertion (a deleted key, a wrong account) fails them: it will not get
+ * better by itself.
+ */
 
-static ngx_int_t
+static ngx_campaign_send_e
 ngx_campaign_fcm_token(ngx_campaign_transfer_t *t,
     ngx_campaign_fcm_conf_t *fcf, ngx_str_t *reason)
 {
@@ -721,13 +726,13 @@ ngx_campaign_fcm_token(ngx_campaign_transfer_t *t,
     cJSON       *json, *token, *expires, *error;
     size_t       i, len;
     time_t       margin, ttl;
-    u_char       prefix[NGX_INT_T_LEN + 16];
+    u_char       prefix[NGX_INT_T_LEN + 24];
 
     if (t->result != CURLE_OK) {
         ngx_campaign_connector_reason(t->pool, reason, "token endpoint: ",
                                       (u_char *) t->error,
                                       ngx_strlen(t->error));
-        return NGX_ERROR;
+        return NGX_CAMPAIGN_SEND_TRANSIENT;
     }
 
     json = cJSON_ParseWithLength((char *) t->answer, t->answer_len);
@@ -744,7 +749,9 @@ ngx_campaign_fcm_token(ngx_campaign_transfer_t *t,
                                       cJSON_IsString(error)
                                       ? ngx_strlen(error->valuestring) : 0);
         cJSON_Delete(json);
-        return NGX_ERROR;
+
+        return (t->code == 429 || t->code >= 500)
+               ? NGX_CAMPAIGN_SEND_TRANSIENT : NGX_CAMPAIGN_SEND_PERMANENT;
     }
 
     token = cJSON_GetObjectItemCaseSensitive(json, "access_token");
@@ -764,11 +771,14 @@ ngx_campaign_fcm_token(ngx_campaign_transfer_t *t,
     if (len == 0 || len > NGX_CAMPAIGN_FCM_ACCESS_MAX
         || !cJSON_IsNumber(expires) || expires->valuedouble < 1)
     {
+        if (len) {
+            ngx_explicit_memzero(token->valuestring, len);
+        }
+
         cJSON_Delete(json);
         ngx_str_set(reason, "token endpoint: no access_token and "
                             "expires_in in its answer");
-        t->code = 502;
-        return NGX_ERROR;
+        return NGX_CAMPAIGN_SEND_TRANSIENT;
     }
 
     ngx_memcpy(fcf->access, token->valuestring, len);
@@ -782,7 +792,7 @@ ngx_campaign_fcm_token(ngx_campaign_transfer_t *t,
     ngx_explicit_memzero(token->valuestring, len);
     cJSON_Delete(json);
 
-    return NGX_OK;
+    return NGX_CAMPAIGN_SEND_ACCEPTED;
 }
 
 
