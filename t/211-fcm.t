@@ -440,8 +440,6 @@ is scalar(grep { $_->{auth} eq "Bearer $asked[1]{access}" } @sent), 30,
 # many at once with no token at all: the first trigger asks, the others
 # wait; the requests never overlap
 
-write_file('expires-in', '4');
-
 @pids = ();
 for my $i (1 .. 3) {
     my $pid = fork // die "fork: $!";
@@ -469,20 +467,35 @@ is scalar(grep { $_->{uri} eq '/v1/projects/other-project/messages:send' }
           endpoint_log(15)), 15,
    '... sent to its project';
 
-# 5. renewal: expires_in 4 is refreshed after 2 s
+# 5. renewal: a token of expires_in 6 is refreshed after 3 s.  Every
+# token so far is revoked first: the 401 makes the first trigger get a
+# new one, fresh from then
 
 write_file('token-delay', '0.2');
-my $n = @asked;
+write_file('expires-in', '6');
+write_file('revoked', join ' ', map { $_->{access} } tokens_asked());
+
+my $n = tokens_asked();
+($res, $r) = unitary('/other', 'renew-0', 'plain', '{}',
+                     push_recipient('r0', 'ok-r0'));
+is $r->{r0}{status}, 'accepted', 'a revoked token: accepted';
+is $r->{r0}{attempts}, 2, '... at the second attempt';
+is scalar(tokens_asked()), $n + 1, '... with a new token';
+
 ($res, $r) = unitary('/other', 'renew-1', 'plain', '{}',
                      push_recipient('r1', 'ok-r1'));
-is scalar(tokens_asked()), $n, 'a token that is still good is used';
-sleep 2.5;
+is scalar(tokens_asked()), $n + 1, 'a token that is still good is used';
+
+sleep 3.5;
 ($res, $r) = unitary('/other', 'renew-2', 'plain', '{}',
                      push_recipient('r2', 'ok-r2'));
-is $r->{r2}{status}, 'accepted', 'after 2.5 s: accepted';
+is $r->{r2}{status}, 'accepted', 'after 3.5 s: accepted';
+is $r->{r2}{attempts}, 1, '... at the first attempt';
 @asked = tokens_asked();
-is scalar @asked, $n + 1, '... with a new token';
-my ($last) = grep { $_->{body} =~ /"ok-r2"/ } endpoint_log();
+is scalar @asked, $n + 2, '... with a new token';
+my $last;
+wait_for(sub { ($last) = grep { $_->{body} =~ /"ok-r2"/ } endpoint_log();
+               $last }, 20);
 is $last->{auth}, "Bearer $asked[-1]{access}", '... which it was sent with';
 
 # 6. token endpoints that fail
