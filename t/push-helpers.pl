@@ -11,7 +11,7 @@
 #                             the endpoint nginx: tls (CA-signed), self
 #                             (self-signed), h2c (cleartext HTTP/2) proxy
 #                             to backend, whose server{} body is given
-#   endpoint_log($n)          its access log, one hash per request
+#   endpoint_log($until)      its access log, one hash per request
 #   verify_jwt($jwt, $pub)    header, claims, and whether the signature is
 #                             good for the public key file (not checked
 #                             without one)
@@ -163,19 +163,21 @@ sub stop_endpoint {
 
 # The endpoint's requests so far, each a hash (see log_format ep).  nginx
 # logs a request once it has answered it: the log may be behind the
-# answer by a moment.  So it waits for at least $n lines, or a moment.
+# answer by a moment.  So it waits until there are $until requests, or
+# until $until->(@requests) is true, at most 5 s; or for a moment.
 
 sub endpoint_log {
-    my ($n) = @_;
-    my @lines;
+    my ($until) = @_;
+    my $json = JSON::PP->new;
+    my @log;
 
     wait_for(sub {
-        @lines = grep { /\S/ } split /\n/, read_file('ep/logs/access.log');
-        return @lines >= ($n // 1e9);
-    }, defined $n ? 50 : 3);
+        @log = map { $json->decode($_) } grep { /\S/ } split /\n/,
+               read_file('ep/logs/access.log');
+        return ref $until ? $until->(@log) : @log >= ($until // 1e9);
+    }, defined $until ? 50 : 3);
 
-    my $json = JSON::PP->new;
-    return map { $json->decode($_) } @lines;
+    return @log;
 }
 
 sub clear_endpoint_log {
