@@ -400,6 +400,18 @@ ngx_campaign_curl_event(ngx_event_t *ev)
 
     c = ev->data;
 
+    /*
+     * worker_shutdown_timeout closes what it can by calling each
+     * connection's read handler with c->close set: a transfer is not cut
+     * (as an upstream's is not), its connector's timeout bounds it.
+     */
+
+    if (c->close) {
+        c->close = 0;
+        c->error = 0;
+        return;
+    }
+
     mask = ev->write ? CURL_CSELECT_OUT : CURL_CSELECT_IN;
 
     if (ev->error) {

@@ -412,3 +412,45 @@ qr/\[emerg\] .*http connector "a" has no "url"/
 --- error_log eval
 qr/\[emerg\] .*the value of header "X-A" has a control character/
 
+
+
+
+=== TEST 17: connections are reused: five messages, one connection at a time, one TCP connection
+--- http_config
+    campaign_connector one http {
+        url              http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/sink;
+        field            to  "{{recipient.address}}";
+        max_connections  1;
+    }
+
+    log_format conn '$connection $connection_requests';
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        keepalive_requests 100;
+
+        location = /sink {
+            access_log logs/conn.log conn;
+            return 202;
+        }
+    }
+--- config
+    campaign_gateway sms connector=one;
+
+    location /ajo/im/ {
+        campaign_api;
+    }
+
+    location = /conn.log {
+        default_type text/plain;
+        alias logs/conn.log;
+    }
+--- request eval
+["POST /ajo/im/executions/unitary
+{\"requestId\":\"r17\",\"campaignId\":\"order-sms\",\"context\":{\"orderId\":\"X\"},\"recipients\":[" . join(",", map { "{\"type\":\"aep\",\"userId\":\"u$_\",\"namespace\":\"phone\",\"channelData\":{\"mobilePhoneNumber\":\"+1415555010$_\"}}" } 1 .. 5) . "]}",
+"GET /conn.log"]
+--- error_code eval
+[202, 200]
+--- response_body_like eval
+[qr/("status":"accepted".*){5}/,
+qr/\A(\d+) 1\n\1 2\n\1 3\n\1 4\n\1 5\n\z/]
