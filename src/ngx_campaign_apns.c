@@ -755,10 +755,7 @@ ngx_campaign_apns_result(ngx_campaign_transfer_t *t, ngx_str_t *reason)
     acf = t->connector->conf;
 
     if (t->result != CURLE_OK) {
-        ngx_campaign_connector_reason(t->pool, reason, "",
-                                      (u_char *) t->error,
-                                      ngx_strlen(t->error));
-        return NGX_CAMPAIGN_SEND_TRANSIENT;
+        return ngx_campaign_connector_no_answer(t, reason, NULL);
     }
 
     if (t->code == 200) {

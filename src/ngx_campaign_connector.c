@@ -926,3 +926,35 @@ ngx_campaign_connector_reason(ngx_pool_t *pool, ngx_str_t *reason,
     reason->len = p - reason->data;
     *p = '\0';
 }
+
+
+/*
+ * A transfer that got no answer (t->result is not CURLE_OK): libcurl's
+ * error as the reason, after prefix; a certificate that does not verify,
+ * or a URL libcurl cannot use, will not do better on a retry: permanent;
+ * anything else (refused, reset, a timeout): transient.
+ */
+
+ngx_campaign_send_e
+ngx_campaign_connector_no_answer(ngx_campaign_transfer_t *t,
+    ngx_str_t *reason, const char *prefix)
+{
+    const char  *text;
+
+    text = t->error[0] ? t->error : curl_easy_strerror(t->result);
+
+    ngx_campaign_connector_reason(t->pool, reason, prefix, (u_char *) text,
+                                  ngx_strlen(text));
+
+    switch (t->result) {
+
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        return NGX_CAMPAIGN_SEND_PERMANENT;
+
+    default:
+        return NGX_CAMPAIGN_SEND_TRANSIENT;
+    }
+}

@@ -254,6 +254,10 @@ char *ngx_campaign_connector_read_secret(ngx_conf_t *cf, ngx_str_t *file,
 void ngx_campaign_connector_reason(ngx_pool_t *pool, ngx_str_t *reason,
     const char *prefix, u_char *text, size_t len);
 
+/* t got no answer (t->result is not CURLE_OK): its reason and kind */
+ngx_campaign_send_e ngx_campaign_connector_no_answer(
+    ngx_campaign_transfer_t *t, ngx_str_t *reason, const char *prefix);
+
 /* the types */
 
 extern ngx_campaign_connector_type_t  ngx_campaign_connector_smtp;

@@ -729,10 +729,8 @@ ngx_campaign_fcm_token(ngx_campaign_transfer_t *t,
     u_char       prefix[NGX_INT_T_LEN + 24];
 
     if (t->result != CURLE_OK) {
-        ngx_campaign_connector_reason(t->pool, reason, "token endpoint: ",
-                                      (u_char *) t->error,
-                                      ngx_strlen(t->error));
-        return NGX_CAMPAIGN_SEND_TRANSIENT;
+        return ngx_campaign_connector_no_answer(t, reason,
+                                                "token endpoint: ");
     }
 
     json = cJSON_ParseWithLength((char *) t->answer, t->answer_len);
@@ -850,10 +848,7 @@ ngx_campaign_fcm_result(ngx_campaign_transfer_t *t, ngx_str_t *reason)
     fcf = t->connector->conf;
 
     if (t->result != CURLE_OK) {
-        ngx_campaign_connector_reason(t->pool, reason, "",
-                                      (u_char *) t->error,
-                                      ngx_strlen(t->error));
-        return NGX_CAMPAIGN_SEND_TRANSIENT;
+        return ngx_campaign_connector_no_answer(t, reason, NULL);
     }
 
     if (t->code == 200) {

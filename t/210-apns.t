@@ -434,6 +434,9 @@ is scalar @warn, 1, '... made once, and logged once';
 is $res->{status}, 502, 'a self-signed endpoint: 502';
 like $res->{content}, qr/"message":"[^"]*certificate/i,
      '... a certificate problem';
+like read_file('logs/error.log'),
+     qr/failed, gateway answered 502 \(SSL certificate problem[^\n]*after 1 /,
+     '... not retried';
 ok !(grep { $_->{port} == $ep{self} } endpoint_log()),
    '... and no request reached it';
 
