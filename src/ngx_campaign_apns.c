@@ -115,6 +115,8 @@ static const char  *ngx_campaign_apns_push_types[] = {
 };
 
 
+#define NGX_CAMPAIGN_APNS_HEX  "0123456789abcdefABCDEF"
+
 #define NGX_CAMPAIGN_APNS_ALNUM                                               \
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -399,7 +401,7 @@ ngx_campaign_apns_render(ngx_campaign_message_t *m, const cJSON *data,
     len = device ? ngx_strlen(device) : 0;
 
     for (i = 0; i < len; i++) {
-        if (!isxdigit((u_char) device[i])) {
+        if (ngx_strchr(NGX_CAMPAIGN_APNS_HEX, device[i]) == NULL) {
             break;
         }
     }

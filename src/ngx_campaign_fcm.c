@@ -167,8 +167,8 @@ ngx_campaign_fcm_directive(ngx_conf_t *cf, ngx_campaign_connector_t *cn)
     /* a project id goes into the URL as it is */
 
     for (i = 0; i < field->len; i++) {
-        if (!isalnum(field->data[i]) && ngx_strchr("-.:", field->data[i])
-                                        == NULL)
+        if (!ngx_campaign_isalnum(field->data[i])
+            && ngx_strchr("-.:", field->data[i]) == NULL)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid FCM project \"%V\"", field);
@@ -414,7 +414,9 @@ ngx_campaign_fcm_render(ngx_campaign_message_t *m, const cJSON *data,
     len = device ? ngx_strlen(device) : 0;
 
     for (i = 0; i < len; i++) {
-        if (!isalnum(device[i]) && ngx_strchr(alphabet, device[i]) == NULL) {
+        if (!ngx_campaign_isalnum(device[i])
+            && ngx_strchr(alphabet, device[i]) == NULL)
+        {
             break;
         }
     }
@@ -445,7 +447,9 @@ ngx_campaign_fcm_render(ngx_campaign_message_t *m, const cJSON *data,
 
     if (badge) {
         for (i = 0; i < badge->len; i++) {
-            if (badge->len > 9 || !isdigit(badge->text[i])) {
+            if (badge->len > 9
+                || badge->text[i] < '0' || badge->text[i] > '9')
+            {
                 ngx_log_error(NGX_LOG_INFO, e->log, 0,
                               "campaign: message %V: the badge is not "
                               "a number", &m->idempotency_key);
