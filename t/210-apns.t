@@ -21,7 +21,8 @@
 #    recipient's appID (which must look like a bundle id).
 # 7. 20 messages of one trigger and a 500-recipient audience: HTTP/2
 #    streams on one connection.
-# 8. no key material and no provider token in error.log.
+# 8. a reload reads the key file again: a new key is used at once.
+# 9. no key material and no provider token in error.log.
 #
 # The endpoint is a second nginx, so the suite drives both itself; the
 # API nginx has one worker, so that provider tokens can be counted.
@@ -514,11 +515,36 @@ is scalar(keys %conns), 1, '... HTTP/2 streams on one connection'
     or diag join ' ', map { "$_=$conns{$_}" } keys %conns;
 ok !(grep { $_->{h2} ne 'h2' } @sent), '... all of them HTTP/2';
 
-# 8. no secret in the log
+# 8. a new key, and a reload: the new worker signs with it
+
+my @old_workers = worker_pids();
+my @old_key_lines = @key_lines;
+openssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256"
+        . " -out $PREFIX/AuthKey.new");
+openssl("pkey -in $PREFIX/AuthKey.new -pubout -out $PREFIX/AuthKey.pub");
+chmod 0644, "$PREFIX/AuthKey.new";
+rename "$PREFIX/AuthKey.new", "$PREFIX/AuthKey.p8";
+@key_lines = grep { !/^-----/ } split /\n/, read_file('AuthKey.p8');
+
+kill 'HUP', master_pid();
+ok wait_for(sub { my @w = worker_pids();
+                  @w == 1 && $w[0] != $old_workers[0] }),
+   'a reload with a new .p8 key: a new worker';
+
+clear_endpoint_log();
+($res, $r) = unitary('/ajo/im', 'rotated', 'cart', $context,
+                     push_recipient('kim', hex_token('ab')));
+is $r->{kim}{status}, 'accepted', '... accepted';
+($req) = endpoint_log(1);
+($jwt) = $req->{auth} =~ /^bearer (\S+)$/;
+(undef, undef, $verified) = verify_jwt($jwt // '', "$PREFIX/AuthKey.pub");
+ok $verified, '... signed with the new key';
+
+# 9. no secret in the log
 
 my %jwts = map { ($_->{auth} =~ /bearer (\S+)/ ? $1 : '') => 1 }
            endpoint_log();
-no_secret_in_log('key material', @key_lines);
+no_secret_in_log('key material', @key_lines, @old_key_lines);
 no_secret_in_log('provider token', keys %jwts,
                  map { (split / /)[1] } split /\n/, read_file('refused.log'));
 unlike read_file('logs/error.log'), qr/\[(alert|crit|emerg)\]/,
