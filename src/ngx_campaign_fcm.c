@@ -64,6 +64,7 @@ static char *ngx_campaign_fcm_directive(ngx_conf_t *cf,
     ngx_campaign_connector_t *cn);
 static char *ngx_campaign_fcm_init_conf(ngx_conf_t *cf,
     ngx_campaign_connector_t *cn);
+static ngx_uint_t ngx_campaign_fcm_http_url(ngx_str_t *url);
 static char *ngx_campaign_fcm_service_account(ngx_conf_t *cf,
     ngx_campaign_fcm_conf_t *fcf, ngx_str_t *secret);
 static char *ngx_campaign_fcm_member(ngx_conf_t *cf, ngx_str_t *file,
@@ -152,15 +153,6 @@ ngx_campaign_fcm_directive(ngx_conf_t *cf, ngx_campaign_connector_t *cn)
     }
 
     if (field == &fcf->token_url) {
-        if (ngx_strncmp(field->data, "https://", 8) != 0
-            && ngx_strncmp(field->data, "http://", 7) != 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"token_url\" must be an http:// or "
-                               "https:// URL");
-            return NGX_CONF_ERROR;
-        }
-
         return NGX_CONF_OK;
     }
 
@@ -223,6 +215,15 @@ ngx_campaign_fcm_init_conf(ngx_conf_t *cf, ngx_campaign_connector_t *cn)
         fcf->token_url = fcf->audience;
     }
 
+    /* the key's token_uri too: a URL of another scheme is not fetched */
+
+    if (!ngx_campaign_fcm_http_url(&fcf->token_url)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "fcm connector \"%V\": the token URL must be "
+                           "an http:// or https:// URL", &cn->name);
+        return NGX_CONF_ERROR;
+    }
+
     if (cn->url.len == 0) {
         ngx_str_set(&cn->url, NGX_CAMPAIGN_FCM_URL);
     }
@@ -258,6 +259,14 @@ ngx_campaign_fcm_init_conf(ngx_conf_t *cf, ngx_campaign_connector_t *cn)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_uint_t
+ngx_campaign_fcm_http_url(ngx_str_t *url)
+{
+    return (url->len > 8 && ngx_strncmp(url->data, "https://", 8) == 0)
+           || (url->len > 7 && ngx_strncmp(url->data, "http://", 7) == 0);
 }
 
 

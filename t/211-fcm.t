@@ -239,6 +239,12 @@ like nginx_t("campaign_connector f fcm {"
      qr/\[emerg\] fcm connector "f": "[^"]*noproject.json" has no "project_i/,
      'nginx -t: no project';
 
+account('fileuri.json', token_uri => 'file:///etc/passwd');
+like nginx_t("campaign_connector f fcm {"
+             . " service_account $PREFIX/fileuri.json; }"),
+     qr/\[emerg\] fcm connector "f": the token URL must be an http:\/\/ or/,
+     'nginx -t: a token_uri that is not http(s)';
+
 unlike nginx_t("campaign_connector f fcm {"
                . " service_account $PREFIX/noproject.json; project p-1; }"),
        qr/\[emerg\]/, 'nginx -t: ... unless "project" gives one';
