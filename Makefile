@@ -55,7 +55,7 @@ BUILD_PKGS   := gcc make nginx-dev nginx-core libcjson-dev libpcre2-dev \
 TEST_PKGS    := $(BUILD_PKGS) libcmocka-dev curl libtest-base-perl \
                 libtext-diff-perl libwww-perl liburi-perl \
                 liblist-moreutils-perl libipc-run-perl libtest-longstring-perl \
-                prometheus python3-aiosmtpd
+                prometheus python3-aiosmtpd openssl
 BENCH_PKGS   := $(BUILD_PKGS) wrk curl
 FUZZ_PKGS    := $(BUILD_PKGS) clang libclang-rt-14-dev
 

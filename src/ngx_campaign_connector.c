@@ -44,6 +44,8 @@ static void ngx_campaign_connector_outcome(ngx_campaign_transfer_t *t,
 static ngx_campaign_connector_type_t  *ngx_campaign_connector_types[] = {
     &ngx_campaign_connector_http,
     &ngx_campaign_connector_smtp,
+    &ngx_campaign_connector_apns,
+    &ngx_campaign_connector_fcm,
     NULL
 };
 
@@ -555,11 +557,6 @@ ngx_campaign_connector_send(ngx_campaign_message_t *m)
     t->done = ngx_campaign_connector_done;
     t->sr = &a->sr;
 
-    if (cn->type->prepare(t, m) != NGX_OK) {
-        ngx_campaign_transfer_cancel(t);
-        return NGX_ERROR;
-    }
-
     a->sr.execution = e;
     a->sr.message = m;
     a->transfer = t;
@@ -608,14 +605,28 @@ ngx_campaign_connector_send(ngx_campaign_message_t *m)
 }
 
 
+/*
+ * The request is prepared when the attempt starts, not when it began to
+ * wait for a place or a credential: its credential is the one the type
+ * has now (an access token that has come, or been renewed, meanwhile).
+ */
+
 static ngx_int_t
 ngx_campaign_connector_run(ngx_campaign_transfer_t *t)
 {
+    ngx_campaign_connector_t  *cn;
+
+    cn = t->connector;
+
+    if (cn->type->prepare(t, t->sr->message) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_campaign_transfer_start(t) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    t->connector->running++;
+    cn->running++;
 
     return NGX_OK;
 }
@@ -915,4 +926,36 @@ ngx_campaign_connector_reason(ngx_pool_t *pool, ngx_str_t *reason,
 
     reason->len = p - reason->data;
     *p = '\0';
+}
+
+
+/*
+ * A transfer that got no answer (t->result is not CURLE_OK): libcurl's
+ * error as the reason, after prefix; a certificate that does not verify,
+ * or a URL libcurl cannot use, will not do better on a retry: permanent;
+ * anything else (refused, reset, a timeout): transient.
+ */
+
+ngx_campaign_send_e
+ngx_campaign_connector_no_answer(ngx_campaign_transfer_t *t,
+    ngx_str_t *reason, const char *prefix)
+{
+    const char  *text;
+
+    text = t->error[0] ? t->error : curl_easy_strerror(t->result);
+
+    ngx_campaign_connector_reason(t->pool, reason, prefix, (u_char *) text,
+                                  ngx_strlen(text));
+
+    switch (t->result) {
+
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        return NGX_CAMPAIGN_SEND_PERMANENT;
+
+    default:
+        return NGX_CAMPAIGN_SEND_TRANSIENT;
+    }
 }

@@ -116,8 +116,10 @@ struct ngx_campaign_transfer_s {
  *                NGX_AGAIN while a credential is being fetched (the type
  *                then calls ngx_campaign_connector_wake() or _fail()),
  *                NGX_ERROR when it cannot be had;
- *   prepare      the easy handle's options for one attempt of m (the URL,
- *                headers, the body through ngx_campaign_transfer_body());
+ *   prepare      the easy handle's options for one attempt of m, once
+ *                ready and about to start (m->attempts counts it): the
+ *                URL, headers, the credential, the body through
+ *                ngx_campaign_transfer_body();
  *                everything must be copied into t->pool or given to
  *                libcurl to copy: m may go before the transfer ends;
  *   result       the transfer's answer as an outcome; *reason (from
@@ -251,6 +253,10 @@ char *ngx_campaign_connector_read_secret(ngx_conf_t *cf, ngx_str_t *file,
 /* a reason from a peer's text: printable ASCII, at most 200 bytes */
 void ngx_campaign_connector_reason(ngx_pool_t *pool, ngx_str_t *reason,
     const char *prefix, u_char *text, size_t len);
+
+/* t got no answer (t->result is not CURLE_OK): its reason and kind */
+ngx_campaign_send_e ngx_campaign_connector_no_answer(
+    ngx_campaign_transfer_t *t, ngx_str_t *reason, const char *prefix);
 
 /* the types */
 

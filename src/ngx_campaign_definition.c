@@ -287,6 +287,8 @@ static const ngx_campaign_key_t  ngx_campaign_sms_keys[] = {
 static const ngx_campaign_key_t  ngx_campaign_push_keys[] = {
     { "title", NGX_CAMPAIGN_KEY_REQUIRED },
     { "body", NGX_CAMPAIGN_KEY_REQUIRED },
+    { "sound", 0 },                       /* APNs aps.sound, FCM's */
+    { "badge", 0 },                       /* APNs aps.badge: an integer */
     { "data", NGX_CAMPAIGN_KEY_GROUP },
     { NULL, 0 }
 };

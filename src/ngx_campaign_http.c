@@ -660,7 +660,7 @@ ngx_campaign_http_prepare(ngx_campaign_transfer_t *t,
                                         &m->idempotency_key)
            != NGX_OK
         || ngx_campaign_transfer_header(t, "X-Campaign-Attempt: %ui",
-                                        m->attempts + 1)
+                                        m->attempts)
            != NGX_OK
         || ngx_campaign_transfer_header(t, "Expect:") != NGX_OK)
     {
@@ -695,27 +695,11 @@ ngx_campaign_http_result(ngx_campaign_transfer_t *t, ngx_str_t *reason)
 {
     ngx_campaign_http_conf_t  *hc = t->connector->conf;
 
-    u_char                       *p;
     ngx_uint_t                    i;
     ngx_campaign_http_invalid_t  *inv;
 
     if (t->result != CURLE_OK) {
-        p = (u_char *) (t->error[0] ? t->error
-                                    : curl_easy_strerror(t->result));
-        ngx_campaign_connector_reason(t->pool, reason, NULL, p,
-                                      ngx_strlen(p));
-
-        /* a certificate that does not verify will not on a retry */
-
-        if (t->result == CURLE_PEER_FAILED_VERIFICATION
-            || t->result == CURLE_SSL_CACERT_BADFILE
-            || t->result == CURLE_UNSUPPORTED_PROTOCOL
-            || t->result == CURLE_URL_MALFORMAT)
-        {
-            return NGX_CAMPAIGN_SEND_PERMANENT;
-        }
-
-        return NGX_CAMPAIGN_SEND_TRANSIENT;
+        return ngx_campaign_connector_no_answer(t, reason, NULL);
     }
 
     if (t->code >= 200 && t->code < 300) {

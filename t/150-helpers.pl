@@ -48,16 +48,17 @@ sub wait_for {
     return 0;
 }
 
-# nginx with the http{} body given, 2 workers, error_log at info
+# nginx with the http{} body given, 2 workers (or $workers), error_log
+# at info
 
 sub start_nginx {
-    my ($http, $port) = @_;
+    my ($http, $port, $workers) = @_;
     my $load = join '', map { "load_module $_;\n" } @MODULES;
 
     write_file('conf/nginx.conf', <<"EOF");
 $load
 master_process on;
-worker_processes 2;
+worker_processes ${\ ($workers || 2)};
 daemon on;
 pid logs/nginx.pid;
 error_log logs/error.log info;

@@ -384,6 +384,30 @@ test_push_data_group(void **state)
 }
 
 
+/* sound and badge, for the push connectors: after body, before data */
+
+static void
+test_push_sound_badge(void **state)
+{
+    ngx_campaign_t  *c;
+
+    (void) state;
+
+    c = campaign("{'id': 'cart', 'name': 'Cart', 'type': 'transactional',"
+                 " 'status': 'live', 'channel': 'push',"
+                 " 'content': {'data': {'kind': 'cart'},"
+                 "  'badge': '{{context.n}}', 'sound': 'chime.caf',"
+                 "  'body': 'B', 'title': 'T'}}");
+
+    assert_string_equal(preview(c, "{'context': {'n': 3}}"),
+                        "{\"campaignId\":\"cart\",\"channel\":\"push\","
+                        "\"language\":\"en\",\"content\":{"
+                        "\"title\":\"T\",\"body\":\"B\","
+                        "\"sound\":\"chime.caf\",\"badge\":\"3\","
+                        "\"data\":{\"kind\":\"cart\"}}}");
+}
+
+
 static void
 test_preview_email(void **state)
 {
@@ -526,6 +550,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_json_escaping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_render_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_data_group, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_push_sound_badge, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_preview_email, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory, setup, teardown),
