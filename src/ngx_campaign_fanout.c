@@ -71,6 +71,7 @@ typedef enum {
     NGX_CAMPAIGN_FANOUT_STOPPED_SKIP,     /* read, not sent: stopped */
     NGX_CAMPAIGN_FANOUT_MALFORMED,        /* not JSON, or too long */
     NGX_CAMPAIGN_FANOUT_TIMED_OUT,        /* not sent: out of time */
+    NGX_CAMPAIGN_FANOUT_INVALID_ADDRESS,  /* a connector refused it */
     NGX_CAMPAIGN_FANOUT_NCOUNTS
 } ngx_campaign_fanout_count_e;
 
@@ -322,7 +323,7 @@ static const char  *ngx_campaign_fanout_states[] = {
 static const char  *ngx_campaign_fanout_skips[] = {
     NULL, NULL, NULL,
     "no_consent", "suppressed", "capped", "invalid", "no_profile",
-    "duplicate", "stopped", NULL, "timed_out"
+    "duplicate", "stopped", NULL, "timed_out", "invalid_address"
 };
 
 
@@ -2102,6 +2103,10 @@ ngx_campaign_fanout_settled(ngx_campaign_execution_t *e, void *data)
             what = NGX_CAMPAIGN_FANOUT_NO_PROFILE;
             break;
 
+        case NGX_CAMPAIGN_OUTCOME_INVALID:
+            what = NGX_CAMPAIGN_FANOUT_INVALID_ADDRESS;
+            break;
+
         default:
             what = NGX_CAMPAIGN_FANOUT_FAILED_SEND;
         }
@@ -2745,11 +2750,15 @@ ngx_campaign_fanout_parse(ngx_pool_t *pool, ngx_str_t *text,
 
     j->snapshot = cJSON_IsTrue(v);
 
-    /* a journal written before "timed_out" was counted has one less */
+    /*
+     * a journal written before "timed_out" was counted has two less, one
+     * written before "invalid_address" one less
+     */
 
     v = cJSON_GetObjectItemCaseSensitive(root, "counts");
     if (!cJSON_IsArray(v)
         || (cJSON_GetArraySize(v) != NGX_CAMPAIGN_FANOUT_NCOUNTS
+            && cJSON_GetArraySize(v) != NGX_CAMPAIGN_FANOUT_INVALID_ADDRESS
             && cJSON_GetArraySize(v) != NGX_CAMPAIGN_FANOUT_TIMED_OUT))
     {
         return NGX_DECLINED;
@@ -3388,7 +3397,7 @@ ngx_campaign_fanout_status(ngx_http_request_t *r, ngx_str_t *id)
     ngx_campaign_out_literal(&o, ",\"skipped\":{");
 
     for (i = NGX_CAMPAIGN_FANOUT_NO_CONSENT;
-         i <= NGX_CAMPAIGN_FANOUT_TIMED_OUT;
+         i < NGX_CAMPAIGN_FANOUT_NCOUNTS;
          i++)
     {
         if (ngx_campaign_fanout_skips[i] == NULL) {

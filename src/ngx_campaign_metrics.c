@@ -1187,7 +1187,8 @@ static ngx_str_t  ngx_campaign_metrics_audience_outcomes[] = {
     ngx_string("duplicate"),
     ngx_string("stopped"),
     ngx_string("malformed"),
-    ngx_string("timed_out")
+    ngx_string("timed_out"),
+    ngx_string("invalid_address")
 };
 
 

@@ -659,7 +659,7 @@ typedef enum {
     NGX_CAMPAIGN_AUDIENCE_EXECUTIONS
 } ngx_campaign_audience_metric_e;
 
-#define NGX_CAMPAIGN_AUDIENCE_OUTCOMES  11
+#define NGX_CAMPAIGN_AUDIENCE_OUTCOMES  12
 
 void ngx_campaign_metrics_audience(ngx_campaign_t *c,
     ngx_campaign_audience_metric_e metric);

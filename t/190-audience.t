@@ -109,7 +109,7 @@ like $res->{content}, qr/"campaignId":"vip","audienceId":"vips"/,
      '... names its campaign and audience';
 like $res->{content}, qr/"targetedProfileCount":44\b/, '44 recipients targeted';
 like $res->{content},
-     qr/"counters":\{"sent":42,"failed":0,"skipped":\{"no_consent":1,"suppressed":1,"capped":0,"invalid":2,"no_profile":0,"duplicate":1,"stopped":0,"timed_out":0\},"malformedLines":3\},"rate":\d+\.\d\}/,
+     qr/"counters":\{"sent":42,"failed":0,"skipped":\{"no_consent":1,"suppressed":1,"capped":0,"invalid":2,"no_profile":0,"duplicate":1,"stopped":0,"timed_out":0,"invalid_address":0\},"malformedLines":3\},"rate":\d+\.\d\}/,
      'sent, skipped by reason, malformed lines, rate';
 
 my @sent = outbox($id);

@@ -145,7 +145,7 @@ $id = execution_id($res);
 $res = wait_status($id, 'Succeeded');
 like $res->{content}, qr/"status":"Succeeded"/, 'a short audience succeeds';
 like $res->{content},
-     qr/"stopped":0,"timed_out":0\},"malformedLines":0\},"rate":\d+\.\d\}/,
+     qr/"stopped":0,"timed_out":0,"invalid_address":0\},"malformedLines":0\},"rate":\d+\.\d\}/,
      '... with timed_out 0, and a rate';
 
 # 3. metrics of audience executions, per campaign, for every worker

@@ -52,6 +52,12 @@ start_server($provider, sub {
     my ($c, $head, $body) = @_;
     my ($key) = $head =~ /^Idempotency-Key: (\S+)/mi;
     my $stall = $head =~ m{^POST /stall};
+
+    # /picky: a number it does not know is an invalid address
+    if ($head =~ m{^POST /picky} && $body =~ /bad/) {
+        return answer($c, 400, '{"code": 21211}');
+    }
+
     append_line('provider.log', "got $key");
     sleep($stall ? 6 : 0.3);
     append_line('provider.log', "answered $key");
@@ -71,6 +77,13 @@ my $conf = <<"EOC";
         max_connections  4;
     }
 
+    campaign_connector picky http {
+        url             http://127.0.0.1:$provider/picky;
+        body            json;
+        field           to  "{{recipient.address}}";
+        invalid_answer  400  '"code": 21211';
+    }
+
     campaign_connector stall http {
         url      http://127.0.0.1:$provider/stall;
         field    to  "{{recipient.address}}";
@@ -86,6 +99,11 @@ my $conf = <<"EOC";
 
         location /ajo/im/ {
             campaign_api;
+        }
+
+        location /picky/ {
+            campaign_api;
+            campaign_gateway email connector=picky;
         }
 
         location /stall/ {
@@ -202,10 +220,28 @@ my @bad = grep { !/exited on signal 9/ }
           $log =~ /^.*\[(?:alert|crit|emerg)\].*$/mg;
 is "@bad", '', 'no alert but the killed workers';
 
-# 5. nginx -s stop (SIGTERM) with a transfer in flight: it is dropped
+# 5. an audience with addresses the provider refuses: invalid_address
 
+audience('picky', (map { recipient("ok$_") } 1 .. 6),
+         (map { recipient("bad$_") } 1 .. 3));
+$API_PORT = $port;
+$res = call('POST', '/picky/executions/audience',
+            '{"campaignId":"vip","audience":{"id":"picky"}}');
+is $res->{status}, 202, 'an audience of 9, 3 of them refused: 202';
+$id = execution_id($res);
+$res = call('GET', "/picky/executions/audience/$id");
+wait_for(sub { $res = call('GET', "/picky/executions/audience/$id");
+               $res->{content} =~ /"status":"Succeeded"/ }, 100);
+like $res->{content}, qr/"sent":6,"failed":0,/, 'the 6 others are sent';
+like $res->{content}, qr/"invalid_address":3\}/,
+     '... the 3 refused are skipped as invalid_address';
+
+# 6. nginx -s stop (SIGTERM) with a transfer in flight: it is dropped
+
+my $before = () = read_file('provider.log') =~ /^got \S+$/mg;
 $bg = unitary('/stall/executions/unitary', 'r5');
-ok wait_for(sub { (() = read_file('provider.log') =~ /^got \S+$/mg) >= 42 }),
+ok wait_for(sub { (() = read_file('provider.log') =~ /^got \S+$/mg)
+                  >= $before + 2 }),
    'a stalled trigger is in flight';
 my $master = master_pid();
 kill 'TERM', $master;
