@@ -6,7 +6,10 @@
 #   make test     unit tests and the Test::Nginx suites
 #   make bench    wrk against bare nginx and a trigger, one worker; then
 #                 audience executions of 100,000 and 1,000,000 recipients
-#                 (bench/audience.sh; BENCH_AUDIENCE_SIZES=100000 for one)
+#                 (bench/audience.sh; BENCH_AUDIENCE_SIZES=100000 for one);
+#                 then location gateways against connectors (http, smtp,
+#                 apns): triggers and an audience of 10,000
+#                 (bench/connectors.sh)
 #   make fuzz     libFuzzer over the parsers (FUZZ_SECONDS each)
 #   make asan     the Test::Nginx suites against nginx built from source
 #                 with AddressSanitizer and the module linked in statically
@@ -55,7 +58,7 @@ TEST_PKGS    := $(BUILD_PKGS) libcmocka-dev curl libtest-base-perl \
                 libtext-diff-perl libwww-perl liburi-perl \
                 liblist-moreutils-perl libipc-run-perl libtest-longstring-perl \
                 prometheus
-BENCH_PKGS   := $(BUILD_PKGS) wrk curl
+BENCH_PKGS   := $(BUILD_PKGS) wrk curl openssl python3
 FUZZ_PKGS    := $(BUILD_PKGS) clang libclang-rt-14-dev
 
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -192,6 +195,7 @@ bench: $(MODULE) $(BUILD)/render_bench
 	$(BUILD)/render_bench
 	bench/run.sh $(NGINX) $(MODULE)
 	bench/audience.sh $(NGINX) $(MODULE)
+	bench/connectors.sh $(NGINX) $(MODULE)
 
 ASAN_NGINX   := $(BUILD)/asan/objs/nginx
 
