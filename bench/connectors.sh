@@ -125,6 +125,26 @@ machine() { awk '$1 == "cpu" { print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6 }' \
 ms() { date +%s%3N; }
 hz=$(getconf CLK_TCK)
 
+# the connections that the peer of path $1 accepted so far, the
+# question's own excluded (that of the question before is not): the
+# provider's (stub_status) or the sink's
+accepts() {
+    local reply
+
+    if [ "$1" != smtp ]; then
+        curl -s "http://127.0.0.1:$provider_port/_status" \
+            | awk 'NR == 3 { print $1 - 1 }'
+        return
+    fi
+    exec 3<> "/dev/tcp/127.0.0.1/$sink_port"
+    read -r _ <&3
+    printf 'HELP\r\n' >&3
+    read -r _ _ reply <&3
+    printf 'QUIT\r\n' >&3
+    exec 3<&-
+    echo $(( ${reply%$'\r'} - 1 ))
+}
+
 median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
         print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -377,7 +397,7 @@ echo "connectors: one worker per path, provider and SMTP sink each on" \
 
 # --- (a) unitary triggers ------------------------------------------------
 
-declare -A workers u_rps u_cpu u_wsh u_psh u_idle u_hwm u_rss
+declare -A workers u_rps u_cpu u_wsh u_psh u_idle u_hwm u_rss u_conn
 
 for p in "${run[@]}"; do
     start "$p"
@@ -403,11 +423,13 @@ for r in $(seq "$rounds"); do
         peer=$(peer_of "$p")
         url=http://127.0.0.1:$(port_of "$p")/ajo/im/executions/unitary
 
+        c0=$(accepts "$p")
         t0=$(ticks "$w"); p0=$(ticks "$peer"); m0=$(machine)
         out=$(BENCH_BODY=$(trigger_of "$p") "${pin_peer[@]}" \
               wrk -t1 -c"$conns" -d"${seconds}s" -s "$bench/trigger.lua" \
               "$url")
         t1=$(ticks "$w"); p1=$(ticks "$peer"); m1=$(machine)
+        c1=$(accepts "$p")
 
         n=$(echo "$out" | awk '/ requests in / { print $1 }')
         rps=$(echo "$out" | awk '/^Requests\/sec/ { print $2 }')
@@ -422,9 +444,11 @@ for r in $(seq "$rounds"); do
         u_wsh[$p]+=" $(share "$t0" "$t1" "$seconds")"
         u_psh[$p]+=" $(share "$p0" "$p1" "$seconds")"
         u_idle[$p]+=" $(idle "$m0" "$m1")"
+        u_conn[$p]+=" $((c1 - c0 - 1))"
         echo "  round $r $p: $rps msg/s, ${u_cpu[$p]##* } us/msg;" \
              "CPU: worker ${u_wsh[$p]##* }%, peer ${u_psh[$p]##* }%," \
-             "machine idle ${u_idle[$p]##* }%"
+             "machine idle ${u_idle[$p]##* }%;" \
+             "${u_conn[$p]##* } connections"
     done
 done
 
@@ -438,7 +462,7 @@ done
 
 # --- (b) audience executions ---------------------------------------------
 
-declare -A a_rps a_cpu a_wsh a_psh a_idle a_hwm a_rss
+declare -A a_rps a_cpu a_wsh a_psh a_idle a_hwm a_rss a_conn
 
 echo "(b) audience executions of $size recipients, no throttle," \
      "$rounds rounds"
@@ -450,6 +474,7 @@ for r in $(seq "$rounds"); do
         peer=$(peer_of "$p")
         start "$p"
 
+        c0=$(accepts "$p")
         t0=$(ticks "$worker"); p0=$(ticks "$peer"); m0=$(machine)
         begin=$(ms)
 
@@ -482,6 +507,7 @@ for r in $(seq "$rounds"); do
         done
 
         t1=$(ticks "$worker"); p1=$(ticks "$peer"); m1=$(machine)
+        c1=$(accepts "$p")
         secs=$(awk -v a="$begin" -v b="$end" \
                    'BEGIN { printf "%.3f", (b - a) / 1000 }')
 
@@ -503,12 +529,14 @@ for r in $(seq "$rounds"); do
         a_wsh[$p]+=" $(share "$t0" "$t1" "$secs")"
         a_psh[$p]+=" $(share "$p0" "$p1" "$secs")"
         a_idle[$p]+=" $(idle "$m0" "$m1")"
+        a_conn[$p]+=" $((c1 - c0 - 1))"
         a_hwm[$p]+=" $(field "$worker" VmHWM)"
         a_rss[$p]+=" $(field "$worker" VmRSS)"
         echo "  round $r $p: $sent sent in ${secs}s," \
              "${a_rps[$p]##* } msg/s, ${a_cpu[$p]##* } us/msg;" \
              "CPU: worker ${a_wsh[$p]##* }%, peer ${a_psh[$p]##* }%," \
-             "machine idle ${a_idle[$p]##* }%"
+             "machine idle ${a_idle[$p]##* }%;" \
+             "${a_conn[$p]##* } connections"
 
         stop_nginx "$dir/$p/logs/nginx.pid"
         errors "$p"
@@ -541,21 +569,21 @@ limit() {
 
 # table KIND: the medians of (a) or (b)
 table() {
-    local k=$1 p rps cpu wsh psh idl hwm rss
+    local k=$1 p rps cpu wsh psh idl hwm rss con
 
-    printf '%-14s %8s %7s %7s %5s %5s %6s %6s  %s\n' path msg/s us/msg \
-        worker% peer% idle% HWM_MB RSS_MB limit
+    printf '%-13s %7s %6s %7s %5s %5s %5s %5s %5s  %s\n' path msg/s \
+        us/msg worker% peer% idle% conns HWM RSS limit
     for p in "${run[@]}"; do
         eval "rps=\${${k}_rps[\$p]} cpu=\${${k}_cpu[\$p]}"
         eval "wsh=\${${k}_wsh[\$p]} psh=\${${k}_psh[\$p]}"
         eval "idl=\${${k}_idle[\$p]} hwm=\${${k}_hwm[\$p]}"
-        eval "rss=\${${k}_rss[\$p]}"
+        eval "rss=\${${k}_rss[\$p]} con=\${${k}_conn[\$p]}"
         rps=$(median $rps); cpu=$(median $cpu); wsh=$(median $wsh)
         psh=$(median $psh); idl=$(median $idl); hwm=$(median $hwm)
-        rss=$(median $rss)
+        rss=$(median $rss); con=$(median $con)
         eval "${k}_m_rps[\$p]=\$rps ${k}_m_cpu[\$p]=\$cpu"
-        printf '%-14s %8.0f %7.1f %7s %5s %5s %6.1f %6.1f  %s\n' "$p" \
-            "$rps" "$cpu" "$wsh" "$psh" "$idl" \
+        printf '%-13s %7.0f %6.1f %7s %5s %5s %5s %5.1f %5.1f  %s\n' \
+            "$p" "$rps" "$cpu" "$wsh" "$psh" "$idl" "$con" \
             "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" \
             "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
             "$(limit "$wsh" "$psh" "$idl" "$p")"
@@ -573,7 +601,8 @@ echo "(b) audience of $size, medians of $rounds rounds (messages sent)"
 table a
 echo
 echo "peer: the provider nginx's worker, for smtp the SMTP sink; CPU" \
-     "shares in % of one CPU"
+     "shares in % of one CPU; conns: connections the peer accepted;" \
+     "HWM, RSS: the worker's VmHWM and VmRSS in MB"
 
 echo
 printf '%-24s %10s %10s %10s %10s\n' "connector / location" \

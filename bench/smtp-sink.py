@@ -5,7 +5,9 @@
 #
 #   bench/smtp-sink.py PORT [COUNT-FILE [PID-FILE]]
 #
-# No STARTTLS, no AUTH, no checks. Commands may be pipelined. Once it
+# No STARTTLS, no AUTH, no checks. Commands may be pipelined. HELP is
+# answered "214 MESSAGES SESSIONS": the messages taken so far and the
+# sessions opened, the asking one included. Once it
 # listens, it writes its process id to PID-FILE, if given. It runs until
 # SIGTERM or SIGINT, then writes the number of messages it took (DATA
 # ended by a lone ".") and of sessions to COUNT-FILE, if given.
@@ -62,6 +64,8 @@ class Sink(asyncio.Protocol):
                 out.append(b"354 go ahead\r\n")
                 self.buf = b"\r\n" + self.buf
                 self.data = True
+            elif verb == b"HELP":
+                out.append(b"214 %d %d\r\n" % (messages, sessions))
             elif verb == b"QUIT":
                 out.append(b"221 bye\r\n")
                 self.transport.write(b"".join(out))
