@@ -8,8 +8,8 @@
 # worker:
 #
 #   location   campaign_gateway to a location that proxy_passes over
-#              keepalive connections (BENCH_CONNECTOR_MAX of them) to a
-#              provider answering 202: an e-mail and a push campaign
+#              keepalive connections (up to 256 kept) to a provider
+#              answering 202: an e-mail and a push campaign
 #   http       the http connector to the same provider: a JSON body of
 #              the e-mail's fields (to, from, subject, html, text)
 #   smtp       the smtp connector (starttls off, no AUTH) to
@@ -39,15 +39,18 @@
 #
 # Printed: messages/s (triggers answered a second; messages sent a second
 # in an audience), the worker's CPU (user + system, /proc/PID/stat) per
-# message, the worker's VmHWM and VmRSS at the end (/proc/PID/status),
-# and the CPU share of the worker, of the peer (the provider's worker,
-# or the SMTP sink) and the machine's idle share during the run, which
-# say what limits the number: "worker" or the peer at a full CPU,
-# "cores" when the machine had no idle CPU left (wrk, the worker and the
-# peer share them), "latency" otherwise. Then medians over the rounds
-# and the ratios connector/location (the e-mail location for http and
-# smtp, the push location for apns). On a machine that others share,
-# messages/s moves with their load, the CPU per message much less.
+# message and the peer's (the provider's worker, or the SMTP sink), the
+# connections the peer accepted (are they reused?), the worker's VmHWM
+# and VmRSS at the end (/proc/PID/status), and the CPU shares of the
+# worker, of the peer and the machine's idle share during the run, which
+# say what limits the number: "worker" or the peer when the busier of
+# the two had 70% of a CPU or more (on a machine that others share, a
+# process seldom gets a whole one), "cores" when the machine had no idle
+# CPU left (wrk, the worker and the peer share them), "latency"
+# otherwise. Then medians over the rounds and the ratios
+# connector/location (the e-mail location for http and smtp, the push
+# location for apns). On a machine that others share, messages/s moves
+# with their load, the CPU per message much less.
 #
 # A connector type that the module does not have (nginx -t fails on a
 # configuration that uses it) is skipped with a message. BENCH_PIN=1
@@ -330,7 +333,7 @@ for p in $paths; do
     gateways "$p" > "$dir/$p/conf/gateways.conf"
     sed -e "s|@MODULE@|$module|" -e "s|@DIR@|$dir|" \
         -e "s|@ROOT@|$root|" -e "s|@PORT@|$((port + 3 + i))|" \
-        -e "s|@AUDIENCES@|$audiences|" -e "s|@MAX@|$max|" \
+        -e "s|@AUDIENCES@|$audiences|" \
         -e "s|@PROVIDER_PORT@|$provider_port|" \
         -e "s|^worker_processes|$user\nworker_processes|" \
         "$bench/connectors/nginx.conf" > "$dir/$p/conf/nginx.conf"
@@ -397,7 +400,7 @@ echo "connectors: one worker per path, provider and SMTP sink each on" \
 
 # --- (a) unitary triggers ------------------------------------------------
 
-declare -A workers u_rps u_cpu u_wsh u_psh u_idle u_hwm u_rss u_conn
+declare -A workers u_rps u_cpu u_wsh u_psh u_idle u_hwm u_rss u_conn u_pcpu
 
 for p in "${run[@]}"; do
     start "$p"
@@ -441,11 +444,14 @@ for r in $(seq "$rounds"); do
         u_rps[$p]+=" $rps"
         u_cpu[$p]+=" $(awk -v t="$((t1 - t0))" -v n="$n" -v hz="$hz" \
                         'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
+        u_pcpu[$p]+=" $(awk -v t="$((p1 - p0))" -v n="$n" -v hz="$hz" \
+                         'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
         u_wsh[$p]+=" $(share "$t0" "$t1" "$seconds")"
         u_psh[$p]+=" $(share "$p0" "$p1" "$seconds")"
         u_idle[$p]+=" $(idle "$m0" "$m1")"
         u_conn[$p]+=" $((c1 - c0 - 1))"
-        echo "  round $r $p: $rps msg/s, ${u_cpu[$p]##* } us/msg;" \
+        echo "  round $r $p: $rps msg/s, ${u_cpu[$p]##* } us/msg" \
+             "(peer ${u_pcpu[$p]##* });" \
              "CPU: worker ${u_wsh[$p]##* }%, peer ${u_psh[$p]##* }%," \
              "machine idle ${u_idle[$p]##* }%;" \
              "${u_conn[$p]##* } connections"
@@ -462,7 +468,7 @@ done
 
 # --- (b) audience executions ---------------------------------------------
 
-declare -A a_rps a_cpu a_wsh a_psh a_idle a_hwm a_rss a_conn
+declare -A a_rps a_cpu a_wsh a_psh a_idle a_hwm a_rss a_conn a_pcpu
 
 echo "(b) audience executions of $size recipients, no throttle," \
      "$rounds rounds"
@@ -526,6 +532,8 @@ for r in $(seq "$rounds"); do
                         'BEGIN { printf "%.0f", n / s }')"
         a_cpu[$p]+=" $(awk -v t="$((t1 - t0))" -v n="$sent" -v hz="$hz" \
                         'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
+        a_pcpu[$p]+=" $(awk -v t="$((p1 - p0))" -v n="$sent" -v hz="$hz" \
+                         'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
         a_wsh[$p]+=" $(share "$t0" "$t1" "$secs")"
         a_psh[$p]+=" $(share "$p0" "$p1" "$secs")"
         a_idle[$p]+=" $(idle "$m0" "$m1")"
@@ -533,7 +541,8 @@ for r in $(seq "$rounds"); do
         a_hwm[$p]+=" $(field "$worker" VmHWM)"
         a_rss[$p]+=" $(field "$worker" VmRSS)"
         echo "  round $r $p: $sent sent in ${secs}s," \
-             "${a_rps[$p]##* } msg/s, ${a_cpu[$p]##* } us/msg;" \
+             "${a_rps[$p]##* } msg/s, ${a_cpu[$p]##* } us/msg" \
+             "(peer ${a_pcpu[$p]##* });" \
              "CPU: worker ${a_wsh[$p]##* }%, peer ${a_psh[$p]##* }%," \
              "machine idle ${a_idle[$p]##* }%;" \
              "${a_conn[$p]##* } connections"
@@ -557,33 +566,38 @@ fi
 
 # --- the tables ------------------------------------------------------------
 
-# limit WORKER% PEER% IDLE% PATH: what limits the number
+# limit WORKER% PEER% IDLE% PATH: what limits the number: the busier of
+# the worker and the peer when it had most of a CPU (on a machine that
+# others share, a process seldom gets all of one), else no idle CPU
+# left, else the round trips
 limit() {
     local peer=provider
 
     [ "$4" = smtp ] && peer=sink
     awk -v w="$1" -v p="$2" -v i="$3" -v peer="$peer" 'BEGIN {
-        if (w >= 90) print "worker"; else if (p >= 90) print peer
+        if (w >= p && w >= 70) print "worker"
+        else if (p > w && p >= 70) print peer
         else if (i <= 10) print "cores"; else print "latency" }'
 }
 
 # table KIND: the medians of (a) or (b)
 table() {
-    local k=$1 p rps cpu wsh psh idl hwm rss con
+    local k=$1 p rps cpu pcp wsh psh idl hwm rss con
 
-    printf '%-13s %7s %6s %7s %5s %5s %5s %5s %5s  %s\n' path msg/s \
-        us/msg worker% peer% idle% conns HWM RSS limit
+    printf '%-13s %7s %6s %7s %7s %5s %5s %5s %5s  %s\n' path msg/s \
+        us/msg peer_us worker% peer% conns HWM RSS limit
     for p in "${run[@]}"; do
         eval "rps=\${${k}_rps[\$p]} cpu=\${${k}_cpu[\$p]}"
         eval "wsh=\${${k}_wsh[\$p]} psh=\${${k}_psh[\$p]}"
         eval "idl=\${${k}_idle[\$p]} hwm=\${${k}_hwm[\$p]}"
         eval "rss=\${${k}_rss[\$p]} con=\${${k}_conn[\$p]}"
+        eval "pcp=\${${k}_pcpu[\$p]}"
         rps=$(median $rps); cpu=$(median $cpu); wsh=$(median $wsh)
         psh=$(median $psh); idl=$(median $idl); hwm=$(median $hwm)
-        rss=$(median $rss); con=$(median $con)
+        rss=$(median $rss); con=$(median $con); pcp=$(median $pcp)
         eval "${k}_m_rps[\$p]=\$rps ${k}_m_cpu[\$p]=\$cpu"
-        printf '%-13s %7.0f %6.1f %7s %5s %5s %5s %5.1f %5.1f  %s\n' \
-            "$p" "$rps" "$cpu" "$wsh" "$psh" "$idl" "$con" \
+        printf '%-13s %7.0f %6.1f %7.1f %7s %5s %5s %5.1f %5.1f  %s\n' \
+            "$p" "$rps" "$cpu" "$pcp" "$wsh" "$psh" "$con" \
             "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" \
             "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
             "$(limit "$wsh" "$psh" "$idl" "$p")"
@@ -600,9 +614,11 @@ echo
 echo "(b) audience of $size, medians of $rounds rounds (messages sent)"
 table a
 echo
-echo "peer: the provider nginx's worker, for smtp the SMTP sink; CPU" \
-     "shares in % of one CPU; conns: connections the peer accepted;" \
-     "HWM, RSS: the worker's VmHWM and VmRSS in MB"
+echo "us/msg: the worker's CPU per message; peer: the provider nginx's" \
+     "worker, for smtp the SMTP sink (peer_us: its CPU per message);" \
+     "worker%, peer%: shares of one CPU; conns: connections the peer" \
+     "accepted; HWM, RSS: the worker's VmHWM and VmRSS, MB; limit: see" \
+     "bench/connectors.sh"
 
 echo
 printf '%-24s %10s %10s %10s %10s\n' "connector / location" \
