@@ -43,14 +43,15 @@
 # connections the peer accepted (are they reused?), the worker's VmHWM
 # and VmRSS at the end (/proc/PID/status), and the CPU shares of the
 # worker, of the peer and the machine's idle share during the run, which
-# say what limits the number: "worker" or the peer when the busier of
-# the two had 70% of a CPU or more (on a machine that others share, a
-# process seldom gets a whole one), "cores" when the machine had no idle
-# CPU left (wrk, the worker and the peer share them), "latency"
-# otherwise. Then medians over the rounds and the ratios
-# connector/location (the e-mail location for http and smtp, the push
-# location for apns). On a machine that others share, messages/s moves
-# with their load, the CPU per message much less.
+# say what limits the number: the busier of the worker and the peer
+# (each handles every message; on a machine that others share, a
+# process seldom gets a whole CPU), "latency" when neither had half a
+# CPU and the machine had some idle, with a "*" when the machine had no
+# idle CPU left (wrk, the worker, the peer and the others share it).
+# Then medians over the rounds and the ratios connector/location (the
+# e-mail location for http and smtp, the push location for apns). On a
+# machine that others share, messages/s moves with their load, the CPU
+# per message much less.
 #
 # A connector type that the module does not have (nginx -t fails on a
 # configuration that uses it) is skipped with a message. BENCH_PIN=1
@@ -567,17 +568,17 @@ fi
 # --- the tables ------------------------------------------------------------
 
 # limit WORKER% PEER% IDLE% PATH: what limits the number: the busier of
-# the worker and the peer when it had most of a CPU (on a machine that
-# others share, a process seldom gets all of one), else no idle CPU
-# left, else the round trips
+# the worker and the peer (both handle every message, one after the
+# other), or "latency" when neither had half a CPU and the machine had
+# some idle; a "*" when the machine had no idle CPU left (at most 10%)
 limit() {
     local peer=provider
 
     [ "$4" = smtp ] && peer=sink
     awk -v w="$1" -v p="$2" -v i="$3" -v peer="$peer" 'BEGIN {
-        if (w >= p && w >= 70) print "worker"
-        else if (p > w && p >= 70) print peer
-        else if (i <= 10) print "cores"; else print "latency" }'
+        l = (w >= p) ? "worker" : peer
+        if (w < 50 && p < 50 && i > 10) l = "latency"
+        print l ((i <= 10) ? "*" : "") }'
 }
 
 # table KIND: the medians of (a) or (b)
@@ -617,8 +618,8 @@ echo
 echo "us/msg: the worker's CPU per message; peer: the provider nginx's" \
      "worker, for smtp the SMTP sink (peer_us: its CPU per message);" \
      "worker%, peer%: shares of one CPU; conns: connections the peer" \
-     "accepted; HWM, RSS: the worker's VmHWM and VmRSS, MB; limit: see" \
-     "bench/connectors.sh"
+     "accepted; HWM, RSS: the worker's VmHWM and VmRSS, MB; limit: the" \
+     "busier process, * when no CPU was idle (see bench/connectors.sh)"
 
 echo
 printf '%-24s %10s %10s %10s %10s\n' "connector / location" \
