@@ -6,7 +6,10 @@
 #   make test     unit tests and the Test::Nginx suites
 #   make bench    wrk against bare nginx and a trigger, one worker; then
 #                 audience executions of 100,000 and 1,000,000 recipients
-#                 (bench/audience.sh; BENCH_AUDIENCE_SIZES=100000 for one)
+#                 (bench/audience.sh; BENCH_AUDIENCE_SIZES=100000 for one);
+#                 then location gateways against connectors (http, smtp,
+#                 apns): triggers and an audience of 10,000
+#                 (bench/connectors.sh)
 #   make fuzz     libFuzzer over the parsers (FUZZ_SECONDS each)
 #   make asan     the Test::Nginx suites against nginx built from source
 #                 with AddressSanitizer and the module linked in statically
@@ -58,6 +61,9 @@ TEST_PKGS    := $(BUILD_PKGS) libcmocka-dev curl libtest-base-perl \
                 prometheus python3-aiosmtpd openssl
 BENCH_PKGS   := $(BUILD_PKGS) wrk curl
 FUZZ_PKGS    := $(BUILD_PKGS) clang libclang-rt-14-dev
+
+# bench/connectors.sh: a key and a certificate, the SMTP sink
+BENCH_PKGS   += openssl python3
 
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -214,6 +220,7 @@ bench: $(MODULE) $(BUILD)/render_bench
 	$(BUILD)/render_bench
 	bench/run.sh $(NGINX) $(MODULE)
 	bench/audience.sh $(NGINX) $(MODULE)
+	bench/connectors.sh $(NGINX) $(MODULE)
 
 ASAN_NGINX   := $(BUILD)/asan/objs/nginx
 
