@@ -411,7 +411,7 @@ ngx_campaign_connector_check(ngx_conf_t *cf)
 ngx_int_t
 ngx_campaign_connector_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, n;
     ngx_campaign_connector_t  **cnp, *cn;
     ngx_campaign_main_conf_t   *cmcf;
 
@@ -422,11 +422,16 @@ ngx_campaign_connector_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_campaign_curl_init_process(cycle) != NGX_OK) {
-        return NGX_ERROR;
+    cnp = cmcf->connectors.elts;
+    n = 0;
+
+    for (i = 0; i < cmcf->connectors.nelts; i++) {
+        n += cnp[i]->max_connections;
     }
 
-    cnp = cmcf->connectors.elts;
+    if (ngx_campaign_curl_init_process(cycle, n) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     for (i = 0; i < cmcf->connectors.nelts; i++) {
         cn = cnp[i];

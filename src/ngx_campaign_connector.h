@@ -193,7 +193,8 @@ struct ngx_campaign_connector_s {
 
 /* ngx_campaign_curl.c: the worker's multi handle */
 
-ngx_int_t ngx_campaign_curl_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_campaign_curl_init_process(ngx_cycle_t *cycle,
+    ngx_uint_t max_connections);
 void ngx_campaign_curl_exit_process(ngx_cycle_t *cycle);
 
 /*

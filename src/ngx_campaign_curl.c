@@ -73,8 +73,15 @@ static void ngx_campaign_transfer_release(ngx_campaign_transfer_t *t,
 static ngx_campaign_curl_t  *ngx_campaign_curl;
 
 
+/*
+ * max_connections: the connectors' places, all together; libcurl's cache
+ * keeps that many connections open (by default it keeps 4 for each
+ * transfer running at the time, so a quiet moment closes connections a
+ * busy one reopens)
+ */
+
 ngx_int_t
-ngx_campaign_curl_init_process(ngx_cycle_t *cycle)
+ngx_campaign_curl_init_process(ngx_cycle_t *cycle, ngx_uint_t max_connections)
 {
     ngx_campaign_curl_t  *cu;
 
@@ -112,6 +119,9 @@ ngx_campaign_curl_init_process(ngx_cycle_t *cycle)
     curl_multi_setopt(cu->multi, CURLMOPT_TIMERFUNCTION,
                       ngx_campaign_curl_timer);
     curl_multi_setopt(cu->multi, CURLMOPT_TIMERDATA, cu);
+
+    curl_multi_setopt(cu->multi, CURLMOPT_MAXCONNECTS,
+                      (long) max_connections);
 
     /* HTTP/2 streams share a connection where they can */
 
@@ -594,6 +604,15 @@ ngx_campaign_transfer_body(ngx_campaign_transfer_t *t, u_char *data,
         curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
         curl_easy_setopt(t->easy, CURLOPT_INFILESIZE_LARGE,
                          (curl_off_t) len);
+
+        /*
+         * libcurl's default upload buffer (64 KB, and its SMTP escaping
+         * buffer twice that) is allocated and freed for each transfer,
+         * which moves the heap's break for every message
+         */
+
+        curl_easy_setopt(t->easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+
         return NGX_OK;
     }
 

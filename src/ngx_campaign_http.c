@@ -437,7 +437,9 @@ ngx_campaign_http_form(ngx_campaign_out_t *o, u_char *s, size_t len)
     for (i = 0; i < len; i++) {
         c = s[i];
 
-        if (ngx_campaign_isalnum(c) || c == '*' || c == '-' || c == '.' || c == '_') {
+        if (ngx_campaign_isalnum(c)
+            || c == '*' || c == '-' || c == '.' || c == '_')
+        {
             ngx_campaign_out_raw(o, &s[i], 1);
             continue;
         }
