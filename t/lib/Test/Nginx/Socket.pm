@@ -321,7 +321,7 @@ sub expand_env_in_text {
 
 sub gen_rand_port {
     my $used = shift;
-    my %used = map { $_ => 1 } $ServerPort, values %$used;
+    my %used = map { $_ => 1 } grep { defined } $ServerPort, values %$used;
     for (1 .. 1000) {
         my $port = int(rand 63550) + 1985;
         next if $used{$port};
