@@ -630,11 +630,21 @@ ngx_campaign_transfer_header(ngx_campaign_transfer_t *t, const char *fmt,
     u_char              *p, *last;
     va_list              args;
     struct curl_slist   *h;
-    u_char               buf[2048];
+    u_char               buf[4096];
 
     va_start(args, fmt);
     last = ngx_vslprintf(buf, buf + sizeof(buf) - 1, fmt, args);
     va_end(args);
+
+    /* a header cut short is a wrong one */
+
+    if (last == buf + sizeof(buf) - 1) {
+        ngx_log_error(NGX_LOG_ALERT, t->log, 0,
+                      "campaign: a header of connector \"%V\" is longer "
+                      "than %uz bytes", &t->connector->name,
+                      sizeof(buf) - 2);
+        return NGX_ERROR;
+    }
 
     *last = '\0';
 

@@ -35,7 +35,7 @@
     "&assertion="
 #define NGX_CAMPAIGN_FCM_LIFETIME    3600   /* s, of an assertion */
 #define NGX_CAMPAIGN_FCM_MARGIN      300    /* s, before a token expires */
-#define NGX_CAMPAIGN_FCM_ACCESS_MAX  1900   /* bytes, fits a header line */
+#define NGX_CAMPAIGN_FCM_ACCESS_MAX  2048   /* bytes: Google's own limit */
 #define NGX_CAMPAIGN_FCM_DEVICE_MAX  4096   /* bytes, of a device token */
 
 
