@@ -439,6 +439,25 @@ ngx_campaign_connector_init_process(ngx_cycle_t *cycle)
         ngx_queue_init(&cn->waiting);
         cn->running = 0;
 
+        cn->share = curl_share_init();
+        if (cn->share == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "campaign: curl_share_init() failed");
+            return NGX_ERROR;
+        }
+
+        if (curl_share_setopt(cn->share, CURLSHOPT_SHARE,
+                              CURL_LOCK_DATA_CONNECT)
+            != CURLSHE_OK
+            || curl_share_setopt(cn->share, CURLSHOPT_SHARE,
+                                 CURL_LOCK_DATA_SSL_SESSION)
+               != CURLSHE_OK)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "campaign: curl_share_setopt() failed");
+            return NGX_ERROR;
+        }
+
         if (ngx_array_init(&cn->free, cycle->pool, cn->max_connections,
                            sizeof(CURL *))
             != NGX_OK)
@@ -507,7 +526,16 @@ ngx_campaign_connector_exit_process(ngx_cycle_t *cycle)
         }
 
         cn->free.nelts = 0;
+
+        /* its cached connections are closed here */
+
+        if (cn->share) {
+            curl_share_cleanup(cn->share);
+            cn->share = NULL;
+        }
     }
+
+    curl_global_cleanup();
 }
 
 

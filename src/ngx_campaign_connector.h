@@ -185,6 +185,7 @@ struct ngx_campaign_connector_s {
     ngx_uint_t                   used_line;
 
     /* the worker's */
+    CURLSH                      *share;       /* its connections, sessions */
     ngx_uint_t                   running;     /* transfers of messages */
     ngx_queue_t                  waiting;     /* for a place or a token */
     ngx_array_t                  free;        /* CURL *, to reuse */

@@ -136,8 +136,8 @@ ngx_campaign_curl_init_process(ngx_cycle_t *cycle, ngx_uint_t max_connections)
 
 /*
  * The worker exits: transfers still running are dropped (their
- * executions are going too), then libcurl closes its connections, through
- * the close-socket callback of each easy handle that has one.
+ * executions are going too).  The connectors' connections are closed with
+ * their share handles, after this; then curl_global_cleanup().
  */
 
 void
@@ -179,8 +179,6 @@ ngx_campaign_curl_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_campaign_curl = NULL;
-
-    curl_global_cleanup();
 }
 
 
@@ -554,6 +552,17 @@ ngx_campaign_transfer_create(ngx_campaign_connector_t *cn, ngx_log_t *log)
     t->answer_max = NGX_CAMPAIGN_CURL_ANSWER_MAX;
 
     curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+
+    /*
+     * the connector's own connections and TLS sessions: libcurl reuses an
+     * smtp:// connection that STARTTLS upgraded without comparing TLS
+     * settings, so connectors to one relay must not share a cache
+     */
+
+    if (cn->share) {
+        curl_easy_setopt(easy, CURLOPT_SHARE, cn->share);
+    }
+
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, ngx_campaign_curl_write);

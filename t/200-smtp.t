@@ -303,7 +303,10 @@ ok start_relay('smtps', '--smtps', '--cert', "$PREFIX/cert.pem",
                '--key', "$PREFIX/key.pem"),
    'a relay with TLS from the start';
 
-ok start_nginx($conf, $port), 'nginx starts with smtp connectors';
+# one worker: every connector's sessions to the TLS relay are in one
+# libcurl, so that "noca" would find "relay"'s verified session if
+# connectors shared their connections
+ok start_nginx($conf, $port, 1), 'nginx starts with smtp connectors';
 
 # 2. a transactional message
 
@@ -455,6 +458,12 @@ like $body, qr/"message":"STARTTLS is required and failed: /,
      '... the reason says so';
 is scalar(received('plain')), 0, '... nothing sent in clear';
 
+# the same relay through "relay" (its ca_file verifies it) just before:
+# its session, upgraded and verified, must not be what "noca" uses
+
+($status, $res) = send_mail('ajo/im', 'mail', ['u', 'eve@example.com']);
+is $res->{recipients}[0]{status}, 'accepted',
+   'through "relay" to the TLS relay: accepted';
 ($status, $res, $body) = send_mail('noca', 'mail',
                                    ['u', 'eve@example.com']);
 is $status, 502, 'a self-signed certificate and no ca_file: 502';
