@@ -911,7 +911,11 @@ ngx_campaign_connector_reason(ngx_pool_t *pool, ngx_str_t *reason,
 
     reason->data = p;
 
-    p = ngx_cpymem(p, prefix, plen);
+    /* memcpy() is not given NULL, even for no bytes */
+
+    if (plen) {
+        p = ngx_cpymem(p, prefix, plen);
+    }
 
     for (last = text + len; text < last; text++) {
         c = *text;
