@@ -1,0 +1,310 @@
+# Connectors at their edges: a gateway that cuts its answer short,
+# resets the connection in the middle of it, or answers a megabyte; an
+# SMTP relay that drops the session in the middle of DATA; an execution
+# whose timeout is shorter than its connector's, with attempts running
+# and attempts waiting for a place; and a worker that exits with
+# transfers running.  nginx is driven by hand (t/150-helpers.pl), one
+# worker, so that the log says what that worker did.
+
+use strict;
+use warnings;
+
+use Test::More;
+use Time::HiRes qw(sleep time);
+use FindBin;
+
+require "$FindBin::Bin/150-helpers.pl";
+
+our ($BASE, $PREFIX, @SERVERS);
+
+my $port = $BASE + 120;
+my $gw_port = $BASE + 121;
+my $smtp_port = $BASE + 122;
+
+# the gateway: what it does is the recipient's userId, up to a "-"
+
+start_server($gw_port, sub {
+    my ($c, $head, $body) = @_;
+    my ($user) = $body =~ /"user":"([^"]+)"/;
+    my ($b) = ($user // '') =~ /^([a-z0-9]+)/;
+    my ($n) = $head =~ /^X-Campaign-Attempt: (\d+)/mi;
+
+    append_line('logs/gateway.log', join ' ', $user // '-', $n // 0);
+
+    if ($b eq 'cut') {
+        print $c "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
+                 . "Connection: close\r\n\r\nabc";
+        return;
+    }
+
+    if ($b eq 'reset') {
+        syswrite $c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc";
+        sleep 0.05;
+        return reset_connection($c);
+    }
+
+    if ($b eq 'huge') {
+        return answer($c, 400, '{"error":"' . ('x' x (1 << 20)) . '"}');
+    }
+
+    if ($b eq 'hugeok') {
+        return answer($c, 200, '{"ok":"' . ('y' x (1 << 20)) . '"}');
+    }
+
+    if ($b eq 'stall') {
+        sleep 5;
+        return;
+    }
+
+    answer($c, 202);
+});
+
+# an SMTP relay that takes a message up to DATA's 354, reads a little of
+# it, and goes
+
+start_server_smtp($smtp_port);
+
+sub start_server_smtp {
+    my ($p) = @_;
+
+    my $listen = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$p",
+                                       Listen => 16, ReuseAddr => 1)
+        or die "smtp on $p: $!";
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid) {
+        close $listen;
+        push @SERVERS, $pid;
+        return;
+    }
+
+    $SIG{CHLD} = sub { 1 while waitpid(-1, POSIX::WNOHANG()) > 0 };
+    $SIG{TERM} = sub { kill 'TERM', -$$; exit 0 };
+    setpgrp(0, 0);
+
+    while (1) {
+        my $c = $listen->accept or next;
+
+        if (fork) {
+            close $c;
+            next;
+        }
+
+        close $listen;
+        $c->autoflush(1);
+        print $c "220 relay.test ESMTP\r\n";
+
+        while (my $line = <$c>) {
+            append_line('logs/smtp.log', $line =~ s/\r?\n\z//r);
+
+            if ($line =~ /^EHLO/i) {
+                print $c "250-relay.test\r\n250 8BITMIME\r\n";
+
+            } elsif ($line =~ /^DATA/i) {
+                print $c "354 go ahead\r\n";
+                my $part;
+                sysread $c, $part, 16;
+                reset_connection($c);
+                exit 0;
+
+            } elsif ($line =~ /^QUIT/i) {
+                print $c "221 bye\r\n";
+                last;
+
+            } else {
+                print $c "250 OK\r\n";
+            }
+        }
+
+        close $c;
+        exit 0;
+    }
+}
+
+ok start_nginx(<<"EOF", $port, 1), 'nginx starts';
+    campaign_connector gw http {
+        url      http://127.0.0.1:$gw_port/send;
+        body     json;
+        field    user  "{{recipient.userId}}";
+        field    to    "{{recipient.address}}";
+        timeout  1s;
+    }
+
+    campaign_connector one http {
+        url              http://127.0.0.1:$gw_port/send;
+        body             json;
+        field            user  "{{recipient.userId}}";
+        timeout          1s;
+        max_connections  1;
+    }
+
+    campaign_connector relay smtp {
+        url       smtp://127.0.0.1:$smtp_port;
+        starttls  off;
+        timeout   2s;
+    }
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location /gw/ {
+            campaign_api;
+            campaign_gateway sms connector=gw;
+            campaign_gateway_retries 1;
+            campaign_gateway_retry_delay 10ms;
+        }
+
+        location /short/ {
+            campaign_api;
+            campaign_gateway sms connector=gw;
+            campaign_execution_timeout 300ms;
+        }
+
+        location /one/ {
+            campaign_api;
+            campaign_gateway sms connector=one;
+            campaign_execution_timeout 300ms;
+        }
+
+        location /mail/ {
+            campaign_api;
+            campaign_gateway email connector=relay;
+            campaign_gateway_retries 1;
+            campaign_gateway_retry_delay 10ms;
+        }
+    }
+EOF
+
+sub send_sms {
+    my ($path, $rid, @users) = @_;
+    my $t0 = time;
+    my ($st, $body) = request($port, 'POST', "/$path/executions/unitary",
+                              trigger($rid, @users));
+    return ($st, $body, time - $t0);
+}
+
+sub gateway_lines {
+    my ($prefix) = @_;
+    return grep { /^\Q$prefix\E/ } split /\n/, read_file('logs/gateway.log');
+}
+
+sub recipient {
+    my ($body, $user) = @_;
+    my ($r) = $body =~ /(\{"userId":"\Q$user\E",.*?"attempts":\d+\})/;
+    return $r // '';
+}
+
+
+# an answer cut short is no answer: retried, and its status is 502, not
+# the 200 of its status line (a recipient accepted with it, so that the
+# answer has each recipient's outcome)
+
+my ($st, $body) = send_sms('gw', 'r1', 'cut-1', 'ok-1');
+
+is $st, 202, 'an answer cut short, and one accepted: 202';
+like recipient($body, 'cut-1'),
+    qr/"status":"failed","reason":"transfer closed with 97 bytes remaining to read","gatewayStatus":502,"attempts":2/,
+    '... the cut one failed after a retry, as a 502, libcurl saying why';
+is scalar(gateway_lines('cut-1 ')), 2, '... the gateway got both attempts';
+
+
+# the connection reset in the middle of the answer: the same
+
+($st, $body) = send_sms('gw', 'r2', 'reset-1', 'ok-2');
+
+is $st, 202, 'a connection reset in the middle of the answer: 202';
+like recipient($body, 'reset-1'),
+    qr/"status":"failed","reason":"[^"]+","gatewayStatus":502,"attempts":2/,
+    '... failed after a retry, as a 502';
+
+
+# a megabyte: the reason is 200 bytes of it; an accepted one is accepted
+
+($st, $body) = send_sms('gw', 'r3', 'huge-1', 'hugeok-1');
+
+is $st, 202, 'a megabyte of 400 and one of 200: 202';
+like recipient($body, 'huge-1'),
+    qr/"status":"failed","reason":"\{\\"error\\":\\"x{190}","gatewayStatus":400,"attempts":1/,
+    '... the 400 fails at once, its reason the first 200 bytes';
+like recipient($body, 'hugeok-1'), qr/"status":"accepted","gatewayStatus":200/,
+    '... the 200 is accepted';
+
+
+# an execution whose timeout (300ms) is shorter than its connector's
+# (1s): it answers at its own, the transfer runs on to its end, unheard
+
+my $took;
+($st, $body, $took) = send_sms('short', 'r4', 'stall-1');
+
+is $st, 504, 'the execution times out before its transfer: 504';
+like $body, qr/"message":"the execution timed out \(campaign_execution_timeout\)"/,
+    '... a timeout';
+ok $took < 0.9, "... at its own timeout (${\ sprintf '%.2f', $took}s)";
+
+is scalar(gateway_lines('stall-1 ')), 1, '... its one attempt was sent';
+
+
+# attempts waiting for the one place of a connector when their execution
+# times out: dropped unsent once the place is free, and the connector
+# then serves the next execution
+
+($st, $body, $took) = send_sms('one', 'r5', 'stall-a', 'stall-b', 'stall-c');
+
+is $st, 504, 'three attempts, one place, the execution times out: 504';
+is scalar(() = $body =~ /"message":"the execution timed out/g), 3,
+    '... three timeouts';
+
+sleep 1.5;
+
+is join(',', map { (split / /)[0] } gateway_lines('stall-')), 'stall-1,stall-a',
+    '... only the running one reached the gateway';
+
+($st, $body) = send_sms('one', 'r6', 'ok-1');
+
+is $st, 202, 'the connector serves the next execution';
+like recipient($body, 'ok-1'), qr/"status":"accepted","gatewayStatus":202/,
+    '... accepted';
+
+
+# an SMTP relay that drops the session in the middle of DATA: transient,
+# retried, 502
+
+my $mail = q/{"requestId":"m1","campaignId":"welcome-email",/
+    . q/"context":{"resetLink":"https:\/\/acme.example\/r"},"recipients":[/
+    . q/{"type":"aep","userId":"u1","namespace":"email",/
+    . q/"channelData":{"emailAddress":"ada@example.com"},/
+    . q/"profile":{"person":{"name":{"firstName":"Ada"}}}}]}/;
+
+($st, $body) = request($port, 'POST', '/mail/executions/unitary', $mail);
+
+is $st, 502, 'a relay that drops the session in DATA: 502';
+like $body, qr/"pointer":"\/recipients\/0","message":"[^"]+"/,
+    '... with libcurl\'s reason';
+is scalar(grep { /^DATA/ } split /\n/, read_file('logs/smtp.log')), 2,
+    '... the relay saw DATA twice';
+
+
+# a worker that exits with a transfer running (nginx -s quit lets it
+# finish; the transfer is bounded by its timeout)
+
+my $pid = fork // die;
+
+if ($pid == 0) {
+    send_sms('gw', 'r7', 'stall-quit');
+    exit 0;
+}
+
+ok wait_for(sub { scalar gateway_lines('stall-quit') }, 30),
+    'a transfer is running';
+
+ok stop_nginx(), 'nginx quits with a transfer running';
+waitpid $pid, 0;
+
+my $log = read_file('logs/error.log');
+
+unlike $log, qr/\[(alert|crit|emerg)\]/, 'no alert in the log';
+unlike $log, qr/AddressSanitizer|runtime error|exited on signal/,
+    'no sanitizer report, no crash';
+
+done_testing();
