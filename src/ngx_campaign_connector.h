@@ -97,6 +97,12 @@ struct ngx_campaign_transfer_s {
 
     unsigned                     running:1;   /* added to the multi */
     unsigned                     waiting:1;   /* in the connector's queue */
+
+    /*
+     * nginx could not watch one of its sockets: it is ended as failed,
+     * and its easy handle, stopped midway, is not reused
+     */
+    unsigned                     refused:1;
 };
 
 

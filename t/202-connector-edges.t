@@ -23,10 +23,13 @@ my $smtp_port = $BASE + 122;
 
 # the gateway: what it does is the recipient's userId, up to a "-"
 
-start_server($gw_port, sub {
+start_server($gw_port, \&gateway);
+
+sub gateway {
     my ($c, $head, $body) = @_;
     my ($user) = $body =~ /"user":"([^"]+)"/;
     my ($b) = ($user // '') =~ /^([a-z0-9]+)/;
+    $b //= '';
     my ($n) = $head =~ /^X-Campaign-Attempt: (\d+)/mi;
 
     append_line('logs/gateway.log', join ' ', $user // '-', $n // 0);
@@ -57,7 +60,7 @@ start_server($gw_port, sub {
     }
 
     answer($c, 202);
-});
+}
 
 # an SMTP relay that takes a message up to DATA's 354, reads a little of
 # it, and goes
@@ -304,6 +307,63 @@ waitpid $pid, 0;
 my $log = read_file('logs/error.log');
 
 unlike $log, qr/\[(alert|crit|emerg)\]/, 'no alert in the log';
+unlike $log, qr/AddressSanitizer|runtime error|exited on signal/,
+    'no sanitizer report, no crash';
+
+
+# worker_connections too few for libcurl's sockets: a socket that nginx
+# cannot watch fails its own transfer (retried), not every transfer of
+# the worker, and not the worker
+
+unlink "$PREFIX/logs/error.log";
+start_server($gw_port, \&gateway);
+
+ok start_nginx(<<"EOF", $port, 1, 8), 'nginx with 8 worker_connections';
+    campaign_connector gw http {
+        url      http://127.0.0.1:$gw_port/send;
+        body     json;
+        field    user  "{{recipient.userId}}";
+        timeout  5s;
+    }
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location /gw/ {
+            campaign_api;
+            campaign_gateway sms connector=gw;
+            campaign_gateway_retries 2;
+            campaign_gateway_retry_delay 50ms;
+        }
+    }
+EOF
+
+($st, $body) = send_sms('gw', 'r8', map { "many-$_" } 1 .. 10);
+
+is $st, 202, 'ten transfers at once, sockets for a few: 202';
+
+my @outcomes = map { recipient($body, "many-$_") } 1 .. 10;
+
+is scalar(grep { /"status":"accepted","gatewayStatus":202/ } @outcomes)
+   + scalar(grep { /"status":"failed","reason":"no connection for the socket: worker_connections are not enough","gatewayStatus":502,"attempts":3/ } @outcomes),
+   10, '... each accepted, or failed for want of a connection';
+
+$log = read_file('logs/error.log');
+
+like $log, qr/gateway answered 502 for message \S+ \(no connection for the socket: worker_connections are not enough\), retrying/,
+    '... which is retried';
+
+($st, $body) = send_sms('gw', 'r9', 'after-1');
+
+like recipient($body, 'after-1'), qr/"status":"accepted"/,
+    'the worker serves the next execution';
+
+ok stop_nginx(), 'nginx quits';
+
+$log = read_file('logs/error.log');
+
+unlike $log, qr/curl_multi_socket_action\(\) failed/,
+    'no transfer but those without a connection failed';
 unlike $log, qr/AddressSanitizer|runtime error|exited on signal/,
     'no sanitizer report, no crash';
 
