@@ -367,4 +367,60 @@ unlike $log, qr/curl_multi_socket_action\(\) failed/,
 unlike $log, qr/AddressSanitizer|runtime error|exited on signal/,
     'no sanitizer report, no crash';
 
+
+# nginx -t: a NUL byte in a value that goes into a header or a URL as it
+# is (strchr() finds NUL in any alphabet)
+
+our ($NGINX, @MODULES, $CAMPAIGNS);
+
+system('openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256'
+       . " -out $PREFIX/AuthKey.p8 2>/dev/null") == 0 or die 'openssl';
+system('openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048'
+       . " -out $PREFIX/rsa.pem 2>/dev/null") == 0 or die 'openssl';
+
+my $pem = read_file('rsa.pem') =~ s/\n/\\n/gr;
+
+write_file('account.json', qq/{"client_email":"a\@b.iam.example",/
+                           . qq/"private_key":"$pem"}/);
+
+sub nginx_t {
+    my ($connector) = @_;
+    my $load = join '', map { "load_module $_;\n" } @MODULES;
+
+    write_file('conf/t.conf', <<"EOF");
+$load
+error_log logs/t.log;
+events {}
+http {
+    campaign_definitions $CAMPAIGNS;
+$connector
+}
+EOF
+
+    return scalar `$NGINX -t -p $PREFIX/ -c $PREFIX/conf/t.conf 2>&1`;
+}
+
+like nginx_t(qq/campaign_connector a apns { key_file $PREFIX\/AuthKey.p8;/
+             . qq/ key_id ABC; team_id DEF; topic "com.a\0b"; }/),
+     qr/\[emerg\] .*invalid character in "topic"/,
+     'nginx -t: an APNs topic with a NUL';
+
+like nginx_t(qq/campaign_connector a apns { key_file $PREFIX\/AuthKey.p8;/
+             . qq/ key_id "AB\0C"; team_id DEF; }/),
+     qr/\[emerg\] .*invalid character in "key_id"/,
+     'nginx -t: an APNs key_id with a NUL';
+
+like nginx_t(qq/campaign_connector a apns { key_file $PREFIX\/AuthKey.p8;/
+             . qq/ key_id ABC; team_id DEF; topic com.a.b; }/),
+     qr/test is successful/, 'nginx -t: the same connector without';
+
+like nginx_t(qq/campaign_connector f fcm { service_account /
+             . qq/$PREFIX\/account.json; project "shop\0x"; }/),
+     qr/\[emerg\] .*invalid FCM project/,
+     'nginx -t: an FCM project with a NUL';
+
+like nginx_t(qq/campaign_connector f fcm { service_account /
+             . qq/$PREFIX\/account.json; project shop-1; }/),
+     qr/test is successful/, 'nginx -t: the same connector without';
+
 done_testing();
