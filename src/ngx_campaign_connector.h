@@ -214,7 +214,14 @@ ngx_campaign_transfer_t *ngx_campaign_transfer_create(
 ngx_int_t ngx_campaign_transfer_body(ngx_campaign_transfer_t *t,
     u_char *data, size_t len, ngx_uint_t upload);
 
-/* a header line "Name: value", copied; NGX_ERROR when out of memory */
+/*
+ * A header line "Name: value", copied; NGX_ERROR when out of memory.  A
+ * line is at most NGX_CAMPAIGN_HEADER_MAX bytes: a configured one is
+ * checked against it when nginx reads its configuration.
+ */
+
+#define NGX_CAMPAIGN_HEADER_MAX  2047
+
 ngx_int_t ngx_campaign_transfer_header(ngx_campaign_transfer_t *t,
     const char *fmt, ...);
 

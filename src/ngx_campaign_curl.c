@@ -705,7 +705,7 @@ ngx_campaign_transfer_header(ngx_campaign_transfer_t *t, const char *fmt,
     u_char              *p, *last;
     va_list              args;
     struct curl_slist   *h;
-    u_char               buf[2048];
+    u_char               buf[NGX_CAMPAIGN_HEADER_MAX + 1];
 
     va_start(args, fmt);
     last = ngx_vslprintf(buf, buf + sizeof(buf) - 1, fmt, args);

@@ -423,4 +423,22 @@ like nginx_t(qq/campaign_connector f fcm { service_account /
              . qq/$PREFIX\/account.json; project shop-1; }/),
      qr/test is successful/, 'nginx -t: the same connector without';
 
+
+# nginx -t: a header line that would go out cut short (a long bearer
+# token in a header_file)
+
+write_file('long.key', 'Bearer ' . ('k' x 2030) . "\n");
+write_file('short.key', 'Bearer ' . ('k' x 2020) . "\n");
+
+like nginx_t(qq/campaign_connector h http { url http:\/\/127.0.0.1\/;/
+             . qq/ field to "{{recipient.address}}";/
+             . qq/ header_file Authorization $PREFIX\/long.key; }/),
+     qr/\[emerg\] .*header "Authorization" is longer than 2047 bytes/,
+     'nginx -t: a header line of 2052 bytes';
+
+like nginx_t(qq/campaign_connector h http { url http:\/\/127.0.0.1\/;/
+             . qq/ field to "{{recipient.address}}";/
+             . qq/ header_file Authorization $PREFIX\/short.key; }/),
+     qr/test is successful/, 'nginx -t: one of 2042 bytes';
+
 done_testing();
