@@ -125,7 +125,7 @@ sub start_server_smtp {
     }
 }
 
-ok start_nginx(<<"EOF", $port, 1), 'nginx starts';
+my $conf = <<"EOF";
     campaign_connector gw http {
         url      http://127.0.0.1:$gw_port/send;
         body     json;
@@ -178,6 +178,8 @@ ok start_nginx(<<"EOF", $port, 1), 'nginx starts';
         }
     }
 EOF
+
+ok start_nginx($conf, $port, 1), 'nginx starts';
 
 sub send_sms {
     my ($path, $rid, @users) = @_;
@@ -309,6 +311,47 @@ my $log = read_file('logs/error.log');
 unlike $log, qr/\[(alert|crit|emerg)\]/, 'no alert in the log';
 unlike $log, qr/AddressSanitizer|runtime error|exited on signal/,
     'no sanitizer report, no crash';
+
+
+# a worker stopped at once (nginx -s stop) with a transfer running and
+# two waiting for the connector's one place: each is dropped, and said so
+
+unlink "$PREFIX/logs/error.log";
+start_server($gw_port, \&gateway);
+
+ok start_nginx($conf, $port, 1), 'nginx starts again';
+
+$pid = fork // die;
+
+if ($pid == 0) {
+    send_sms('one', 'r10', 'stall-x', 'stall-y', 'stall-z');
+    exit 0;
+}
+
+ok wait_for(sub { scalar gateway_lines('stall-x') }, 30),
+    'a transfer is running, two are waiting';
+
+my $master = master_pid();
+kill 'TERM', $master;
+
+ok wait_for(sub { !kill 0, $master }, 100), 'nginx stops at once';
+waitpid $pid, 0;
+
+$log = read_file('logs/error.log');
+
+is scalar(() = $log =~ /campaign: connector "one" transfer dropped at exit/g),
+   1, '... the running transfer dropped, and logged';
+is scalar(gateway_lines('stall-y')) + scalar(gateway_lines('stall-z')), 0,
+   '... the waiting ones never sent';
+unlike $log, qr/AddressSanitizer|runtime error|exited on signal/,
+    '... no sanitizer report, no crash';
+
+for my $s (@SERVERS) {
+    kill 'TERM', $s;
+    waitpid $s, 0;
+}
+
+@SERVERS = ();
 
 
 # worker_connections too few for libcurl's sockets: a socket that nginx
