@@ -235,6 +235,7 @@ $(ASAN_NGINX): $(MODULE_SRCS) | test-deps
 	tar -xzf $$(ls $(BUILD)/src-pkg/nginx_*.orig.tar.gz | tail -1) \
 	    -C $(BUILD)/asan --strip-components=1
 	cd $(BUILD)/asan && ./configure --with-debug --with-http_v2_module \
+	    --with-http_ssl_module \
 	    --add-module=$(CURDIR) \
 	    --with-cc-opt="-fsanitize=address,undefined -fno-omit-frame-pointer" \
 	    --with-ld-opt="-fsanitize=address,undefined" >/dev/null

@@ -284,9 +284,12 @@ ngx_campaign_apns_set_str(ngx_conf_t *cf, ngx_str_t *field, ngx_str_t *value,
         return NGX_CONF_ERROR;
     }
 
+    /* strchr() finds a NUL in any alphabet: it is checked apart */
+
     for (i = 0; i < value->len; i++) {
-        if (alphabet ? ngx_strchr(alphabet, value->data[i]) == NULL
-                     : value->data[i] < 0x20 || value->data[i] > 0x7e)
+        if (value->data[i] == '\0'
+            || (alphabet ? ngx_strchr(alphabet, value->data[i]) == NULL
+                         : value->data[i] < 0x20 || value->data[i] > 0x7e))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid character in \"%V\" \"%V\"",

@@ -944,7 +944,11 @@ ngx_campaign_connector_reason(ngx_pool_t *pool, ngx_str_t *reason,
 
     reason->data = p;
 
-    p = ngx_cpymem(p, prefix, plen);
+    /* memcpy() is not given NULL, even for no bytes */
+
+    if (plen) {
+        p = ngx_cpymem(p, prefix, plen);
+    }
 
     for (last = text + len; text < last; text++) {
         c = *text;
@@ -966,7 +970,9 @@ ngx_campaign_connector_reason(ngx_pool_t *pool, ngx_str_t *reason,
  * A transfer that got no answer (t->result is not CURLE_OK): libcurl's
  * error as the reason, after prefix; a certificate that does not verify,
  * or a URL libcurl cannot use, will not do better on a retry: permanent;
- * anything else (refused, reset, a timeout): transient.
+ * anything else (refused, reset, a timeout): transient.  A status line
+ * read before the answer was cut short is no status: the outcome's is
+ * 502 or 504, as for a location gateway.
  */
 
 ngx_campaign_send_e
@@ -979,6 +985,8 @@ ngx_campaign_connector_no_answer(ngx_campaign_transfer_t *t,
 
     ngx_campaign_connector_reason(t->pool, reason, prefix, (u_char *) text,
                                   ngx_strlen(text));
+
+    t->code = 0;
 
     switch (t->result) {
 

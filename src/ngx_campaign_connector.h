@@ -97,6 +97,12 @@ struct ngx_campaign_transfer_s {
 
     unsigned                     running:1;   /* added to the multi */
     unsigned                     waiting:1;   /* in the connector's queue */
+
+    /*
+     * nginx could not watch one of its sockets: it is ended as failed,
+     * and its easy handle, stopped midway, is not reused
+     */
+    unsigned                     refused:1;
 };
 
 
@@ -210,7 +216,14 @@ ngx_campaign_transfer_t *ngx_campaign_transfer_create(
 ngx_int_t ngx_campaign_transfer_body(ngx_campaign_transfer_t *t,
     u_char *data, size_t len, ngx_uint_t upload);
 
-/* a header line "Name: value", copied; NGX_ERROR when out of memory */
+/*
+ * A header line "Name: value", copied; NGX_ERROR when out of memory.  A
+ * line is at most NGX_CAMPAIGN_HEADER_MAX bytes: a configured one is
+ * checked against it when nginx reads its configuration.
+ */
+
+#define NGX_CAMPAIGN_HEADER_MAX  4095
+
 ngx_int_t ngx_campaign_transfer_header(ngx_campaign_transfer_t *t,
     const char *fmt, ...);
 

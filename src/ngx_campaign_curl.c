@@ -37,6 +37,7 @@ typedef struct {
     ngx_queue_t                  connections; /* ngx_campaign_curl_conn_t */
     ngx_queue_t                  running;     /* transfers */
     ngx_uint_t                   nrunning;
+    ngx_uint_t                   nrefused;    /* running, to be ended */
 } ngx_campaign_curl_t;
 
 
@@ -59,6 +60,8 @@ static void ngx_campaign_curl_event(ngx_event_t *ev);
 static void ngx_campaign_curl_timer_handler(ngx_event_t *ev);
 static void ngx_campaign_curl_action(curl_socket_t s, int mask);
 static void ngx_campaign_curl_finished(void);
+static void ngx_campaign_curl_refuse(ngx_campaign_curl_t *cu, CURL *easy);
+static void ngx_campaign_curl_end_refused(ngx_campaign_curl_t *cu);
 static size_t ngx_campaign_curl_write(char *ptr, size_t size, size_t nmemb,
     void *userdata);
 static size_t ngx_campaign_curl_read(char *ptr, size_t size, size_t nmemb,
@@ -187,6 +190,12 @@ ngx_campaign_curl_exit_process(ngx_cycle_t *cycle)
  * remove for a socket we never watched is ignored; a socket it keeps
  * open in its cache is no longer watched, and a new connection wraps it
  * if it wants it again.
+ *
+ * It never returns -1: libcurl 7.88 then marks the whole multi handle
+ * dead, fails every transfer, and may crash in the next
+ * curl_multi_socket_action().  A socket nginx cannot watch (no free
+ * connection: worker_connections are not enough) fails its transfer
+ * alone, once libcurl has returned.
  */
 
 static int
@@ -217,13 +226,15 @@ ngx_campaign_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
     if (cc == NULL) {
         cc = ngx_alloc(sizeof(ngx_campaign_curl_conn_t), cu->log);
         if (cc == NULL) {
-            return -1;
+            ngx_campaign_curl_refuse(cu, easy);
+            return 0;
         }
 
         c = ngx_get_connection(s, cu->log);
         if (c == NULL) {
             ngx_free(cc);
-            return -1;
+            ngx_campaign_curl_refuse(cu, easy);
+            return 0;
         }
 
         c->data = cc;
@@ -249,29 +260,103 @@ ngx_campaign_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 
     if ((what & CURL_POLL_IN) && !rev->active) {
         if (ngx_add_event(rev, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-            return -1;
+            goto failed;
         }
 
     } else if (!(what & CURL_POLL_IN) && rev->active) {
         if (ngx_del_event(rev, NGX_READ_EVENT, 0) != NGX_OK) {
-            return -1;
+            goto failed;
         }
     }
 
     if ((what & CURL_POLL_OUT) && !wev->active) {
         if (ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-            return -1;
+            goto failed;
         }
 
     } else if (!(what & CURL_POLL_OUT) && wev->active) {
         if (ngx_del_event(wev, NGX_WRITE_EVENT, 0) != NGX_OK) {
-            return -1;
+            goto failed;
         }
     }
 
     cc->what = what;
 
     return 0;
+
+failed:
+
+    ngx_campaign_curl_refuse(cu, easy);
+
+    return 0;
+}
+
+
+/*
+ * The transfer of easy is to be ended as failed, after libcurl returns:
+ * no curl_multi_*() call may be made from its callback.
+ */
+
+static void
+ngx_campaign_curl_refuse(ngx_campaign_curl_t *cu, CURL *easy)
+{
+    ngx_campaign_transfer_t  *t;
+
+    t = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &t);
+
+    if (t == NULL || !t->running || t->refused) {
+        return;
+    }
+
+    t->refused = 1;
+    cu->nrefused++;
+}
+
+
+static void
+ngx_campaign_curl_end_refused(ngx_campaign_curl_t *cu)
+{
+    ngx_queue_t              *q;
+    ngx_campaign_transfer_t  *t;
+
+    while (cu->nrefused) {
+
+        for (q = ngx_queue_head(&cu->running);
+             q != ngx_queue_sentinel(&cu->running);
+             q = ngx_queue_next(q))
+        {
+            t = ngx_queue_data(q, ngx_campaign_transfer_t, queue);
+
+            if (t->refused) {
+                break;
+            }
+        }
+
+        if (q == ngx_queue_sentinel(&cu->running)) {
+            cu->nrefused = 0;
+            return;
+        }
+
+        cu->nrefused--;
+
+        curl_multi_remove_handle(cu->multi, t->easy);
+
+        /* t->refused stays: an easy handle stopped midway is not reused */
+
+        t->running = 0;
+        ngx_queue_remove(&t->queue);
+        cu->nrunning--;
+
+        t->result = CURLE_COULDNT_CONNECT;
+        t->code = 0;
+        ngx_cpystrn((u_char *) t->error,
+                    (u_char *) "no connection for the socket: "
+                    "worker_connections are not enough",
+                    CURL_ERROR_SIZE);
+
+        t->done(t);
+    }
 }
 
 
@@ -495,6 +580,11 @@ ngx_campaign_curl_finished(void)
         ngx_queue_remove(&t->queue);
         cu->nrunning--;
 
+        if (t->refused) {
+            t->refused = 0;
+            cu->nrefused--;
+        }
+
         t->result = result;
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->code);
 
@@ -504,6 +594,10 @@ ngx_campaign_curl_finished(void)
                        ngx_current_msec - t->started);
 
         t->done(t);
+    }
+
+    if (cu) {
+        ngx_campaign_curl_end_refused(cu);
     }
 
     if (cu && cu->nrunning == 0 && cu->timer.timer_set) {
@@ -639,7 +733,7 @@ ngx_campaign_transfer_header(ngx_campaign_transfer_t *t, const char *fmt,
     u_char              *p, *last;
     va_list              args;
     struct curl_slist   *h;
-    u_char               buf[4096];
+    u_char               buf[NGX_CAMPAIGN_HEADER_MAX + 1];
 
     va_start(args, fmt);
     last = ngx_vslprintf(buf, buf + sizeof(buf) - 1, fmt, args);
@@ -725,6 +819,11 @@ ngx_campaign_transfer_cancel(ngx_campaign_transfer_t *t)
         ngx_queue_remove(&t->queue);
         cu->nrunning--;
         t->running = 0;
+
+        if (t->refused) {
+            t->refused = 0;
+            cu->nrefused--;
+        }
     }
 
     /* an easy handle stopped midway is not reused */
@@ -748,7 +847,9 @@ ngx_campaign_transfer_release(ngx_campaign_transfer_t *t, ngx_uint_t keep)
 
     cn = t->connector;
 
-    if (keep && cn->free.nalloc && cn->free.nelts < cn->max_connections) {
+    if (keep && !t->refused && cn->free.nalloc
+        && cn->free.nelts < cn->max_connections)
+    {
         free = ngx_array_push(&cn->free);
 
         if (free) {

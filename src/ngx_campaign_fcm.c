@@ -160,7 +160,8 @@ ngx_campaign_fcm_directive(ngx_conf_t *cf, ngx_campaign_connector_t *cn)
 
     for (i = 0; i < field->len; i++) {
         if (!ngx_campaign_isalnum(field->data[i])
-            && ngx_strchr("-.:", field->data[i]) == NULL)
+            && (field->data[i] == '\0'
+                || ngx_strchr("-.:", field->data[i]) == NULL))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid FCM project \"%V\"", field);

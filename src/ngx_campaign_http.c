@@ -177,6 +177,15 @@ ngx_campaign_http_header(ngx_conf_t *cf, ngx_campaign_http_conf_t *hc,
         return NGX_CONF_ERROR;
     }
 
+    /* a longer line would go out cut short: a key that does not work */
+
+    if (name->len + 2 + value->len > NGX_CAMPAIGN_HEADER_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "header \"%V\" is longer than %d bytes",
+                           name, NGX_CAMPAIGN_HEADER_MAX);
+        return NGX_CONF_ERROR;
+    }
+
     h = ngx_array_push(&hc->headers);
     if (h == NULL) {
         return NGX_CONF_ERROR;

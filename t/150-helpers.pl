@@ -48,11 +48,11 @@ sub wait_for {
     return 0;
 }
 
-# nginx with the http{} body given, 2 workers (or $workers), error_log
-# at info
+# nginx with the http{} body given, 2 workers (or $workers), 256
+# connections each (or $connections), error_log at info
 
 sub start_nginx {
-    my ($http, $port, $workers) = @_;
+    my ($http, $port, $workers, $connections) = @_;
     my $load = join '', map { "load_module $_;\n" } @MODULES;
 
     write_file('conf/nginx.conf', <<"EOF");
@@ -64,7 +64,7 @@ pid logs/nginx.pid;
 error_log logs/error.log info;
 
 events {
-    worker_connections 256;
+    worker_connections ${\ ($connections || 256)};
 }
 
 http {
