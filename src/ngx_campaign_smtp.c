@@ -535,9 +535,12 @@ ngx_campaign_smtp_prepare(ngx_campaign_transfer_t *t,
         return NGX_ERROR;
     }
 
-    /* the relay's last reply line, for the reason of a refusal */
+    /*
+     * the relay's last reply line, for the reason of a refusal; one byte
+     * more for the NUL the engine's answer writer puts after what it keeps
+     */
 
-    t->answer = ngx_pnalloc(t->pool, NGX_CAMPAIGN_SMTP_REPLY_MAX);
+    t->answer = ngx_pnalloc(t->pool, NGX_CAMPAIGN_SMTP_REPLY_MAX + 1);
     if (t->answer == NULL) {
         return NGX_ERROR;
     }
