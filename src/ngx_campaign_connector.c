@@ -308,6 +308,17 @@ ngx_campaign_connector_init(ngx_conf_t *cf, ngx_campaign_connector_t *cn)
         return NGX_CONF_ERROR;
     }
 
+    if (cn->type != &ngx_campaign_connector_smtp
+        && ngx_strncasecmp(cn->url.data, (u_char *) "http://", 7) != 0
+        && ngx_strncasecmp(cn->url.data, (u_char *) "https://", 8) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%V connector \"%V\": the url must start with "
+                           "\"http://\" or \"https://\"",
+                           &cn->type->name, &cn->name);
+        return NGX_CONF_ERROR;
+    }
+
     /* the URL goes to libcurl as a C string */
 
     if (ngx_strlchr(cn->url.data, cn->url.data + cn->url.len, '\0')) {

@@ -668,9 +668,12 @@ ngx_campaign_transfer_create(ngx_campaign_connector_t *cn, ngx_log_t *log)
                      (long) cn->connect_timeout);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) cn->timeout);
 
-    /* no redirects, no other protocol than the URL's */
+    /* no redirects, no other protocol than the connector's */
 
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR,
+                     cn->type == &ngx_campaign_connector_smtp
+                     ? "smtp,smtps" : "http,https");
 
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, cn->tls_verify ? 1L : 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, cn->tls_verify ? 2L : 0L);

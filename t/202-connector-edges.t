@@ -467,6 +467,12 @@ like nginx_t(qq/campaign_connector f fcm { service_account /
      qr/test is successful/, 'nginx -t: the same connector without';
 
 
+like nginx_t(qq/campaign_connector f fcm { service_account /
+             . qq/$PREFIX\/account.json; project shop-1; url ftp:\/\/x\/; }/),
+     qr/\[emerg\] .*fcm connector "f": the url must start with "http:\/\/" or "https:\/\/"/,
+     'nginx -t: an fcm url of another scheme';
+
+
 # nginx -t: a header line that would go out cut short (a long bearer
 # token in a header_file)
 
