@@ -240,9 +240,12 @@ ok !-e "$PREFIX/journal/stray.json.tmp", '... and a temporary file';
 ok -e "$PREFIX/journal/notes.txt", 'a file that is not the journal\'s stays';
 ok -e "$PREFIX/journal/00000000-0000-4000-8000-000000000001.json",
    '... and one that is not a journal';
-like read_file('logs/error.log'),
-     qr/\[info\] .*campaign_journal: \d+ file\(s\) of ended executions and schedules removed/,
-     'the removal is logged';
+# the worker logs once it has removed them all: a moment after the last
+
+ok wait_for(sub { read_file('logs/error.log') =~
+                  /\[info\] .*campaign_journal: \d+ file\(s\) of ended executions and schedules removed/ },
+            20),
+   'the removal is logged';
 
 unlike read_file('logs/error.log'),
        qr/\[(?:crit|emerg)\]|\[alert\](?!.*exited on signal 9$)/m,
