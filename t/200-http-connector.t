@@ -299,7 +299,7 @@ qr/\[emerg\] .*unknown connector "nowhere" in .*nginx\.conf:\d+/
 
 
 
-=== TEST 9: nginx -t: unknown type, unknown line, duplicate name, bad values
+=== TEST 9: nginx -t: an unknown connector type
 --- http_config
     campaign_connector a smtp2 {
         url http://127.0.0.1/;
@@ -371,7 +371,7 @@ justapassword
 
 
 
-=== TEST 14: nginx -t: a duplicate connector, a missing url, a url of another scheme
+=== TEST 14: nginx -t: a duplicate connector names the first one
 --- http_config
     campaign_connector a http {
         url    http://127.0.0.1/;
