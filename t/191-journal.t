@@ -119,7 +119,10 @@ like $journal, qr/"status":"Succeeded"/, 'its journal says it succeeded';
 like $journal, qr/"executionId":"$done","campaignId":"vip","audienceId":"small"/,
      '... names it, its campaign and audience';
 like $journal, qr/"context":\{"season":"winter"\}/, '... keeps its context';
-ok !-e "$PREFIX/journal/$done.jsonl" && !-e "$PREFIX/journal/$done.jsonl.part",
+# the status says Succeeded a moment before the worker removes the file
+
+ok wait_for(sub { !-e "$PREFIX/journal/$done.jsonl"
+                  && !-e "$PREFIX/journal/$done.jsonl.part" }, 20),
    'its snapshot is removed once it ended';
 like read_file('logs/outbox.jsonl'), qr/Hello a1 winter/,
      'the context reached the messages';
