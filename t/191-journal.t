@@ -114,8 +114,12 @@ $res = wait_status($done, 'Succeeded');
 like $res->{content}, qr/"sent":30,/, 'all 30 sent';
 exactly_once($done, 30, 'a');
 
-my $journal = read_file("journal/$done.json");
-like $journal, qr/"status":"Succeeded"/, 'its journal says it succeeded';
+# the zone says Succeeded first, then the journal is written
+
+my $journal;
+ok wait_for(sub { $journal = read_file("journal/$done.json");
+                  $journal =~ /"status":"Succeeded"/ }, 20),
+   'its journal says it succeeded';
 like $journal, qr/"executionId":"$done","campaignId":"vip","audienceId":"small"/,
      '... names it, its campaign and audience';
 like $journal, qr/"context":\{"season":"winter"\}/, '... keeps its context';
